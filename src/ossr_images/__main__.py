@@ -1,0 +1,4 @@
+from ossr_images.cli import main
+
+if __name__ == "__main__":
+    main()

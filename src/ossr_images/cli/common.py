@@ -1,0 +1,114 @@
+"""Shared pieces of the CLI: error handling and exit statuses, JSON output, logging, target options,
+progress bars. Only the CLI prints and exits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ossr_images.errors import EXIT_INTERRUPTED, OssrError
+
+log = logging.getLogger("ossr_images")
+
+
+class ExitHandlingGroup(click.Group):
+    """Turns OssrError into 'Error: ...' + 'Hint: ...' on stderr and the error's exit status;
+    Ctrl-C into status 130. With --json, the error is also printed as one JSON document on stdout."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OssrError as exc:
+            if _wants_json(ctx):
+                emit_json(exc.to_dict())
+            click.echo(f"Error: {exc.message}", err=True)
+            click.echo(f"Hint: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted. Run the same command again: it continues where it stopped.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def _wants_json(ctx: click.Context) -> bool:
+    return bool(ctx.obj and ctx.obj.get("json"))
+
+
+def emit_json(document: Any) -> None:
+    """Print exactly one JSON document on stdout."""
+    click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+
+
+def info(message: str) -> None:
+    """Human text: always on stderr so that stdout stays clean for --json and results; silenced by -q."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and (ctx.find_root().obj or {}).get("quiet"):
+        return
+    click.echo(message, err=True)
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    elif verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2:
+        level = logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("ossr_images")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    root.obj["json"] = bool(value)
+    return value
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--json: one JSON document on stdout; errors too are then printed as JSON on stdout."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_remember_json,
+        help="Print one JSON document on stdout (human text goes to stderr).",
+    )(f)
+
+
+def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--sandbox / --zenodo-url / --token-file / --allow-insecure-http, shared by publish, fetch, search."""
+    decorators = [
+        click.option(
+            "--sandbox", is_flag=True, help="Use sandbox.zenodo.org (token from ZENODO_SANDBOX_TOKEN)."
+        ),
+        click.option(
+            "--zenodo-url",
+            envvar="OSSR_IMAGES_ZENODO_URL",
+            metavar="URL",
+            help="API base of any Zenodo-compatible server, e.g. http://127.0.0.1:8765/api "
+            "[env: OSSR_IMAGES_ZENODO_URL].",
+        ),
+        click.option(
+            "--token-file",
+            type=click.Path(dir_okay=False, exists=True),
+            help="Read the token from this file (else ZENODO_TOKEN, or ZENODO_SANDBOX_TOKEN with --sandbox).",
+        ),
+        click.option(
+            "--allow-insecure-http",
+            is_flag=True,
+            help="Allow sending the token over plain http to a non-loopback host (not recommended).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
