@@ -23,3 +23,45 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     report.outcome = "failed"
     report.longrepr = f"skipped in CI, which counts as a failure (mark it best_effort if allowed): {reason}"
+
+
+TEST_TOKEN = "test-token-0123456789abcdef"
+
+
+@pytest.fixture
+def standin(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh local Zenodo stand-in on a free loopback port; accepts TEST_TOKEN."""
+    from ossr_images.standin.server import LocalZenodo
+
+    data = tmp_path_factory.mktemp("zenodo-data")
+    with LocalZenodo(data, tokens=[TEST_TOKEN]) as server:
+        yield server
+
+
+@pytest.fixture
+def zenodo_env(standin, monkeypatch: pytest.MonkeyPatch):
+    """Environment pointing the CLI at the stand-in with a valid token."""
+    monkeypatch.setenv("OSSR_IMAGES_ZENODO_URL", standin.api_url)
+    monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
+    return standin
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The Docker engine of DOCKER_HOST (started by .ci/services.sh); skipped (a failure in CI) without one."""
+    if not os.environ.get("DOCKER_HOST"):
+        pytest.skip("no Docker engine: DOCKER_HOST is not set (run `. .ci/services.sh; services_start`)")
+    from ossr_images.images.docker_engine import DockerEngine
+
+    return DockerEngine.connect()
+
+
+@pytest.fixture(scope="session")
+def registry() -> str:
+    """host:port of the loopback registry started by .ci/services.sh."""
+    value = os.environ.get("OSSR_TEST_REGISTRY")
+    if not value:
+        pytest.skip(
+            "no local registry: OSSR_TEST_REGISTRY is not set (run `. .ci/services.sh; services_start`)"
+        )
+    return value

@@ -44,7 +44,9 @@ class LazyGroup(ExitHandlingGroup):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ossr-images")
-@click.option("-v", "--verbose", count=True, help="More detail on stderr; -v shows HTTP requests (token redacted).")
+@click.option(
+    "-v", "--verbose", count=True, help="More detail on stderr; -v shows HTTP requests (token redacted)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; results still go to stdout.")
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
