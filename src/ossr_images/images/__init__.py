@@ -1,0 +1,1 @@
+"""Image readers (pure Python), synthetic archives, compression, and the Docker / Apptainer engines."""
