@@ -1,0 +1,842 @@
+"""A thin, careful client for Zenodo's REST API (deposit API to publish, records API to read).
+
+One ``requests.Session``; the token travels only in ``Authorization: Bearer`` and only to the target's own
+host (requests drops the header on redirects to another host); ``-v`` logs every request on the logger
+``ossr_images.zenodo`` with no token in it.
+
+Retries (:class:`RetryPolicy`): 429 waits for ``Retry-After`` / ``X-RateLimit-Reset``; 502/503/504, connection
+errors and truncated answers back off exponentially with jitter, bounded in attempts and time. Only requests
+that are safe to repeat are repeated as they are (GET, PUT of metadata, a bucket PUT of the same key, DELETE);
+a POST that changes state (create, publish, edit, discard, newversion) is repeated only after a check shows it
+did not take effect (and when the check shows it did, its result is returned). urllib3's ``Retry`` cannot
+express that check, which is why the policy is our own.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from ossr_images import __version__
+from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, error_from_response, safe_url
+from ossr_images.zenodo.target import Target, check_token_transport
+from ossr_images.zenodo.transfer import DEFAULT_CHUNK, HashingReader, Progress, _Hashes, fsync_file
+
+log = logging.getLogger("ossr_images.zenodo")
+
+USER_AGENT = f"ossr-images/{__version__} (+https://github.com/escape2020/ossr-images)"
+RETRY_STATUSES = frozenset({502, 503, 504})
+_SAFE_CONNECT_ERRORS = (requests.exceptions.ConnectTimeout,)
+_NETWORK_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how long to retry.
+
+    ``max_attempts`` counts the first try; ``max_elapsed`` (seconds, None = no bound) stops retrying once that
+    much time has passed since the first try; backoff is ``backoff_base * 2**(attempt-1)`` capped at
+    ``backoff_max``, times a random factor in [1 - jitter, 1]; a 429's ``Retry-After`` is honoured up to
+    ``max_retry_after`` seconds. ``sleep`` is injectable for tests.
+    """
+
+    max_attempts: int = 5
+    max_elapsed: float | None = 900.0
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    jitter: float = 0.5
+    max_retry_after: float = 300.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        delay = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempt - 1)))
+        return delay * (1.0 - self.jitter * random.random())  # noqa: S311 - jitter, not crypto
+
+    def rate_limit_wait(self, response: requests.Response, attempt: int) -> float:
+        """Seconds a 429 asks us to wait (Retry-After, else X-RateLimit-Reset, else the backoff)."""
+        wait = _parse_retry_after(response.headers.get("Retry-After"))
+        if wait is None:
+            reset = response.headers.get("X-RateLimit-Reset")
+            try:
+                wait = max(0.0, float(reset) - time.time()) if reset else None
+            except ValueError:
+                wait = None
+        if wait is None:
+            wait = self.backoff(attempt)
+        return max(0.0, wait)
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """A file uploaded and checked: ``md5`` matched Zenodo's checksum; ``response`` is the bucket answer."""
+
+    key: str
+    size: int
+    md5: str
+    sha256: str
+    response: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """A file downloaded, verified (md5 when one was given, size when one was given) and renamed into place."""
+
+    path: Path
+    size: int
+    md5: str
+    sha256: str
+
+
+class _Ambiguous(Exception):
+    """Internal: the request may or may not have taken effect."""
+
+
+class ZenodoClient:
+    """Zenodo's deposit and records APIs for one :class:`Target`.
+
+    ``read_timeout`` applies to API calls; ``transfer_timeout`` is the read timeout for uploads and downloads
+    (Zenodo may take minutes to answer after the last byte of a multi-GB upload).
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        transfer_timeout: float = 600.0,
+        retry: RetryPolicy | None = None,
+        chunk_size: int = DEFAULT_CHUNK,
+        session: requests.Session | None = None,
+    ) -> None:
+        if target.token:
+            target.check_token_transport()
+        self.target = target
+        self.api_url = target.api_url.rstrip("/")
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.transfer_timeout = transfer_timeout
+        self.retry = retry or RetryPolicy()
+        self.chunk_size = chunk_size
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["Accept"] = "application/json"
+        self.session.trust_env = True
+        self._api_netloc = urlsplit(self.api_url).netloc.lower()
+
+    # ------------------------------------------------------------------ plumbing
+    def __enter__(self) -> ZenodoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __repr__(self) -> str:
+        return f"ZenodoClient({self.target!r})"
+
+    def url(self, path: str) -> str:
+        """An absolute URL for an API path such as ``/deposit/depositions``."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.api_url}/{path.lstrip('/')}"
+
+    def _auth_headers(self, url: str) -> dict[str, str]:
+        token = self.target.token
+        if not token or urlsplit(url).netloc.lower() != self._api_netloc:
+            return {}
+        check_token_transport(url, self.target.allow_insecure_http)
+        return {"Authorization": f"Bearer {token}"}
+
+    def _log_response(
+        self, method: str, url: str, resp: requests.Response | None, t0: float, note: str = ""
+    ) -> None:
+        status = resp.status_code if resp is not None else "no answer"
+        log.info("%s %s -> %s (%.2fs)%s", method, safe_url(url), status, time.monotonic() - t0, note)
+        if resp is not None and log.isEnabledFor(logging.DEBUG):
+            sent = {
+                k: ("Bearer ***" if k.lower() == "authorization" else v)
+                for k, v in resp.request.headers.items()
+            }
+            log.debug("request headers: %s", sent)
+            log.debug("response headers: %s", dict(resp.headers))
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        expected: tuple[int, ...] = (200,),
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        body_factory: Callable[[], Any] | None = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool,
+        check: Callable[[], Any] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = True,
+        stream: bool = False,
+        max_elapsed: float | None | str = "policy",
+    ) -> requests.Response | Any:
+        """Send with retries. Returns the response (status in ``expected``) or, when ``check`` proved that an
+        ambiguous attempt took effect, whatever ``check`` returned."""
+        policy = self.retry
+        bound = policy.max_elapsed if max_elapsed == "policy" else max_elapsed
+        start = time.monotonic()
+        ambiguous = False
+        attempt = 0
+        last_error: ZenodoError | None = None
+        while True:
+            attempt += 1
+            req_headers = dict(headers or {})
+            req_headers.update(self._auth_headers(url))
+            kwargs: dict[str, Any] = {}
+            if json_body is not None:
+                kwargs["json"] = json_body
+            if body_factory is not None:
+                kwargs["data"] = body_factory()
+            t0 = time.monotonic()
+            resp: requests.Response | None = None
+            retry_wait: float | None = None
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    headers=req_headers,
+                    timeout=(self.connect_timeout, timeout or self.read_timeout),
+                    allow_redirects=allow_redirects,
+                    stream=stream,
+                    **kwargs,
+                )
+            except _NETWORK_ERRORS as exc:
+                self._log_response(method, url, None, t0, f" [{type(exc).__name__}]")
+                last_error = ZenodoError(
+                    f"No complete answer from {safe_url(url)} to {method}: {_describe_network_error(exc)}",
+                    status=None,
+                    url=url,
+                    method=method,
+                )
+                if not idempotent and not isinstance(exc, _SAFE_CONNECT_ERRORS):
+                    ambiguous = True
+                retry_wait = policy.backoff(attempt)
+            else:
+                self._log_response(method, url, resp, t0)
+                if resp.status_code in expected:
+                    return resp
+                body = resp.content if not stream else _read_some(resp)
+                last_error = error_from_response(
+                    resp.status_code, body, resp.headers.get("Content-Type"), url=url, method=method
+                )
+                if resp.status_code == 429:
+                    retry_wait = policy.rate_limit_wait(resp, attempt)
+                    if retry_wait > policy.max_retry_after:
+                        retry_wait = None
+                elif resp.status_code in RETRY_STATUSES:
+                    if not idempotent:
+                        ambiguous = True
+                    retry_wait = policy.backoff(attempt)
+                resp.close()
+            if ambiguous and check is not None:
+                outcome = self._run_check(check, method, url)
+                if outcome is not None:
+                    return outcome
+            elif ambiguous:
+                retry_wait = None  # cannot know whether it took effect: do not repeat blindly
+            if retry_wait is None or attempt >= policy.max_attempts:
+                break
+            if bound is not None and time.monotonic() - start + retry_wait > bound:
+                break
+            log.info(
+                "retrying %s %s in %.1fs (attempt %d of %d)",
+                method,
+                safe_url(url),
+                retry_wait,
+                attempt + 1,
+                policy.max_attempts,
+            )
+            policy.sleep(retry_wait)
+        assert last_error is not None
+        if attempt > 1:
+            last_error.message += f" (after {attempt} attempts)"
+            last_error.args = (last_error.message,)
+        if ambiguous and check is None:
+            last_error.hint = (
+                f"The {method} may or may not have taken effect on Zenodo. Check your uploads on the web "
+                "page of the server, then run the command again."
+            )
+        raise last_error
+
+    def _run_check(self, check: Callable[[], Any], method: str, url: str) -> Any:
+        try:
+            outcome = check()
+        except ZenodoError as exc:
+            log.info("check after %s %s failed: %s", method, safe_url(url), exc.message)
+            return None
+        if outcome is not None:
+            log.info("%s %s took effect despite the failed answer", method, safe_url(url))
+        return outcome
+
+    def _json(self, resp: requests.Response, method: str, url: str) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            raise ZenodoError(
+                f"Zenodo answered {resp.status_code} to {method} {safe_url(url)} with a body that is not JSON "
+                f"({resp.headers.get('Content-Type') or 'no content type'}, {len(resp.content)} bytes)",
+                "The answer was cut or came from a proxy; run the command again.",
+                status=resp.status_code,
+                url=url,
+                method=method,
+            ) from None
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        expected: tuple[int, ...] = (200,),
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotent: bool | None = None,
+        check: Callable[[], Any] | None = None,
+    ) -> Any:
+        """One API call returning parsed JSON (None for an empty body). ``path`` is relative to the API base
+        or absolute. GET/PUT/DELETE are retried; other methods only through ``check``."""
+        url = self.url(path)
+        if idempotent is None:
+            idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE")
+        for attempt in (1, 2):
+            result = self._send(
+                method,
+                url,
+                expected=expected,
+                json_body=json_body,
+                params=params,
+                idempotent=idempotent,
+                check=check,
+            )
+            if not isinstance(result, requests.Response):
+                return result
+            if not result.content:
+                return None
+            try:
+                return self._json(result, method, url)
+            except ZenodoError:
+                if attempt == 2 or not idempotent:
+                    raise
+                log.info("answer to %s %s was not JSON; asking again", method, safe_url(url))
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ deposit API
+    def create_deposition(self, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Create a draft (201). If the answer is lost, looks for the draft before creating another."""
+        body: dict[str, Any] = {"metadata": metadata} if metadata else {}
+        started = time.time()
+        title = (metadata or {}).get("title") or ""
+
+        def check() -> dict[str, Any] | None:
+            for dep in self.list_depositions(status="draft", max_pages=1):
+                if (
+                    (dep.get("title") or "") == title
+                    and not dep.get("files")
+                    and _created_after(dep, started)
+                ):
+                    return dep
+            return None
+
+        return self.request_json("POST", "/deposit/depositions", expected=(201,), json_body=body, check=check)
+
+    def get_deposition(self, deposition_id: int | str) -> dict[str, Any]:
+        """The deposition (draft or published) as the deposit API shows it."""
+        return self.request_json("GET", f"/deposit/depositions/{deposition_id}")
+
+    def list_depositions(
+        self,
+        q: str | None = None,
+        status: str | None = None,
+        all_versions: bool = False,
+        *,
+        sort: str = "mostrecent",
+        size: int = 100,
+        max_pages: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """All of the token owner's depositions (drafts and published), every page."""
+        page = 1
+        while True:
+            params: dict[str, Any] = {"page": page, "size": size, "sort": sort}
+            if q:
+                params["q"] = q
+            if status:
+                params["status"] = status
+            if all_versions:
+                params["all_versions"] = "true"
+            items = self.request_json("GET", "/deposit/depositions", params=params)
+            if not isinstance(items, list):
+                raise ZenodoError(
+                    f"Zenodo answered the deposition list with a {type(items).__name__}, not a list",
+                    status=200,
+                    url=self.url("/deposit/depositions"),
+                    method="GET",
+                )
+            yield from items
+            if len(items) < size or (max_pages is not None and page >= max_pages):
+                return
+            page += 1
+
+    def update_deposition(self, deposition_id: int | str, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Replace the draft's metadata (PUT; Zenodo checks completeness only at publish)."""
+        return self.request_json(
+            "PUT", f"/deposit/depositions/{deposition_id}", json_body={"metadata": metadata}
+        )
+
+    def delete_deposition(self, deposition_id: int | str) -> None:
+        """Delete an unpublished draft (204)."""
+        url = self.url(f"/deposit/depositions/{deposition_id}")
+
+        def check() -> bool | None:
+            try:
+                self.get_deposition(deposition_id)
+            except ZenodoError as exc:
+                if exc.status in (404, 410):
+                    return True
+                raise
+            return None
+
+        self._send("DELETE", url, expected=(201, 202, 204), idempotent=False, check=check)
+
+    def _action(
+        self, deposition_id: int | str, action: str, expected: tuple[int, ...], done: Callable[[dict], bool]
+    ):
+        def check() -> dict[str, Any] | None:
+            dep = self.get_deposition(deposition_id)
+            return dep if done(dep) else None
+
+        return self.request_json(
+            "POST", f"/deposit/depositions/{deposition_id}/actions/{action}", expected=expected, check=check
+        )
+
+    def publish(self, deposition_id: int | str) -> dict[str, Any]:
+        """Publish the draft (202); a lost answer is checked (state "done") before any repeat."""
+        return self._action(deposition_id, "publish", (202, 200, 201), lambda d: d.get("state") == "done")
+
+    def edit(self, deposition_id: int | str) -> dict[str, Any]:
+        """Unlock a published record's metadata for editing (201)."""
+        return self._action(deposition_id, "edit", (201, 200), lambda d: d.get("state") == "inprogress")
+
+    def discard(self, deposition_id: int | str) -> dict[str, Any] | None:
+        """Discard the changes of an edit (204, empty body on Zenodo-RDM)."""
+        return self._action(
+            deposition_id, "discard", (204, 201, 200), lambda d: d.get("state") != "inprogress"
+        )
+
+    def new_version(self, deposition_id: int | str) -> dict[str, Any]:
+        """The draft of a new version of the published record ``deposition_id``.
+
+        An existing next-version draft (``links.latest_draft`` of the record) is returned as it is, without a
+        POST; otherwise ``newversion`` is posted and its draft returned (older servers answered with the
+        original record: then ``links.latest_draft`` is followed). The new draft holds the previous files.
+        """
+        existing = self._latest_draft_of(deposition_id)
+        if existing is not None:
+            return existing
+
+        def check() -> dict[str, Any] | None:
+            return self._latest_draft_of(deposition_id)
+
+        result = self.request_json(
+            "POST",
+            f"/deposit/depositions/{deposition_id}/actions/newversion",
+            expected=(201, 200),
+            check=check,
+        )
+        if isinstance(result, dict) and str(result.get("id")) == str(deposition_id):
+            latest = (result.get("links") or {}).get("latest_draft")
+            if latest:
+                return self.request_json("GET", latest)
+        return result
+
+    def _latest_draft_of(self, deposition_id: int | str) -> dict[str, Any] | None:
+        dep = self.get_deposition(deposition_id)
+        latest = (dep.get("links") or {}).get("latest_draft")
+        if not latest or latest.rstrip("/").rsplit("/", 1)[-1] == str(deposition_id):
+            return None
+        draft = self.request_json("GET", latest)
+        if isinstance(draft, dict) and draft.get("state") != "done" and not draft.get("submitted"):
+            return draft
+        return None
+
+    def list_files(self, deposition_id: int | str) -> list[dict[str, Any]]:
+        """The draft's files as the deposit API lists them (``filename``, ``filesize``, ``checksum``, ``id``)."""
+        return self.request_json("GET", f"/deposit/depositions/{deposition_id}/files")
+
+    def delete_file(self, deposition_id: int | str, file_id: str) -> None:
+        """Delete one file of a draft (204); a 404 after a lost answer counts as done."""
+        url = self.url(f"/deposit/depositions/{deposition_id}/files/{file_id}")
+
+        def check() -> bool | None:
+            files = self.list_files(deposition_id)
+            return True if all(str(f.get("id")) != str(file_id) for f in files) else None
+
+        self._send("DELETE", url, expected=(204, 200, 201), idempotent=False, check=check)
+
+    def upload_file(
+        self,
+        bucket_url: str,
+        key: str,
+        fileobj: BinaryIO,
+        size: int,
+        *,
+        progress: Progress | None = None,
+    ) -> UploadResult:
+        """Stream ``size`` bytes of ``fileobj`` to ``<bucket_url>/<key>`` in one PUT with Content-Length.
+
+        md5 and sha256 are computed while the bytes go out; Zenodo's returned ``md5:`` checksum and size must
+        match (else :class:`ZenodoIntegrityError`). A failed PUT is repeated from the start when ``fileobj``
+        can seek (a PUT of the same key replaces the file).
+        """
+        url = f"{bucket_url.rstrip('/')}/{quote(key, safe='')}"
+        try:
+            start_pos = fileobj.tell() if fileobj.seekable() else None
+        except (OSError, AttributeError):
+            start_pos = None
+        readers: list[HashingReader] = []
+
+        def body() -> HashingReader:
+            if readers:
+                readers[-1].close()
+                if start_pos is None:
+                    raise ZenodoError(
+                        f"Upload of {key} to {safe_url(url)} failed and the source cannot be read again",
+                        status=None,
+                        url=url,
+                        method="PUT",
+                    )
+                fileobj.seek(start_pos)
+            reader = HashingReader(fileobj, size, chunk_size=self.chunk_size, progress=progress)
+            readers.append(reader)
+            return reader
+
+        try:
+            resp = self._send(
+                "PUT",
+                url,
+                expected=(200, 201),
+                body_factory=body,
+                headers={"Content-Type": "application/octet-stream"},
+                idempotent=start_pos is not None,
+                timeout=self.transfer_timeout,
+                max_elapsed=None,
+            )
+            reader = readers[-1]
+            if reader.bytes_read != size:
+                raise ZenodoError(
+                    f"Upload of {key} sent {reader.bytes_read} of {size} bytes",
+                    status=None,
+                    url=url,
+                    method="PUT",
+                )
+            md5, sha256 = reader.md5, reader.sha256
+        finally:
+            for r in readers:
+                r.close()
+        answer = self._json(resp, "PUT", url)
+        remote = str(answer.get("checksum") or "")
+        remote_md5 = remote.split(":", 1)[1] if remote.startswith("md5:") else remote
+        remote_size = answer.get("size")
+        if remote_md5.lower() != md5 or (remote_size is not None and int(remote_size) != size):
+            raise ZenodoIntegrityError(
+                f"Zenodo stored {key} with md5 {remote_md5 or 'none'} and size {remote_size}, but the bytes sent "
+                f"have md5 {md5} and size {size} ({safe_url(url)})",
+                "The upload was damaged on the way. Run the command again: it uploads the file again.",
+                details={
+                    "key": key,
+                    "md5": md5,
+                    "remote_md5": remote_md5,
+                    "size": size,
+                    "remote_size": remote_size,
+                },
+            )
+        return UploadResult(key, size, md5, sha256, answer)
+
+    # ------------------------------------------------------------------ records API
+    def get_record(self, record_id: int | str) -> dict[str, Any]:
+        """A published record (``GET /records/<id>``); a concept id is redirected to its latest version, so
+        the returned ``id`` may differ from ``record_id``."""
+        return self.request_json("GET", f"/records/{record_id}")
+
+    def search_records(
+        self,
+        q: str | None = None,
+        communities: str | list[str] | tuple[str, ...] | None = None,
+        all_versions: bool = False,
+        *,
+        sort: str | None = None,
+        size: int | None = None,
+        max_results: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Published records matching ``q`` (Zenodo query syntax), every page followed to the end."""
+        page_size = size or (100 if self.target.token else 25)
+        params: dict[str, Any] = {"size": page_size, "page": 1}
+        if q:
+            params["q"] = q
+        if communities:
+            params["communities"] = communities if isinstance(communities, str) else ",".join(communities)
+        if all_versions:
+            params["all_versions"] = "true"
+        if sort:
+            params["sort"] = sort
+        url: str | None = self.url("/records")
+        seen = 0
+        page_params: dict[str, Any] | None = params
+        while url:
+            doc = self.request_json("GET", url, params=page_params)
+            hits = ((doc or {}).get("hits") or {}).get("hits") or []
+            total = _total(((doc or {}).get("hits") or {}).get("total"))
+            for hit in hits:
+                yield hit
+                seen += 1
+                if max_results is not None and seen >= max_results:
+                    return
+            if not hits or (total is not None and seen >= total):
+                return
+            next_url = ((doc or {}).get("links") or {}).get("next")
+            if next_url:
+                if urlsplit(next_url).netloc.lower() != self._api_netloc:
+                    next_url = None
+            if next_url:
+                url, page_params = next_url, None
+            else:
+                params["page"] = int(params["page"]) + 1
+                page_params = params
+
+    def download_file(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        size: int | None = None,
+        md5: str | None = None,
+        progress: Progress | None = None,
+    ) -> DownloadResult:
+        """Stream ``url`` into ``dest.part`` (resuming from an existing part with Range), verify size and md5,
+        then rename to ``dest``. A mismatch deletes the part and raises :class:`ZenodoIntegrityError`."""
+        dest = Path(dest)
+        part = dest.with_name(dest.name + ".part")
+        expected_md5 = md5.split(":", 1)[1].lower() if md5 and md5.startswith("md5:") else (md5 or None)
+        if size is not None and part.exists() and part.stat().st_size > size:
+            part.unlink()
+        attempt = 0
+        policy = self.retry
+        while True:
+            attempt += 1
+            have = part.stat().st_size if part.exists() else 0
+            try:
+                if size is not None and have == size:
+                    break
+                self._download_once(url, part, have, progress)
+                break
+            except _ResumableError as exc:
+                if attempt >= policy.max_attempts:
+                    raise ZenodoError(
+                        f"Download of {safe_url(url)} failed after {attempt} attempts: {exc}",
+                        status=exc.status,
+                        url=url,
+                        method="GET",
+                    ) from None
+                wait = exc.wait if exc.wait is not None else policy.backoff(attempt)
+                log.info("download of %s interrupted (%s); resuming in %.1fs", safe_url(url), exc, wait)
+                policy.sleep(wait)
+        got_size, got_md5, got_sha = _hash_path(part)
+        problems = []
+        if size is not None and got_size != size:
+            problems.append(f"size {got_size} instead of {size}")
+        if expected_md5 and got_md5 != expected_md5.lower():
+            problems.append(f"md5 {got_md5} instead of {expected_md5}")
+        if problems:
+            part.unlink(missing_ok=True)
+            raise ZenodoIntegrityError(
+                f"Downloaded {dest.name} from {safe_url(url)} does not match the record: {', '.join(problems)}",
+                "The partial file was deleted. Run the command again to download it anew; if it fails again, "
+                "the record's file may be damaged: report it to Zenodo.",
+                details={
+                    "url": safe_url(url),
+                    "size": got_size,
+                    "md5": got_md5,
+                    "expected_size": size,
+                    "expected_md5": expected_md5,
+                },
+            )
+        os.replace(part, dest)
+        return DownloadResult(dest, got_size, got_md5, got_sha)
+
+    def _download_once(self, url: str, part: Path, have: int, progress: Progress | None) -> None:
+        headers = {"Accept": "*/*"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        t0 = time.monotonic()
+        try:
+            resp = self.session.get(
+                url,
+                headers={**headers, **self._auth_headers(url)},
+                stream=True,
+                timeout=(self.connect_timeout, self.transfer_timeout),
+            )
+        except _NETWORK_ERRORS as exc:
+            self._log_response("GET", url, None, t0, f" [{type(exc).__name__}]")
+            raise _ResumableError(_describe_network_error(exc)) from None
+        self._log_response("GET", url, resp, t0, f" (from byte {have})" if have else "")
+        with resp:
+            if resp.status_code == 416 and have:
+                part.unlink(missing_ok=True)  # our part is longer than the file: start again
+                raise _ResumableError("the partial file did not fit the remote file", wait=0.0)
+            if resp.status_code == 429:
+                raise _ResumableError("rate limited", status=429, wait=self.retry.rate_limit_wait(resp, 1))
+            if resp.status_code in RETRY_STATUSES:
+                raise _ResumableError(f"server answered {resp.status_code}", status=resp.status_code)
+            if resp.status_code not in (200, 206):
+                raise error_from_response(
+                    resp.status_code,
+                    _read_some(resp),
+                    resp.headers.get("Content-Type"),
+                    url=url,
+                    method="GET",
+                )
+            mode = "ab"
+            if resp.status_code == 206:
+                start = _content_range_start(resp.headers.get("Content-Range"))
+                if start != have:
+                    part.unlink(missing_ok=True)
+                    raise _ResumableError("the server resumed at the wrong offset", wait=0.0)
+            else:
+                mode = "wb"
+            with open(part, mode) as out:
+                try:
+                    for chunk in resp.iter_content(chunk_size=self.chunk_size):
+                        out.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+                except _NETWORK_ERRORS as exc:
+                    fsync_file(out)
+                    raise _ResumableError(_describe_network_error(exc)) from None
+                fsync_file(out)
+
+
+class _ResumableError(Exception):
+    def __init__(self, message: str, *, status: int | None = None, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.wait = wait
+
+
+def _content_range_start(value: str | None) -> int | None:
+    # "bytes 100-199/200"
+    if not value or not value.startswith("bytes "):
+        return None
+    try:
+        return int(value[6:].split("-", 1)[0])
+    except ValueError:
+        return None
+
+
+def _hash_path(path: Path) -> tuple[int, str, str]:
+    hashes = _Hashes(threaded=True)
+    total = 0
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                chunk = fh.read(DEFAULT_CHUNK)
+                if not chunk:
+                    break
+                hashes.update(chunk)
+                total += len(chunk)
+        md5, sha = hashes.hexdigests()
+    finally:
+        hashes.close()
+    return total, md5, sha
+
+
+def _read_some(resp: requests.Response, limit: int = 65536) -> bytes:
+    try:
+        return resp.raw.read(limit, decode_content=True) or b""
+    except Exception:  # noqa: BLE001 - an error body we cannot read is reported without it
+        return b""
+
+
+def _total(value: Any) -> int | None:
+    if isinstance(value, dict):
+        value = value.get("value")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _created_after(dep: dict[str, Any], started: float, slack: float = 600.0) -> bool:
+    created = dep.get("created")
+    if not created:
+        return False
+    try:
+        from datetime import datetime
+
+        when = datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return False
+    return when >= started - slack
+
+
+def _describe_network_error(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "the connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "the server did not answer in time"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut off"
+    if "Connection refused" in text:
+        return "the connection was refused"
+    if "reset" in text.lower():
+        return "the connection was reset"
+    return text.split(":")[-1].strip(" )'\"") or type(exc).__name__
+
+
+__all__ = [
+    "USER_AGENT",
+    "DownloadResult",
+    "RetryPolicy",
+    "UploadResult",
+    "ZenodoClient",
+]

@@ -1,0 +1,171 @@
+"""Which Zenodo server to talk to, and with which token.
+
+Production (``https://zenodo.org/api``), the sandbox (``https://sandbox.zenodo.org/api``) or any
+Zenodo-compatible API base (``--zenodo-url`` / ``OSSR_IMAGES_ZENODO_URL``, e.g. the local stand-in). The token
+comes from ``--token-file``, else ``ZENODO_SANDBOX_TOKEN`` (sandbox) or ``ZENODO_TOKEN``; it is never shown by
+``repr`` and never sent over plain http to a host other than loopback unless explicitly allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ossr_images.errors import InvalidInputError
+
+PRODUCTION_API = "https://zenodo.org/api"
+SANDBOX_API = "https://sandbox.zenodo.org/api"
+PRODUCTION_DOI_PREFIX = "10.5281"
+SANDBOX_DOI_PREFIX = "10.5072"
+TOKEN_ENV = "ZENODO_TOKEN"
+SANDBOX_TOKEN_ENV = "ZENODO_SANDBOX_TOKEN"
+URL_ENV = "OSSR_IMAGES_ZENODO_URL"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Zenodo server: ``name`` is "zenodo", "sandbox" or "custom"; ``api_url`` has no trailing slash."""
+
+    name: str
+    api_url: str
+    token: str | None = field(default=None, repr=False, compare=False)
+    doi_prefix: str | None = None
+    allow_insecure_http: bool = False
+
+    def __repr__(self) -> str:
+        token = "set" if self.token else "none"
+        return f"Target(name={self.name!r}, api_url={self.api_url!r}, token=<{token}>, doi_prefix={self.doi_prefix!r})"
+
+    __str__ = __repr__
+
+    @property
+    def html_url(self) -> str:
+        """The web base of the server (the API base without its trailing ``/api``)."""
+        return self.api_url[: -len("/api")] if self.api_url.endswith("/api") else self.api_url
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.api_url).hostname or ""
+
+    def record_html_url(self, record_id: str | int) -> str:
+        return f"{self.html_url}/records/{record_id}"
+
+    def check_token_transport(self, url: str | None = None) -> None:
+        """Raise :class:`InvalidInputError` if the token would travel over plain http to a non-loopback host."""
+        check_token_transport(url or self.api_url, self.allow_insecure_http)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_token_transport(url: str, allow_insecure_http: bool = False) -> None:
+    """Refuse sending a token over plain http to a host other than loopback (unless explicitly allowed)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or allow_insecure_http:
+        return
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return
+    raise InvalidInputError(
+        f"Refusing to send the Zenodo token over plain {parts.scheme or 'unknown-scheme'} to {parts.hostname}: "
+        f"{url}",
+        "Use an https:// URL, or pass --allow-insecure-http if you really trust the network.",
+    )
+
+
+def normalize_api_url(url: str) -> str:
+    """``https://host/api/`` -> ``https://host/api``; a bare server URL gets ``/api`` appended."""
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInputError(
+            f"Not a usable Zenodo API URL: {url!r}",
+            "Give the API base with its scheme, e.g. https://zenodo.org/api or http://127.0.0.1:8765/api.",
+        )
+    if parts.query or parts.fragment:
+        raise InvalidInputError(
+            f"The Zenodo API URL must not carry a query or fragment: {url!r}",
+            "Give only the API base, e.g. http://127.0.0.1:8765/api; tokens go in ZENODO_TOKEN or --token-file.",
+        )
+    path = parts.path.rstrip("/")
+    if not path:
+        path = "/api"
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _read_token_file(path: str | os.PathLike[str]) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(
+            f"Cannot read the token file {path}: {exc.strerror or exc}",
+            "Give a readable file holding only the token (--token-file).",
+        ) from None
+    token = text.strip()
+    if not token or any(c.isspace() for c in token):
+        raise InvalidInputError(
+            f"The token file {path} is empty or holds more than one word",
+            "Put only the personal access token in the file.",
+        )
+    return token
+
+
+def resolve_target(
+    *,
+    sandbox: bool = False,
+    zenodo_url: str | None = None,
+    token_file: str | os.PathLike[str] | None = None,
+    allow_insecure_http: bool = False,
+    require_token: bool = False,
+    default_server: str | None = None,
+) -> Target:
+    """Choose the server and token from the target options (and the environment).
+
+    ``default_server`` ("zenodo" or "sandbox", e.g. from a DOI's prefix) applies only when neither ``sandbox``
+    nor ``zenodo_url`` is given. ``require_token`` makes a missing token an :class:`InvalidInputError`.
+    """
+    if sandbox and zenodo_url:
+        raise InvalidInputError(
+            f"Both --sandbox and --zenodo-url ({zenodo_url}) were given",
+            "Use one of them (OSSR_IMAGES_ZENODO_URL also sets --zenodo-url; unset it to use --sandbox).",
+        )
+    if zenodo_url:
+        api_url = normalize_api_url(zenodo_url)
+        if api_url == PRODUCTION_API:
+            name, prefix = "zenodo", PRODUCTION_DOI_PREFIX
+        elif api_url == SANDBOX_API:
+            name, prefix = "sandbox", SANDBOX_DOI_PREFIX
+        else:
+            name, prefix = "custom", None
+    elif sandbox or default_server == "sandbox":
+        name, api_url, prefix = "sandbox", SANDBOX_API, SANDBOX_DOI_PREFIX
+    else:
+        name, api_url, prefix = "zenodo", PRODUCTION_API, PRODUCTION_DOI_PREFIX
+
+    env_name = SANDBOX_TOKEN_ENV if name == "sandbox" else TOKEN_ENV
+    if token_file is not None:
+        token: str | None = _read_token_file(token_file)
+    else:
+        token = (os.environ.get(env_name) or "").strip() or None
+    if require_token and not token:
+        raise InvalidInputError(
+            f"No Zenodo token for {api_url}: {env_name} is not set and no --token-file was given",
+            f"Create a personal access token (scopes deposit:write, deposit:actions) on {name} Zenodo and put "
+            f"it in {env_name} or a file given with --token-file.",
+        )
+    target = Target(name, api_url, token, prefix, allow_insecure_http)
+    if token:
+        target.check_token_transport()
+    return target
