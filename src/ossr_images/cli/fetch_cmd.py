@@ -1,0 +1,156 @@
+"""`ossr-images fetch`: get an archived image back, prove it is the one, load it, name its source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ossr_images.cli.common import emit_json, info, json_option, target_options
+
+
+@click.command("fetch")
+@click.argument("identifier", metavar="DOI|URL|ID")
+@target_options
+@click.option(
+    "-d",
+    "--dir",
+    "dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the files (DIR/<key>; created when missing) [default: ./zenodo-<record id>].",
+)
+@click.option(
+    "--only",
+    type=click.Choice(["image", "metadata"]),
+    help="Fetch only the image file, or only the metadata files.",
+)
+@click.option("--force", is_flag=True, help="Replace files in DIR that differ from the record's.")
+@click.option(
+    "--load",
+    type=click.Choice(["docker", "singularity"]),
+    help="Load the image into Docker (checking the image ID), or keep/build a .sif for Apptainer.",
+)
+@click.option(
+    "--source",
+    "source_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also clone the source repository at the recorded commit into this folder.",
+)
+@json_option
+@click.pass_context
+def fetch(
+    ctx: click.Context,
+    identifier: str,
+    sandbox: bool,
+    zenodo_url: str | None,
+    token_file: str | None,
+    allow_insecure_http: bool,
+    dest: Path | None,
+    only: str | None,
+    force: bool,
+    load: str | None,
+    source_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Download a record, verify every byte and the image's provenance, optionally load it.
+
+    DOI|URL|ID is a DOI (10.5281/zenodo.N, 10.5072/zenodo.N on the sandbox), a record or DOI URL, or a
+    record id; a concept DOI or id gives the latest version. Files are verified by md5 (Zenodo) and sha256
+    (the image metadata file), and the image's labels, its metadata file and the Zenodo record must name the
+    same repository and commit (exit status 3 otherwise).
+
+    \b
+    Examples:
+      ossr-images fetch 10.5281/zenodo.1234567 --load docker
+      ossr-images fetch https://sandbox.zenodo.org/records/123 -d img --source src
+    """
+    from ossr_images.cli.progress import Progress
+    from ossr_images.workflows.fetch import fetch as run_fetch
+    from ossr_images.workflows.fetch import resolve_fetch_target
+
+    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    ref, target = resolve_fetch_target(
+        identifier,
+        sandbox=sandbox,
+        zenodo_url=zenodo_url,
+        token_file=token_file,
+        allow_insecure_http=allow_insecure_http,
+    )
+    info(f"Reading record {ref.record_id} from {target.api_url}")
+
+    def progress_factory(total: int, description: str) -> Progress:
+        return Progress(total or None, description, enabled=not (quiet or as_json))
+
+    result = run_fetch(
+        identifier,
+        target,
+        dest=dest,
+        only=only,
+        force=force,
+        load=load,
+        source_dir=source_dir,
+        progress_factory=progress_factory,
+        notify=info,
+    )
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    _print_human(result)
+
+
+def _print_human(result) -> None:  # type: ignore[no-untyped-def]
+    """Where everything is, and the provenance, on stdout (the result of the command)."""
+    out = click.echo
+    title = (
+        f" ({result.title}{', version ' + result.version if result.version else ''})" if result.title else ""
+    )
+    out(f"Record {result.record_id}{title}")
+    if result.doi:
+        out(f"  DOI         {result.doi}")
+    if result.conceptdoi:
+        latest = "  (the latest version was fetched)" if result.from_concept else ""
+        out(f"  concept DOI {result.conceptdoi}{latest}")
+    out(f"Files in {result.directory}:")
+    for f in result.files:
+        if f.path is None:
+            continue
+        state = "verified" if f.verified else "NOT verified"
+        how = "downloaded" if f.downloaded else "already there"
+        checks = "md5 + sha256" if f.sha256 and f.key == result.image_key else "md5"
+        out(f"  {f.key}  ({_size(f.size)}, {how}, {checks} {state})")
+    if result.image_key and result.image_format:
+        ident = f", image ID {result.image_id}" if result.image_id else ""
+        out(f"Image: {result.image_key} ({result.image_format}{ident})")
+    if result.repository and result.commit:
+        checked = (
+            "verified: image labels, image metadata file and Zenodo record agree"
+            if result.provenance_checked
+            else "from the Zenodo record only; not verified"
+        )
+        out(f"Provenance: built from {result.repository} at {result.commit} ({checked})")
+    else:
+        out("Provenance: could not be checked (no image metadata file in this record)")
+    if result.checkout:
+        out(f"Source: {result.checkout} (checked out at {result.commit})")
+    if result.loaded:
+        loaded = result.loaded
+        if loaded.engine == "docker":
+            out(f"Loaded into Docker: {loaded.ref} (image ID {loaded.image_id}, matches the archive)")
+        else:
+            out(f"Apptainer image: {loaded.path}")
+        out(f"Run it with: {loaded.command}")
+    elif result.run_command:
+        out(f"Run it with: {result.run_command}  (in {result.directory})")
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "size unknown"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
