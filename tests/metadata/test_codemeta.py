@@ -1,0 +1,451 @@
+"""CodeMeta loading: every variant real files use, every rejection, and the real files themselves."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ossr_images.errors import InvalidInputError
+from ossr_images.metadata.codemeta import (
+    codemeta_schema,
+    load_codemeta,
+    orcid_checksum_ok,
+    parse_codemeta,
+)
+
+DATA = Path(__file__).parent / "data"
+REAL = sorted((DATA / "real-codemeta").glob("*.json"))
+
+MINIMAL = {
+    "@context": "https://w3id.org/codemeta/3.0",
+    "@type": "SoftwareSourceCode",
+    "name": "hello",
+    "description": "Says hello.",
+    "version": "1.0.0",
+    "license": "https://spdx.org/licenses/MIT",
+    "author": [{"@type": "Person", "givenName": "Ada", "familyName": "Lovelace"}],
+    "codeRepository": "https://github.com/example/hello",
+    "maintainer": {"@type": "Person", "givenName": "Ada", "familyName": "Lovelace"},
+    "readme": "https://github.com/example/hello/blob/main/README.md",
+    "datePublished": "2024-05-01",
+}
+
+
+def check(changes: dict | None = None, remove: tuple[str, ...] = ()):
+    doc = copy.deepcopy(MINIMAL)
+    doc.update(changes or {})
+    for key in remove:
+        doc.pop(key, None)
+    return parse_codemeta(json.dumps(doc))
+
+
+def by_path(report) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for p in report.problems:
+        out.setdefault(p.path, []).append(p)
+    return out
+
+
+def test_minimal_is_clean():
+    report = check()
+    assert report.problems == []
+    cm = report.codemeta
+    assert cm.name == "hello" and cm.version == "1.0.0" and cm.licenses == ["MIT"]
+    assert cm.context_version == "3.0"
+    assert cm.authors[0].zenodo_name == "Lovelace, Ada"
+    assert cm.date_published == date(2024, 5, 1)
+
+
+# ------------------------------------------------------------------------------------------ contexts
+@pytest.mark.parametrize(
+    ("context", "version", "warns"),
+    [
+        ("https://doi.org/10.5063/schema/codemeta-2.0", "2.0", False),
+        ("https://w3id.org/codemeta/3.0", "3.0", False),
+        ("https://w3id.org/codemeta/3.1", "3.1", False),
+        ("http://w3id.org/codemeta/3.1/", "3.1", False),
+        (["http://purl.org/codemeta/2.0", "http://schema.org"], "2.0", False),
+        (
+            [
+                "https://doi.org/10.5063/schema/codemeta-2.0",
+                "http://schema.org/",
+                {"x": {"@id": "codemeta:x"}},
+            ],
+            "2.0",
+            False,
+        ),
+        ("https://raw.githubusercontent.com/codemeta/codemeta/2.0/codemeta.jsonld", "2.0", True),
+        ("https://raw.githubusercontent.com/codemeta/codemeta/master/codemeta.jsonld", "1.0", True),
+        ("https://raw.githubusercontent.com/codemeta/codemeta/master/codemeta-v2.jsonld", "2.0-draft", True),
+        (["https://doi.org/doi:10.5063/schema/codemeta-2.0", "http://schema.org"], "2.0", True),
+        ("https://example.org/my-context", "unknown", True),
+    ],
+)
+def test_contexts(context, version, warns):
+    report = check({"@context": context})
+    assert report.codemeta.context_version == version
+    context_problems = [p for p in report.problems if p.path.startswith("/@context")]
+    assert bool(context_problems) == warns
+    assert all(p.severity == "warning" for p in context_problems)
+    assert report.valid
+
+
+def test_missing_context_is_a_warning():
+    report = check(remove=("@context",))
+    assert [(p.path, p.severity) for p in report.problems] == [("/@context", "warning")]
+
+
+# ------------------------------------------------------------------------------------------ aliases, types
+def test_type_and_id_aliases():
+    report = check(
+        {
+            "type": "SoftwareSourceCode",
+            "author": {
+                "type": "Person",
+                "id": "https://orcid.org/0000-0002-1825-0097",
+                "givenName": "Josiah",
+                "familyName": "Carberry",
+            },
+        },
+        remove=("@type",),
+    )
+    assert report.problems == []
+    assert report.codemeta.authors[0].orcid == "0000-0002-1825-0097"
+
+
+def test_wrong_type_is_an_error():
+    report = check({"@type": "Dataset"})
+    assert [(p.path, p.severity) for p in report.problems] == [("/@type", "error")]
+
+
+def test_software_application_is_a_warning():
+    report = check({"@type": "SoftwareApplication"})
+    assert [(p.path, p.severity) for p in report.problems] == [("/@type", "warning")]
+
+
+# ------------------------------------------------------------------------------------------ agents
+def test_author_single_object_person_and_organization_list():
+    report = check({"author": {"@type": "Organization", "name": "Gammapy team"}})
+    assert report.problems == []
+    author = report.codemeta.authors[0]
+    assert author.kind == "Organization" and author.zenodo_name == "Gammapy team"
+
+    report = check(
+        {
+            "author": [
+                {"@type": "Organization", "name": "KM3NeT Collaboration"},
+                {"@type": "Person", "givenName": "Thijs", "familyName": "van Eeden"},
+            ]
+        }
+    )
+    assert [a.zenodo_name for a in report.codemeta.authors] == ["KM3NeT Collaboration", "van Eeden, Thijs"]
+
+
+@pytest.mark.parametrize(
+    ("affiliation", "expected"),
+    [
+        ("LAPP, CNRS", ["LAPP, CNRS"]),
+        ({"@type": "Organization", "name": "Nikhef"}, ["Nikhef"]),
+        (["Nikhef", {"@type": "Organization", "name": "UvA"}], ["Nikhef", "UvA"]),
+    ],
+)
+def test_affiliation_forms(affiliation, expected):
+    report = check(
+        {"author": [{"@type": "Person", "givenName": "A", "familyName": "B", "affiliation": affiliation}]}
+    )
+    assert report.problems == []
+    assert report.codemeta.authors[0].affiliations == expected
+
+
+def test_author_without_name_has_its_own_pointer():
+    report = check(
+        {
+            "author": [
+                {"@type": "Person", "givenName": "Ada", "familyName": "Lovelace"},
+                {"@type": "Person", "email": "x@y.z"},
+            ]
+        }
+    )
+    problems = by_path(report)
+    assert list(problems) == ["/author/1/familyName"]
+    assert problems["/author/1/familyName"][0].severity == "error"
+    assert problems["/author/1/familyName"][0].hint
+
+
+def test_author_given_name_only():
+    report = check({"author": {"@type": "Person", "givenName": "Ada"}})
+    assert [(p.path, p.severity) for p in report.problems] == [("/author/familyName", "error")]
+
+
+def test_missing_and_empty_author():
+    assert [p.path for p in check(remove=("author",)).errors] == ["/author"]
+    assert [p.path for p in check({"author": []}).errors] == ["/author"]
+
+
+def test_orcid_forms_and_checksum():
+    assert orcid_checksum_ok("0000-0002-1825-0097")
+    assert orcid_checksum_ok("0000-0002-1694-233X")
+    assert not orcid_checksum_ok("0000-0002-1825-0098")
+    report = check(
+        {
+            "author": {
+                "@type": "Person",
+                "@id": "http://orcid.org/0000-0002-1825-0097/",
+                "givenName": "J",
+                "familyName": "C",
+            }
+        }
+    )
+    assert report.codemeta.authors[0].orcid == "0000-0002-1825-0097"
+    report = check(
+        {
+            "author": {
+                "@type": "Person",
+                "@id": "https://orcid.org/0000-0002-1825-0098",
+                "givenName": "J",
+                "familyName": "C",
+            }
+        }
+    )
+    assert [(p.path, p.severity) for p in report.problems] == [("/author/@id", "error")]
+    report = check(
+        {
+            "author": [
+                {"@type": "Person", "@id": "https://orcid.org/188164920", "givenName": "J", "familyName": "C"}
+            ]
+        }
+    )
+    assert [p.path for p in report.errors] == ["/author/0/@id"]
+
+
+def test_maintainer_problems_are_warnings():
+    report = check({"maintainer": {"@type": "Person", "email": "x@y.z"}})
+    assert [(p.path, p.severity) for p in report.problems] == [("/maintainer/familyName", "warning")]
+    assert report.codemeta.maintainers == []
+
+
+# ------------------------------------------------------------------------------------------ licences
+@pytest.mark.parametrize(
+    "value",
+    [
+        "MIT",
+        "mit",
+        "https://spdx.org/licenses/MIT",
+        "https://spdx.org/licenses/MIT.html",
+        "http://spdx.org/licenses/MIT",
+        ["https://spdx.org/licenses/MIT"],
+        {"@id": "https://spdx.org/licenses/MIT"},
+    ],
+)
+def test_license_forms(value):
+    report = check({"license": value})
+    assert report.problems == []
+    assert report.codemeta.licenses == ["MIT"]
+
+
+def test_license_list_takes_first_with_warning():
+    report = check({"license": ["https://spdx.org/licenses/BSD-3-Clause", "MIT"]})
+    assert report.codemeta.licenses == ["BSD-3-Clause", "MIT"]
+    assert [(p.path, p.severity) for p in report.problems] == [("/license", "warning")]
+
+
+def test_license_classifier_is_a_clear_error():
+    report = check({"license": "License :: OSI Approved :: MIT License"})
+    [problem] = report.problems
+    assert (problem.path, problem.severity) == ("/license", "error")
+    assert "classifier" in problem.message and "https://spdx.org/licenses/MIT" in problem.hint
+
+
+@pytest.mark.parametrize(
+    ("value", "severity", "words"),
+    [
+        ("MIT + file LICENSE", "error", "not an SPDX"),
+        ("MIT OR Apache-2.0", "error", "expression"),
+        ("GPL-3.0", "warning", "deprecated"),
+        ("LicenseRef-custom", "warning", "Zenodo may refuse"),
+    ],
+)
+def test_license_rejections(value, severity, words):
+    report = check({"license": value})
+    [problem] = report.problems
+    assert problem.severity == severity and words in problem.message
+
+
+def test_missing_license_mentions_legacy_license_id():
+    report = check({"licenseId": "MIT + file LICENSE"}, remove=("license",))
+    [problem] = report.problems
+    assert problem.path == "/license" and "licenseId" in problem.message
+    assert "https://spdx.org/licenses/MIT" in problem.hint
+
+
+# ------------------------------------------------------------------------------------------ keywords, versions, dates
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["a", "b", " a "], ["a", "b"]),
+        ("astronomy, containers,  zenodo", ["astronomy", "containers", "zenodo"]),
+        ("template", ["template"]),
+    ],
+)
+def test_keywords(value, expected):
+    report = check({"keywords": value})
+    assert report.problems == []
+    assert report.codemeta.keywords == expected
+
+
+def test_keywords_one_long_string_warns():
+    report = check({"keywords": "software metadata codemeta doap"})
+    assert [p.path for p in report.warnings] == ["/keywords"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "remove", "expected", "paths"),
+    [
+        ({"version": "1.0.0", "softwareVersion": "v1.0.0"}, (), "1.0.0", []),
+        ({"softwareVersion": "v2.0"}, ("version",), "v2.0", []),
+        ({"version": "1.0.0", "softwareVersion": "1.0.1"}, (), "1.0.0", ["/softwareVersion"]),
+        ({"version": 1.1}, (), "1.1", ["/version"]),
+    ],
+)
+def test_versions(changes, remove, expected, paths):
+    report = check(changes, remove)
+    assert report.codemeta.version == expected
+    assert [p.path for p in report.problems] == paths
+
+
+def test_missing_version():
+    report = check(remove=("version",))
+    [problem] = report.problems
+    assert (problem.path, problem.severity) == ("/version", "error")
+
+
+def test_day_month_year_dates_warn_and_parse():
+    report = check({"datePublished": "09-04-2024", "dateCreated": "2024-13-45"})
+    assert report.codemeta.date_published == date(2024, 4, 9)
+    assert sorted(p.path for p in report.warnings) == ["/dateCreated", "/datePublished"]
+    assert report.valid
+
+
+def test_ossr_keys_are_warnings():
+    report = check(remove=("maintainer", "readme", "datePublished"))
+    assert sorted(p.path for p in report.problems) == ["/datePublished", "/maintainer", "/readme"]
+    assert all(p.severity == "warning" for p in report.problems)
+    assert report.valid
+
+
+# ------------------------------------------------------------------------------------------ required keys and repository
+def test_every_missing_required_key_is_listed_at_once():
+    report = parse_codemeta("{}")
+    paths = {p.path for p in report.errors}
+    assert {"/name", "/description", "/version", "/license", "/author", "/codeRepository"} <= paths
+    assert all(p.hint for p in report.errors if p.path in ("/license", "/author", "/codeRepository"))
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("https://github.com/example/hello", True),
+        ("git+https://git.km3net.de/km3py/km3pipe.git", True),
+        ("git@github.com:example/hello.git", False),
+        ("github.com/example/hello", False),
+    ],
+)
+def test_code_repository(value, ok):
+    report = check({"codeRepository": value})
+    assert report.valid is ok
+    if not ok:
+        assert [p.path for p in report.errors] == ["/codeRepository"]
+        assert value in report.errors[0].message
+
+
+def test_json_pointer_escaping_and_types():
+    report = check({"name": 3, "keywords": {"a/b": 1}})
+    assert {p.path for p in report.errors} == {"/name", "/keywords"}
+
+
+# ------------------------------------------------------------------------------------------ broken files
+def test_broken_json_is_one_error_with_position(tmp_path):
+    bad = tmp_path / "codemeta.json"
+    bad.write_text('{\n  "name": "x",\n  "author": [{"givenName": "A", "givenName": "B",}]\n}\n')
+    report = load_codemeta(bad)
+    assert report.codemeta is None and report.raw is None
+    [problem] = report.problems
+    assert problem.severity == "error" and problem.path == ""
+    assert "line 3" in problem.message and "column" in problem.message
+    assert "trailing comma" in problem.hint
+
+
+def test_duplicate_keys_warn():
+    report = parse_codemeta(json.dumps(MINIMAL)[:-1] + ', "name": "hello2"}')
+    assert [(p.path, p.severity) for p in report.problems] == [("/name", "warning")]
+    assert report.codemeta.name == "hello2"
+
+
+@pytest.mark.parametrize("text", ["", "[]", '"x"', b"\xff\xfe\x00"])
+def test_not_an_object(text):
+    report = parse_codemeta(text)
+    assert not report.valid and len(report.problems) == 1 and report.problems[0].severity == "error"
+
+
+def test_utf8_bom_is_accepted():
+    report = parse_codemeta(b"\xef\xbb\xbf" + json.dumps(MINIMAL).encode())
+    assert report.valid
+
+
+def test_unreadable_path_raises(tmp_path):
+    with pytest.raises(InvalidInputError) as info:
+        load_codemeta(tmp_path / "missing.json")
+    assert "missing.json" in info.value.message and info.value.hint
+    with pytest.raises(InvalidInputError):
+        load_codemeta(tmp_path)
+
+
+def test_schema_is_valid_draft_2020_12():
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(codemeta_schema())
+
+
+# ------------------------------------------------------------------------------------------ real files
+# A clear verdict for each file as projects committed it: valid or not, and the errors that decide it.
+REAL_VERDICTS: dict[str, set[str]] = {
+    "KM3NeT__KM3NeT-ARCA-irf__codemeta.json": set(),
+    "codemeta__codemeta.github.io__codemeta.json": {"/codeRepository"},
+    "codemeta__codemeta__codemeta.json": set(),
+    "cosimoNigro__agnpy__codemeta.json": set(),
+    "cta-observatory__ctaplot__codemeta.json": set(),
+    "cta-observatory__lstmcpipe__codemeta.json": set(),
+    "escape2020__codemeta2zenodo__codemeta.json": set(),
+    "gammapy__gammapy__647c000__codemeta.json": {"/author/1/@id"},
+    "gammapy__gammapy__codemeta.json": set(),
+    "garciagenrique__template_escape__6767b51__codemeta.json": set(),
+    "garciagenrique__template_escape__codemeta.json": set(),
+    "proycon__codemetapy__b581ad1__codemeta.json": {"/codeRepository", "/license"},
+    "ropensci__codemetar__0e37a47__codemeta.json": {"/license"},
+    "ropensci__codemetar__30a072f__codemeta.json": set(),
+    "ropensci__codemetar__3546058__codemeta.json": set(),
+    "tamasgal__km3pipe__codemeta.json": set(),
+}
+
+
+def test_real_files_are_all_covered():
+    assert {p.name for p in REAL} == set(REAL_VERDICTS)
+
+
+@pytest.mark.parametrize("path", REAL, ids=[p.name for p in REAL])
+def test_real_codemeta_files(path):
+    report = load_codemeta(path)
+    assert report.codemeta is not None
+    assert {p.path for p in report.errors} == REAL_VERDICTS[path.name]
+    assert report.valid is (not REAL_VERDICTS[path.name])
+    for problem in report.problems:
+        assert problem.severity in ("error", "warning")
+        assert problem.message and problem.hint, problem
+        assert problem.path == "" or problem.path.startswith("/")
+    if report.valid:
+        cm = report.codemeta
+        assert cm.name and cm.description and cm.version and cm.licenses and cm.authors and cm.code_repository
