@@ -651,9 +651,11 @@ class ZenodoClient:
         size: int | None = None,
         md5: str | None = None,
         progress: Progress | None = None,
+        sha256: str | None = None,
     ) -> DownloadResult:
-        """Stream ``url`` into ``dest.part`` (resuming from an existing part with Range), verify size and md5,
-        then rename to ``dest``. A mismatch deletes the part and raises :class:`ZenodoIntegrityError`."""
+        """Stream ``url`` into ``dest.part`` (resuming from an existing part with Range), verify size and md5
+        (and ``sha256`` when given), then rename to ``dest``. A mismatch deletes the part and raises
+        :class:`ZenodoIntegrityError`. A body that ends early without an error is resumed too."""
         dest = Path(dest)
         part = dest.with_name(dest.name + ".part")
         expected_md5 = md5.split(":", 1)[1].lower() if md5 and md5.startswith("md5:") else (md5 or None)
@@ -668,6 +670,8 @@ class ZenodoClient:
                 if size is not None and have == size:
                     break
                 self._download_once(url, part, have, progress)
+                if size is not None and part.exists() and part.stat().st_size < size:
+                    raise _ResumableError("the answer ended before the end of the file")
                 break
             except _ResumableError as exc:
                 if attempt >= policy.max_attempts:
@@ -686,6 +690,9 @@ class ZenodoClient:
             problems.append(f"size {got_size} instead of {size}")
         if expected_md5 and got_md5 != expected_md5.lower():
             problems.append(f"md5 {got_md5} instead of {expected_md5}")
+        expected_sha = sha256.lower().removeprefix("sha256:") if sha256 else None
+        if expected_sha and got_sha != expected_sha:
+            problems.append(f"sha256 {got_sha} instead of {expected_sha}")
         if problems:
             part.unlink(missing_ok=True)
             raise ZenodoIntegrityError(
