@@ -1,0 +1,997 @@
+"""`ossr-images publish`: one image + its source's CodeMeta -> one verified Zenodo record. Safe to run again.
+
+Order of steps (nothing remote happens before the local checks pass):
+  1. local: validate CodeMeta, the source link and the image labels against both (`run_validate`);
+     pre-check Zenodo's limits (50 GB per record, 100 files); build the Zenodo metadata (crosswalk) with
+     the marker keywords below; with --dry-run also hash the image and stop here;
+  2. find the release among the token owner's depositions (marker keyword, plus the local journal for a
+     draft created a moment ago): already published -> report it and stop; a draft -> continue it;
+  3. otherwise create the deposition, or a new version of the earlier image record (--new-version-of DOI,
+     or the newest published record carrying IMAGE_KEYWORD and this repository's marker keyword);
+  4. remove files that do not belong (carried over from the previous version, stale);
+  5. upload the image (streamed; md5 + sha256 in that one pass), then codemeta.json, then the image metadata
+     file (which carries the sha256); files already there with the right md5 are not sent again;
+  6. verify every md5 in the draft's file list; PUT the metadata; publish unless --draft (a publish whose
+     response was lost is recognised by reading the deposition back);
+  7. read the record back and check its files and metadata.
+
+How a run finds its draft again: every deposition it makes carries the keywords
+``ossr-images:container-image`` (IMAGE_KEYWORD), ``ossr-images:repo:<h(repository)>`` and
+``ossr-images:release:<h(repository@commit)>`` (keywords are kept by Zenodo; unknown metadata keys are
+silently dropped). A release is repository + commit + image sha256: the sha256 (or the image ID) is compared
+with the image metadata file of a record carrying the release keyword.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ossr_images.errors import IntegrityError, InvalidInputError, OssrError, Problem, RemoteError
+from ossr_images.metadata.image_record import (
+    IMAGE_KEYWORD,
+    IMAGE_RECORD_KEY,
+    ImageRecord,
+    dump_image_record,
+    image_record_from,
+)
+from ossr_images.workflows import journal as jr
+
+log = logging.getLogger("ossr_images.publish")
+
+CODEMETA_KEY = "codemeta.json"
+QUOTA_BYTES = 50_000_000_000  # Zenodo's default per-record quota (decimal GB)
+MAX_FILES = 100  # Zenodo's per-record file count limit
+RECORD_FILE_ALLOWANCE = 1_000_000  # bytes kept free for the image metadata file
+RELEASE_PREFIX = "ossr-images:release:"
+REPO_PREFIX = "ossr-images:repo:"
+ENGINE_PREFIXES = ("docker-daemon:", "docker://")
+READBACK_TRIES = 5
+
+ProgressFactory = Callable[[int | None, str], Callable[[int], None]]
+Notify = Callable[[str], None]
+Confirm = Callable[[str], bool]
+
+
+# ----------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class PublishedFile:
+    """One file of the record as verified: key, size, md5 (Zenodo's checksum) and sha256 (computed locally)."""
+
+    key: str
+    size: int
+    md5: str | None
+    sha256: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "size": self.size, "md5": self.md5, "sha256": self.sha256}
+
+
+@dataclass
+class PublishResult:
+    """What `publish` did. `to_json()` is the `--json` document of the CLI contract."""
+
+    state: str  # "published" | "draft" | "dry-run"
+    repository: str
+    commit: str
+    doi: str | None = None
+    conceptdoi: str | None = None
+    record_id: str | None = None
+    record_url: str | None = None
+    deposition_id: int | None = None
+    files: list[PublishedFile] = field(default_factory=list)
+    already_published: bool = False
+    resumed: bool = False
+    new_version_of: str | None = None  # the record id of the previous version, when a new version was made
+    matched_by: str | None = None  # how the previous version was found
+    zenodo_metadata: dict[str, Any] = field(default_factory=dict)
+    image_record: dict[str, Any] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"doi", "conceptdoi", "record_id", "record_url", "state", "files", "source"}`, nulls when n/a."""
+        return {
+            "doi": self.doi,
+            "conceptdoi": self.conceptdoi,
+            "record_id": self.record_id,
+            "record_url": self.record_url,
+            "state": self.state,
+            "files": [f.to_dict() for f in self.files],
+            "source": {"repository": self.repository, "commit": self.commit},
+        }
+
+
+@dataclass
+class PublishPlan:
+    """Everything the local checks established; what the remote steps work from."""
+
+    image_path: Path
+    image_key: str
+    image_info: Any  # images.inspect.ImageInfo
+    codemeta: Any  # metadata.codemeta.CodeMeta
+    codemeta_bytes: bytes
+    source: Any  # metadata.source.SourceLink
+    zenodo_metadata: dict[str, Any]
+    release_marker: str
+    repo_marker: str
+    warnings: list[Problem]
+
+    @property
+    def repository(self) -> str:
+        return str(self.source.repository)
+
+    @property
+    def commit(self) -> str:
+        return str(self.source.commit)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.image_info.size)
+
+    def summary(self, target_name: str | None = None) -> str:
+        """A few human lines: what will be published where."""
+        meta = self.zenodo_metadata
+        lines = [
+            f"Title:      {meta.get('title')}",
+            f"Version:    {meta.get('version')}",
+            f"Source:     {self.repository} @ {self.commit}",
+            f"Image:      {self.image_key} ({self.image_size} bytes, {self.image_info.format}, "
+            f"{self.image_info.compression})",
+            f"Files:      {self.image_key}, {CODEMETA_KEY}, {IMAGE_RECORD_KEY}",
+            f"Communities: {', '.join(c.get('identifier', '?') for c in meta.get('communities') or []) or '-'}",
+        ]
+        if target_name:
+            lines.append(f"Server:     {target_name}")
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- entry point
+
+
+def publish(
+    image: str | Path,
+    *,
+    codemeta: str | Path | None = None,
+    repo_dir: str | Path | None = None,
+    commit: str | None = None,
+    allow_dirty: bool = False,
+    target: Any = None,
+    communities: Sequence[str] = ("escape2020",),
+    new_version_of: str | None = None,
+    draft: bool = False,
+    dry_run: bool = False,
+    confirm: Confirm | None = None,
+    progress: ProgressFactory | None = None,
+    notify: Notify | None = None,
+    client: Any = None,
+    cache_root: Path | None = None,
+) -> PublishResult:
+    """Publish `image` (a file, or `docker-daemon:NAME:TAG` / `docker://...`, exported on the fly) with the
+    CodeMeta file of its source on the `target` Zenodo server (a `zenodo.target.Target` with a token).
+
+    `confirm(summary)` is called once, after the local checks and before the first write on the server; a
+    False answer stops with `InvalidInputError`. `progress(total, description)` returns a byte sink;
+    `notify(line)` receives human progress lines. Raises the `OssrError` family; never prints.
+    """
+    say = notify or (lambda _m: None)
+    with _materialize(image, progress, say) as image_path:
+        plan = prepare(
+            image_path,
+            codemeta=codemeta,
+            repo_dir=repo_dir,
+            commit=commit,
+            allow_dirty=allow_dirty,
+            communities=communities,
+        )
+        if dry_run:
+            return _dry_run(plan, progress, say, cache_root)
+        if target is None or not getattr(target, "token", None):
+            raise InvalidInputError(
+                "no Zenodo server and token to publish to",
+                "Set ZENODO_TOKEN (or ZENODO_SANDBOX_TOKEN with --sandbox) or give --token-file.",
+            )
+        if client is None:
+            from ossr_images.zenodo.client import ZenodoClient
+
+            client = ZenodoClient(target)
+        what = f"{plan.repository}@{plan.commit[:12]}"
+        with jr.release_lock(plan.release_marker, target.api_url, what=what, root=cache_root):
+            run = _RemoteRun(
+                plan,
+                client=client,
+                target=target,
+                new_version_of=new_version_of,
+                draft=draft,
+                confirm=confirm,
+                progress=progress,
+                say=say,
+                cache_root=cache_root,
+            )
+            return run.run()
+
+
+# ---------------------------------------------------------------------------------------- local checks
+
+
+def prepare(
+    image_path: Path,
+    *,
+    codemeta: str | Path | None = None,
+    repo_dir: str | Path | None = None,
+    commit: str | None = None,
+    allow_dirty: bool = False,
+    communities: Sequence[str] = ("escape2020",),
+) -> PublishPlan:
+    """Run every local check and build the Zenodo metadata; raises `InvalidInputError` listing problems."""
+    from ossr_images.workflows.validate import run_validate
+
+    image_path = Path(image_path)
+    if not image_path.is_file():
+        raise InvalidInputError(
+            f"the image file {image_path} does not exist or is not a file",
+            "Give an image archive (.tar, .tar.zst, .tar.gz, .oci.tar) or a .sif file, or an engine "
+            "reference such as docker-daemon:NAME:TAG.",
+        )
+    key = image_path.name
+    if key in (CODEMETA_KEY, IMAGE_RECORD_KEY) or key.startswith("."):
+        raise InvalidInputError(
+            f"the image file name {key!r} cannot be used as a Zenodo file key",
+            f"Rename the image file (it must not be {CODEMETA_KEY}, {IMAGE_RECORD_KEY} or a hidden name).",
+        )
+    codemeta_path = Path(codemeta) if codemeta else Path(repo_dir or ".") / "codemeta.json"
+    result = run_validate(
+        codemeta_path,
+        image=image_path,
+        repo_dir=Path(repo_dir) if repo_dir else None,
+        commit=commit,
+        allow_dirty=allow_dirty,
+        strict=False,
+        communities=tuple(communities),
+    )
+    errors = [p for p in result.problems if p.severity == "error"]
+    if not result.valid or errors:
+        raise _problems_error(errors or list(result.problems))
+    warnings = [p for p in result.problems if p.severity != "error"]
+    if result.codemeta is None or result.source is None:
+        raise InvalidInputError(
+            "the CodeMeta file or the source link could not be established",
+            "Run `ossr-images validate` to see what is missing.",
+        )
+    info = result.image
+    if info is None:
+        from ossr_images.images.inspect import inspect_image
+
+        info = inspect_image(image_path, sha256=False)
+    try:
+        codemeta_bytes = codemeta_path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read {codemeta_path}: {exc.strerror or exc}", "Give a readable --codemeta FILE."
+        ) from None
+
+    check_limits([(key, int(info.size)), (CODEMETA_KEY, len(codemeta_bytes))])
+
+    source = result.source
+    repo_norm = _normalize_repo(source.repository)
+    release_marker = RELEASE_PREFIX + jr.short_hash(f"{repo_norm}@{str(source.commit).lower()}")
+    repo_marker = REPO_PREFIX + jr.short_hash(repo_norm)
+    zmeta = build_zenodo_metadata(
+        result.codemeta,
+        source,
+        communities=communities,
+        markers=(IMAGE_KEYWORD, repo_marker, release_marker),
+    )
+    return PublishPlan(
+        image_path=image_path,
+        image_key=key,
+        image_info=info,
+        codemeta=result.codemeta,
+        codemeta_bytes=codemeta_bytes,
+        source=source,
+        zenodo_metadata=zmeta,
+        release_marker=release_marker,
+        repo_marker=repo_marker,
+        warnings=warnings,
+    )
+
+
+def check_limits(files: Sequence[tuple[str, int]]) -> None:
+    """Refuse, before anything remote, a record Zenodo would refuse: total size over the 50 GB quota (with
+    room for the image metadata file) or more than 100 files."""
+    total = sum(size for _k, size in files) + RECORD_FILE_ALLOWANCE
+    count = len(files) + 1
+    if total > QUOTA_BYTES:
+        raise InvalidInputError(
+            f"the record would hold {total / 1e9:.2f} GB, over Zenodo's {QUOTA_BYTES / 1e9:.0f} GB per-record "
+            f"quota (largest file: {max(files, key=lambda f: f[1])[0]})",
+            "Make the image smaller (zstd compression, fewer layers), or ask Zenodo support for a larger "
+            "quota (up to 150 GB) before publishing.",
+        )
+    if count > MAX_FILES:
+        raise InvalidInputError(
+            f"the record would hold {count} files, over Zenodo's limit of {MAX_FILES}",
+            "Publish fewer files per record.",
+        )
+
+
+def build_zenodo_metadata(
+    codemeta: Any, source: Any, *, communities: Sequence[str], markers: Sequence[str]
+) -> dict[str, Any]:
+    """The deposit `metadata` dict: the crosswalk's, with the image title, the marker keywords and a note."""
+    from ossr_images.metadata.crosswalk import to_zenodo_metadata
+
+    zm = to_zenodo_metadata(codemeta, source, communities=tuple(communities), extra_keywords=tuple(markers))
+    meta = dict(zm.to_deposit())
+    keywords = list(meta.get("keywords") or [])
+    for marker in markers:
+        if marker not in keywords:
+            keywords.append(marker)
+    meta["keywords"] = keywords
+    title = str(meta.get("title") or codemeta.name or "image")
+    if "container image" not in title.lower():
+        meta["title"] = f"{title}: container image"
+    note = (
+        f"Container image built from {source.repository} at commit {source.commit}, archived with "
+        f"ossr-images. The file {IMAGE_RECORD_KEY} names the source and the image's sha256; "
+        f"`ossr-images fetch <doi>` downloads and verifies it."
+    )
+    meta["notes"] = f"{meta['notes']}\n\n{note}" if meta.get("notes") else note
+    if not communities:
+        meta.pop("communities", None)
+    return meta
+
+
+def _problems_error(problems: list[Problem]) -> InvalidInputError:
+    first = problems[0] if problems else None
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    where = f" at {first.path}" if first and first.path else ""
+    message = f"local checks failed{where}: {first.message if first else 'unknown problem'}{more}"
+    hint = (first.hint if first and first.hint else "") or "Fix the problems listed above."
+    if len(problems) > 1:
+        hint += " Run `ossr-images validate` to list every problem."
+    return InvalidInputError(message, hint, details=[p.to_dict() for p in problems])
+
+
+def _normalize_repo(url: str) -> str:
+    try:
+        from ossr_images.metadata.source import normalize_repo_url
+
+        return normalize_repo_url(url).rstrip("/").lower()
+    except ImportError:  # pragma: no cover - the source module is written in parallel
+        return url.rstrip("/").removesuffix(".git").lower()
+
+
+def _same_repo(a: str, b: str) -> bool:
+    return _normalize_repo(a) == _normalize_repo(b)
+
+
+# -------------------------------------------------------------------------------------------- dry run
+
+
+def _dry_run(
+    plan: PublishPlan, progress: ProgressFactory | None, say: Notify, cache_root: Path | None
+) -> PublishResult:
+    say(f"Dry run: hashing {plan.image_key} locally; nothing is sent.")
+    sink = progress(plan.image_size, f"Hashing {plan.image_key}") if progress else None
+    try:
+        md5, sha = jr.file_hashes(plan.image_path, progress=sink, root=cache_root)
+    finally:
+        _close(sink)
+    record = image_record_from(
+        plan.image_info,
+        source=plan.source,
+        codemeta=plan.codemeta,
+        file_name=plan.image_key,
+        sha256=sha,
+        md5=md5,
+    )
+    record_bytes = dump_image_record(record)
+    files = [
+        PublishedFile(plan.image_key, plan.image_size, md5, sha),
+        _local_file(CODEMETA_KEY, plan.codemeta_bytes),
+        _local_file(IMAGE_RECORD_KEY, record_bytes),
+    ]
+    return PublishResult(
+        state="dry-run",
+        repository=plan.repository,
+        commit=plan.commit,
+        files=files,
+        zenodo_metadata=plan.zenodo_metadata,
+        image_record=record,
+        warnings=plan.warnings,
+    )
+
+
+def _local_file(key: str, data: bytes) -> PublishedFile:
+    return PublishedFile(key, len(data), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest())  # noqa: S324
+
+
+def _close(sink: Any) -> None:
+    close = getattr(sink, "close", None)
+    if callable(close):
+        close()
+
+
+# ------------------------------------------------------------------------------------- engine references
+
+
+@contextlib.contextmanager
+def _materialize(image: str | Path, progress: ProgressFactory | None, say: Notify) -> Iterator[Path]:
+    """A path to the image file: the argument itself, or a zstd docker archive exported from an engine
+    reference into a temporary folder (removed afterwards)."""
+    text = str(image)
+    if not text.startswith(ENGINE_PREFIXES):
+        yield Path(text)
+        return
+    from ossr_images.images.export import export_image
+
+    ref = text.split(":", 1)[1].lstrip("/") if text.startswith("docker-daemon:") else text.split("//", 1)[1]
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in ref.rsplit("/", 1)[-1]).strip("-.")
+    with tempfile.TemporaryDirectory(prefix="ossr-images-export-") as tmp:
+        out = Path(tmp) / f"{safe or 'image'}.tar.zst"
+        say(f"Exporting {text} to a zstd-compressed docker archive")
+        sink = progress(None, f"Exporting {ref}") if progress else None
+        try:
+            export_image(text, out, fmt="docker-archive", compress="zstd", progress=sink)
+        finally:
+            _close(sink)
+        yield out
+
+
+# ------------------------------------------------------------------------------------------ remote run
+
+
+def _keywords(dep: dict[str, Any]) -> list[str]:
+    kws = (dep.get("metadata") or {}).get("keywords") or []
+    return [str(k) for k in kws] if isinstance(kws, list) else []
+
+
+def _marker(dep: dict[str, Any], prefix: str) -> str | None:
+    for kw in _keywords(dep):
+        if kw.startswith(prefix):
+            return kw
+    return None
+
+
+def _is_published(dep: dict[str, Any]) -> bool:
+    return dep.get("submitted") is True or dep.get("state") in ("done", "inprogress")
+
+
+def _dep_id(dep: dict[str, Any]) -> int:
+    return int(dep["id"])
+
+
+def _md5_of(entry: dict[str, Any]) -> str | None:
+    value = entry.get("checksum")
+    return str(value).split(":")[-1].lower() if value else None
+
+
+def _key_of(entry: dict[str, Any]) -> str:
+    return str(entry.get("filename") or entry.get("key") or "")
+
+
+def _size_of(entry: dict[str, Any]) -> int | None:
+    value = entry.get("filesize", entry.get("size"))
+    return int(value) if value is not None else None
+
+
+class _RemoteRun:
+    """The remote half of one publish run (one deposition)."""
+
+    def __init__(
+        self,
+        plan: PublishPlan,
+        *,
+        client: Any,
+        target: Any,
+        new_version_of: str | None,
+        draft: bool,
+        confirm: Confirm | None,
+        progress: ProgressFactory | None,
+        say: Notify,
+        cache_root: Path | None,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.target = target
+        self.new_version_of = new_version_of
+        self.draft = draft
+        self.confirm = confirm
+        self.progress = progress
+        self.say = say
+        self.cache_root = cache_root
+        self.journal = jr.Journal(plan.release_marker, target.api_url, cache_root)
+        self.md5: str | None = None
+        self.sha256: str | None = None
+        self.confirmed = False
+        self.resumed = False
+        self.previous: dict[str, Any] | None = None
+        self.matched_by: str | None = None
+
+    # -- lookup ---------------------------------------------------------------------------------------
+
+    def _list(self) -> list[dict[str, Any]]:
+        deps = list(self.client.list_depositions(all_versions=True))
+        known = {_dep_id(d) for d in deps}
+        jid = self.journal.deposition_id
+        if jid is not None and jid not in known:
+            # just created: Zenodo's search index may not show it yet
+            try:
+                dep = self.client.get_deposition(jid)
+            except RemoteError as exc:
+                if getattr(exc, "status", None) in (404, 410):
+                    self.say(f"The draft {jid} of an earlier run no longer exists; starting afresh.")
+                    self.journal.clear()
+                else:
+                    raise
+            else:
+                if _marker(dep, RELEASE_PREFIX) == self.plan.release_marker or not _is_published(dep):
+                    deps.append(dep)
+        return deps
+
+    def _local_hashes(self) -> tuple[str, str]:
+        if self.md5 is None or self.sha256 is None:
+            sink = (
+                self.progress(self.plan.image_size, f"Hashing {self.plan.image_key}")
+                if self.progress
+                else None
+            )
+            try:
+                self.md5, self.sha256 = jr.file_hashes(
+                    self.plan.image_path, progress=sink, root=self.cache_root
+                )
+            finally:
+                _close(sink)
+        return self.md5, self.sha256
+
+    def _published_image_record(self, dep: dict[str, Any]) -> ImageRecord | None:
+        """The image metadata file of a published record, downloaded to a temporary folder."""
+        record_id = dep.get("record_id") or dep.get("id")
+        rec = self.client.get_record(record_id)
+        entry = next((f for f in rec.get("files") or [] if _key_of(f) == IMAGE_RECORD_KEY), None)
+        if entry is None:
+            return None
+        url = (entry.get("links") or {}).get("self") or (entry.get("links") or {}).get("download")
+        with tempfile.TemporaryDirectory(prefix="ossr-images-") as tmp:
+            dest = Path(tmp) / IMAGE_RECORD_KEY
+            self.client.download_file(url, dest, size=_size_of(entry), md5=_md5_of(entry))
+            return ImageRecord.from_bytes(dest.read_bytes())
+
+    def _same_image(self, record: ImageRecord | None) -> bool:
+        if record is None:
+            return False
+        info = self.plan.image_info
+        if info.image_id and record.image_id and info.image_id == record.image_id:
+            return True
+        _md5, sha = self._local_hashes()
+        return record.sha256 == sha
+
+    def run(self) -> PublishResult:
+        plan = self.plan
+        deps = self._list()
+        mine = [d for d in deps if _marker(d, RELEASE_PREFIX) == plan.release_marker]
+        published = sorted((d for d in mine if _is_published(d)), key=_dep_id, reverse=True)
+        drafts = sorted((d for d in mine if not _is_published(d)), key=_dep_id)
+
+        for dep in published:
+            record = self._published_image_record(dep)
+            if self._same_image(record):
+                self.say(f"This release ({plan.repository} @ {plan.commit[:12]}) is already published.")
+                return self._result_from_record(dep, already=True)
+            if not self.new_version_of:
+                raise InvalidInputError(
+                    f"{plan.repository} @ {plan.commit} is already published as record {dep.get('record_id')} "
+                    f"(DOI {dep.get('doi')}) with a different image (sha256 {record.sha256 if record else '?'}, "
+                    f"this one {self.sha256})",
+                    "Publish the image that is archived (ossr-images fetch), or pass --new-version-of "
+                    f"{dep.get('doi') or dep.get('record_id')} to archive this rebuilt image as a new version.",
+                )
+
+        if drafts:
+            dep = drafts[0]
+            self.resumed = True
+            self.say(f"Continuing the draft {dep['id']} of an earlier run.")
+            if len(drafts) > 1:
+                self.say(f"Note: other drafts carry this release too: {[d['id'] for d in drafts[1:]]}.")
+        else:
+            dep = self._new_deposition(deps)
+        return self._complete(dep)
+
+    # -- create -----------------------------------------------------------------------------------------
+
+    def _ask(self) -> None:
+        if self.confirmed or self.confirm is None:
+            return
+        if not self.confirm(self.plan.summary(getattr(self.target, "api_url", None))):
+            raise InvalidInputError(
+                "publishing was cancelled at the confirmation prompt; nothing was written",
+                "Run the command again and answer yes, or pass --yes; try --dry-run or --sandbox first.",
+            )
+        self.confirmed = True
+
+    def _find_previous(self, deps: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The deposition of which this release becomes a new version, or None for a new record."""
+        if self.new_version_of:
+            from ossr_images.zenodo.doi import parse_record_ref
+
+            ref = parse_record_ref(self.new_version_of)
+            rec = self.client.get_record(ref.record_id)  # follows a concept id to the latest version
+            if IMAGE_KEYWORD not in _keywords(rec) and not any(
+                _key_of(f) == IMAGE_RECORD_KEY for f in rec.get("files") or []
+            ):
+                raise InvalidInputError(
+                    f"record {rec.get('id')} ({self.new_version_of}) is not an ossr-images image record "
+                    f"(no {IMAGE_RECORD_KEY} and no keyword {IMAGE_KEYWORD})",
+                    "Give the DOI of an earlier image record; never the source code's own record.",
+                )
+            self.matched_by = f"--new-version-of {self.new_version_of}"
+            rec_id = int(rec.get("id") or rec.get("record_id"))
+            dep = next((d for d in deps if _dep_id(d) == rec_id or d.get("record_id") == rec_id), None)
+            return dep or self.client.get_deposition(rec_id)
+        source_dois = _source_record_dois(self.plan.codemeta)
+        candidates = [
+            d
+            for d in deps
+            if _is_published(d)
+            and IMAGE_KEYWORD in _keywords(d)
+            and (self.plan.repo_marker in _keywords(d) or self._related_repo_matches(d))
+            and str(d.get("doi") or "").lower() not in source_dois
+            and str(d.get("conceptdoi") or "").lower() not in source_dois
+        ]
+        if not candidates:
+            return None
+        newest = max(candidates, key=_dep_id)
+        self.matched_by = (
+            f"earlier image record of {self.plan.repository} among your depositions "
+            f"(keyword {IMAGE_KEYWORD} + repository)"
+        )
+        return newest
+
+    def _related_repo_matches(self, dep: dict[str, Any]) -> bool:
+        for rel in (dep.get("metadata") or {}).get("related_identifiers") or []:
+            ident = str(rel.get("identifier") or "")
+            for sep in ("/-/tree/", "/tree/", "/commit/"):
+                if sep in ident:
+                    ident = ident.split(sep, 1)[0]
+                    break
+            if ident.startswith("http") and _same_repo(ident, self.plan.repository):
+                return True
+        return False
+
+    def _new_deposition(self, deps: list[dict[str, Any]]) -> dict[str, Any]:
+        previous = self._find_previous(deps)
+        meta = self.plan.zenodo_metadata
+        if previous is None:
+            self._ask()
+            self.say("Creating a new deposition.")
+            dep = self.client.create_deposition(metadata=meta)
+            self.journal.save(deposition_id=_dep_id(dep))
+            return dep
+        self.previous = previous
+        self.say(
+            f"Making a new version of record {previous.get('record_id') or previous['id']} ({self.matched_by})."
+        )
+        dep = self._pending_version_draft(previous, deps)
+        self._ask()
+        if dep is None:
+            dep = self.client.new_version(_dep_id(previous))
+        self.journal.save(deposition_id=_dep_id(dep))
+        # put our marker in at once, so that a crash from here on finds this draft again
+        dep = self.client.update_deposition(_dep_id(dep), meta)
+        return dep
+
+    def _pending_version_draft(
+        self, previous: dict[str, Any], deps: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """A draft of the next version that already exists for this concept (an earlier run died right after
+        creating it): adopted when it carries this release's marker or one copied from a published version."""
+        concept = str(previous.get("conceptrecid") or "")
+        published_markers = {_marker(d, RELEASE_PREFIX) for d in deps if _is_published(d)}
+        for d in deps:
+            if _is_published(d) or not concept or str(d.get("conceptrecid") or "") != concept:
+                continue
+            marker = _marker(d, RELEASE_PREFIX)
+            if marker == self.plan.release_marker or (marker is not None and marker in published_markers):
+                self.resumed = True
+                self.say(f"Continuing the new-version draft {d['id']} of an earlier run.")
+                return d
+            raise RemoteError(
+                f"record {previous.get('record_id') or previous['id']} already has a draft of a new version "
+                f"(deposition {d['id']}) for another release",
+                f"Publish or discard that draft first: {(d.get('links') or {}).get('html') or d['id']}.",
+            )
+        return None
+
+    # -- files, metadata, publish -------------------------------------------------------------------------
+
+    def _complete(self, dep: dict[str, Any]) -> PublishResult:
+        plan = self.plan
+        dep_id = _dep_id(dep)
+        self.journal.save(deposition_id=dep_id)
+        self._ask()
+        bucket = (dep.get("links") or {}).get("bucket")
+        if not bucket:
+            dep = self.client.get_deposition(dep_id)
+            bucket = (dep.get("links") or {}).get("bucket")
+        if not bucket:
+            raise RemoteError(
+                f"the deposition {dep_id} has no file bucket link",
+                "Run the command again; report it if it stays.",
+            )
+        remote = {_key_of(f): f for f in self.client.list_files(dep_id)}
+        wanted = {plan.image_key, CODEMETA_KEY, IMAGE_RECORD_KEY}
+        for key, entry in remote.items():
+            if key not in wanted:
+                self.say(f"Removing {key} (carried over or stale).")
+                self.client.delete_file(dep_id, entry["id"])
+
+        img = self._upload_image(bucket, remote.get(plan.image_key))
+        cm = self._upload_bytes(bucket, CODEMETA_KEY, plan.codemeta_bytes, remote.get(CODEMETA_KEY))
+        md5, sha = self._local_hashes()
+        record = image_record_from(
+            plan.image_info,
+            source=plan.source,
+            codemeta=plan.codemeta,
+            file_name=plan.image_key,
+            sha256=sha,
+            md5=md5,
+        )
+        rec = self._upload_bytes(
+            bucket, IMAGE_RECORD_KEY, dump_image_record(record), remote.get(IMAGE_RECORD_KEY)
+        )
+        files = [img, cm, rec]
+        self._verify_files(dep_id, files)
+
+        self.say("Setting the metadata.")
+        self.client.update_deposition(dep_id, plan.zenodo_metadata)
+        if self.draft:
+            dep = self.client.get_deposition(dep_id)
+            prereserved = ((dep.get("metadata") or {}).get("prereserve_doi") or {}).get("doi")
+            self.say(
+                "Left as a draft (--draft): review it on Zenodo, then publish it there or run without --draft."
+            )
+            return self._result(
+                state="draft",
+                dep=dep,
+                doi=prereserved,
+                conceptdoi=dep.get("conceptdoi"),
+                record_id=str(dep.get("record_id") or dep_id),
+                record_url=(dep.get("links") or {}).get("html"),
+                files=files,
+                record=record,
+            )
+        self.say("Publishing.")
+        published = self._publish(dep_id)
+        result = self._result_from_record(published, files=files, record=record)
+        self.journal.clear()
+        return result
+
+    def _upload_image(self, bucket: str, existing: dict[str, Any] | None) -> PublishedFile:
+        plan = self.plan
+        size = plan.image_size
+        if existing is not None and _size_of(existing) == size:
+            md5, sha = self._local_hashes()
+            if _md5_of(existing) == md5:
+                self.say(f"{plan.image_key} is already uploaded (md5 verified); not sent again.")
+                return PublishedFile(plan.image_key, size, md5, sha)
+        self.say(f"Uploading {plan.image_key} ({size} bytes).")
+        sink = self.progress(size, f"Uploading {plan.image_key}") if self.progress else None
+        try:
+            with open(plan.image_path, "rb") as fh:
+                res = self.client.upload_file(bucket, plan.image_key, fh, size, progress=sink)
+        finally:
+            _close(sink)
+        self.md5, self.sha256 = res.md5, res.sha256
+        jr.remember_hashes(plan.image_path, res.md5, res.sha256, self.cache_root)
+        return PublishedFile(plan.image_key, int(res.size), res.md5, res.sha256)
+
+    def _upload_bytes(
+        self, bucket: str, key: str, data: bytes, existing: dict[str, Any] | None
+    ) -> PublishedFile:
+        local = _local_file(key, data)
+        if existing is not None and _md5_of(existing) == local.md5 and _size_of(existing) == local.size:
+            return local
+        import io
+
+        res = self.client.upload_file(bucket, key, io.BytesIO(data), len(data))
+        if res.md5 != local.md5:  # the client compares Zenodo's checksum with the bytes it sent
+            raise IntegrityError(f"{key}: sent md5 {res.md5} but the local bytes have {local.md5}")
+        return local
+
+    def _verify_files(self, dep_id: int, files: list[PublishedFile]) -> None:
+        """Every file in the draft, as Zenodo lists it, has the size and md5 we computed; nothing else is there."""
+        remote = {_key_of(f): f for f in self.client.list_files(dep_id)}
+        expected = {f.key: f for f in files}
+        for key, f in expected.items():
+            entry = remote.get(key)
+            if entry is None:
+                raise IntegrityError(
+                    f"{key} is missing from deposition {dep_id} after its upload",
+                    "Nothing was published. Run the command again to upload it again.",
+                )
+            if _md5_of(entry) != f.md5 or (_size_of(entry) is not None and _size_of(entry) != f.size):
+                raise IntegrityError(
+                    f"{key} in deposition {dep_id} has md5 {_md5_of(entry)} and size {_size_of(entry)}, "
+                    f"but the local file has md5 {f.md5} and size {f.size}",
+                    "Nothing was published. Run the command again: the file is uploaded again.",
+                )
+        extra = sorted(set(remote) - set(expected))
+        if extra:
+            raise IntegrityError(
+                f"deposition {dep_id} holds unexpected files: {', '.join(extra)}",
+                "Nothing was published. Run the command again (extra files are removed), or remove them.",
+            )
+
+    def _publish(self, dep_id: int) -> dict[str, Any]:
+        try:
+            return self.client.publish(dep_id)
+        except (RemoteError, OSError) as exc:
+            # the publish may have gone through although its response was lost (504, reset): look
+            try:
+                dep = self.client.get_deposition(dep_id)
+            except OssrError:
+                raise exc from None
+            if _is_published(dep):
+                self.say("The publish went through although its response was lost.")
+                return dep
+            raise
+
+    # -- read back ----------------------------------------------------------------------------------------
+
+    def _read_record(self, dep: dict[str, Any]) -> dict[str, Any]:
+        record_id = dep.get("record_id") or dep.get("id")
+        last: Exception | None = None
+        for attempt in range(READBACK_TRIES):
+            try:
+                return self.client.get_record(record_id)
+            except RemoteError as exc:
+                if getattr(exc, "status", None) != 404:
+                    raise
+                last = exc
+                time.sleep(0.5 * (attempt + 1))
+        assert last is not None
+        raise last
+
+    def _result_from_record(
+        self,
+        dep: dict[str, Any],
+        *,
+        already: bool = False,
+        files: list[PublishedFile] | None = None,
+        record: dict[str, Any] | None = None,
+    ) -> PublishResult:
+        rec = self._read_record(dep)
+        checked = self._check_record(rec, files)
+        return self._result(
+            state="published",
+            dep=dep,
+            doi=rec.get("doi") or dep.get("doi"),
+            conceptdoi=rec.get("conceptdoi") or dep.get("conceptdoi"),
+            record_id=str(rec.get("id") or rec.get("recid") or dep.get("record_id")),
+            record_url=(rec.get("links") or {}).get("html")
+            or self.target.record_html_url(rec.get("id") or dep.get("record_id")),
+            files=checked,
+            record=record or {},
+            already=already,
+        )
+
+    def _check_record(self, rec: dict[str, Any], files: list[PublishedFile] | None) -> list[PublishedFile]:
+        """The published record's files and metadata are what this run uploaded and set."""
+        plan = self.plan
+        entries = {_key_of(f): f for f in rec.get("files") or []}
+        meta = rec.get("metadata") or {}
+        problems: list[str] = []
+        if plan.release_marker not in [str(k) for k in meta.get("keywords") or []]:
+            problems.append(f"keyword {plan.release_marker} missing")
+        want_version = plan.zenodo_metadata.get("version")
+        if want_version and meta.get("version") not in (None, want_version):
+            problems.append(f"version is {meta.get('version')!r}, expected {want_version!r}")
+        for key in (plan.image_key, CODEMETA_KEY, IMAGE_RECORD_KEY):
+            if key not in entries:
+                problems.append(f"file {key} missing")
+        if files is not None:
+            for f in files:
+                entry = entries.get(f.key)
+                if entry is not None and _md5_of(entry) != f.md5:
+                    problems.append(f"{f.key} has md5 {_md5_of(entry)}, uploaded {f.md5}")
+            extra = sorted(set(entries) - {f.key for f in files})
+            if extra:
+                problems.append(f"unexpected files {extra}")
+        if problems:
+            raise IntegrityError(
+                f"the published record {rec.get('id')} does not match what was uploaded: {'; '.join(problems)}",
+                "Do not cite this record yet; check it on Zenodo and report the problem (a published record "
+                "cannot be deleted by ossr-images).",
+            )
+        out: list[PublishedFile] = []
+        known = {f.key: f for f in files or []}
+        for key, entry in entries.items():
+            sha = known[key].sha256 if key in known else None
+            if key == plan.image_key and sha is None:
+                sha = self.sha256
+            out.append(PublishedFile(key, _size_of(entry) or 0, _md5_of(entry), sha))
+        order = {plan.image_key: 0, CODEMETA_KEY: 1, IMAGE_RECORD_KEY: 2}
+        out.sort(key=lambda f: (order.get(f.key, 3), f.key))
+        return out
+
+    def _result(
+        self,
+        *,
+        state: str,
+        dep: dict[str, Any],
+        doi: str | None,
+        conceptdoi: str | None,
+        record_id: str | None,
+        record_url: str | None,
+        files: list[PublishedFile],
+        record: dict[str, Any],
+        already: bool = False,
+    ) -> PublishResult:
+        return PublishResult(
+            state=state,
+            repository=self.plan.repository,
+            commit=self.plan.commit,
+            doi=doi,
+            conceptdoi=conceptdoi,
+            record_id=record_id,
+            record_url=record_url,
+            deposition_id=_dep_id(dep) if dep.get("id") is not None else None,
+            files=files,
+            already_published=already,
+            resumed=self.resumed,
+            new_version_of=str(self.previous.get("record_id") or self.previous["id"])
+            if self.previous
+            else None,
+            matched_by=self.matched_by,
+            zenodo_metadata=self.plan.zenodo_metadata,
+            image_record=record,
+            warnings=self.plan.warnings,
+        )
+
+
+def _source_record_dois(codemeta: Any) -> set[str]:
+    """DOIs the CodeMeta file names for the source code itself (never to be taken as the image record)."""
+    out: set[str] = set()
+    for value in (getattr(codemeta, "identifier", None), getattr(codemeta, "url", None)):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if not v:
+                continue
+            text = str(v).lower()
+            for prefix in ("https://doi.org/", "http://doi.org/", "doi:", "https://dx.doi.org/"):
+                text = text.removeprefix(prefix)
+            out.add(text)
+    return out
+
+
+def result_summary(result: PublishResult) -> str:
+    """Human lines for a result (the CLI prints them)."""
+    if result.state == "dry-run":
+        lines = [
+            "Dry run: nothing was sent. Zenodo metadata:",
+            json.dumps(result.zenodo_metadata, indent=2),
+            "Files:",
+        ]
+        lines += [f"  {f.key}  {f.size} bytes  md5 {f.md5}  sha256 {f.sha256}" for f in result.files]
+        return "\n".join(lines)
+    head = {
+        "published": "Already published (nothing changed):" if result.already_published else "Published:",
+        "draft": "Draft ready (not published):",
+    }.get(result.state, result.state)
+    lines = [
+        head,
+        f"  DOI:         {result.doi}",
+        f"  Concept DOI: {result.conceptdoi}",
+        f"  Record:      {result.record_url}",
+    ]
+    return "\n".join(lines)
