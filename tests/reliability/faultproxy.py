@@ -1,0 +1,468 @@
+"""A threaded loopback HTTP proxy that injects the failures Zenodo is known for (zenodo-api.md section 3).
+
+It sits in front of an upstream API (the stand-in) and forwards every request unchanged, except when a rule
+matches (method + path regex, in the order the rules were added, each for a limited number of requests):
+
+- ``reset_upload(after_bytes)``: read that many bytes of the request body, then reset the connection (RST);
+  the partial body is forwarded too and the upstream connection dropped, as a real network cut would do.
+- ``status(code, count=K)``: answer ``code`` to the next K matching requests, without forwarding them, or
+  after forwarding them (``after_forward=True``: the server did it, the answer was lost); ``retry_after``
+  adds a ``Retry-After`` header (use 429 for rate limiting).
+- ``reset(after_forward=...)``: close the connection with no answer at all.
+- ``delay(seconds)``: forward, then hold the answer back that long (beyond the client's read timeout).
+- ``wrong_md5()``: forward, then rewrite ``"checksum": "md5:..."`` in the JSON answer to a wrong digest.
+- ``cut_download(after_bytes)``: forward, send the headers (full Content-Length) and only that many bytes of
+  the body, then reset.
+
+``skip=S`` lets the first S matching requests through before a rule starts to fire. Links in JSON bodies and
+``Location`` headers that name the upstream are rewritten to name the proxy, so that a client following
+``links.bucket`` or a redirect stays behind the proxy. :attr:`log` records what happened to every request.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+}
+CHUNK = 64 * 1024
+
+
+@dataclass
+class Rule:
+    """One fault: which requests (method, path regex), how many, and what to do to them."""
+
+    kind: str  # status | reset | reset_upload | delay | wrong_md5 | cut_download
+    method: str | None = None
+    path: str = ".*"
+    count: int = 1
+    skip: int = 0
+    code: int = 503
+    after_forward: bool = False
+    retry_after: int | None = None
+    after_bytes: int = 0
+    seconds: float = 0.0
+    fired: int = 0
+    seen: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method.upper():
+            return False
+        return re.search(self.path, path) is not None
+
+    @property
+    def spent(self) -> bool:
+        return self.fired >= self.count
+
+
+@dataclass
+class LogEntry:
+    method: str
+    path: str
+    status: int | None  # status sent to the client (None: connection reset / no answer)
+    fault: str | None
+    upstream_status: int | None = None
+    body_bytes: int = 0  # request body bytes received from the client
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Reset(Exception):
+    """Abort the exchange with a TCP reset."""
+
+
+class FaultProxy:
+    """Start with ``FaultProxy(upstream_api_url).start()`` (or as a context manager); use :attr:`api_url`."""
+
+    def __init__(self, upstream_api_url: str) -> None:
+        parts = urlsplit(upstream_api_url)
+        if parts.scheme != "http":
+            raise ValueError("the fault proxy forwards to plain http upstreams only")
+        self.upstream_host = parts.hostname or "127.0.0.1"
+        self.upstream_port = parts.port or 80
+        self.upstream_base = f"http://{parts.netloc}"
+        self.api_path = parts.path.rstrip("/")
+        self.rules: list[Rule] = []
+        self.log: list[LogEntry] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+    def start(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(_ProxyHandler):
+            owner = proxy
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="faultproxy", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start the proxy first"
+        return self._server.server_address[1]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base + self.api_path
+
+    # ------------------------------------------------------------------------------------------- faults
+    def add(self, rule: Rule) -> Rule:
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def status(
+        self,
+        code: int,
+        method: str | None = None,
+        path: str = ".*",
+        *,
+        count: int = 1,
+        skip: int = 0,
+        after_forward: bool = False,
+        retry_after: int | None = None,
+    ) -> Rule:
+        return self.add(
+            Rule(
+                "status",
+                method,
+                path,
+                count,
+                skip,
+                code,
+                after_forward=after_forward,
+                retry_after=retry_after,
+            )
+        )
+
+    def reset(
+        self,
+        method: str | None = None,
+        path: str = ".*",
+        *,
+        count: int = 1,
+        skip: int = 0,
+        after_forward=False,
+    ) -> Rule:
+        return self.add(Rule("reset", method, path, count, skip, after_forward=after_forward))
+
+    def reset_upload(
+        self, after_bytes: int, method: str = "PUT", path: str = ".*", *, count: int = 1, skip: int = 0
+    ) -> Rule:
+        return self.add(Rule("reset_upload", method, path, count, skip, after_bytes=after_bytes))
+
+    def delay(
+        self, seconds: float, method: str | None = None, path: str = ".*", *, count: int = 1, skip: int = 0
+    ) -> Rule:
+        return self.add(Rule("delay", method, path, count, skip, seconds=seconds))
+
+    def wrong_md5(self, method: str = "PUT", path: str = ".*", *, count: int = 1, skip: int = 0) -> Rule:
+        return self.add(Rule("wrong_md5", method, path, count, skip))
+
+    def cut_download(
+        self, after_bytes: int, method: str = "GET", path: str = ".*", *, count: int = 1, skip: int = 0
+    ) -> Rule:
+        return self.add(Rule("cut_download", method, path, count, skip, after_bytes=after_bytes))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    def pick(self, method: str, path: str) -> Rule | None:
+        """The rule that fires for this request (consuming one of its uses), or None."""
+        with self._lock:
+            for rule in self.rules:
+                if rule.spent or not rule.matches(method, path):
+                    continue
+                rule.seen += 1
+                if rule.seen <= rule.skip:
+                    continue
+                rule.fired += 1
+                return rule
+        return None
+
+    def faults_fired(self) -> int:
+        with self._lock:
+            return sum(r.fired for r in self.rules)
+
+    def record(self, entry: LogEntry) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def requests(self, method: str | None = None, path: str = ".*") -> list[LogEntry]:
+        with self._lock:
+            return [
+                e
+                for e in self.log
+                if (method is None or e.method == method.upper()) and re.search(path, e.path) is not None
+            ]
+
+    # -------------------------------------------------------------------------------------- rewriting
+    def rewrite_text(self, data: bytes) -> bytes:
+        ups = self.upstream_base.encode()
+        mine = self.base.encode()
+        out = data.replace(ups, mine)
+        if self.upstream_host == "127.0.0.1":
+            out = out.replace(f"http://localhost:{self.upstream_port}".encode(), mine)
+        return out
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    owner: FaultProxy
+    protocol_version = "HTTP/1.1"
+    timeout = 60
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        return
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except _Reset:
+            self._rst()
+        except (ConnectionError, TimeoutError, OSError):
+            self.close_connection = True
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def _rst(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+
+    def __getattr__(self, name: str):  # do_GET, do_PUT, ... all go to _proxy
+        if name.startswith("do_"):
+            return self._proxy
+        raise AttributeError(name)
+
+    # ------------------------------------------------------------------------------------ body reading
+    def _body_chunks(self, limit: int | None):
+        """Yield the request body as it arrives (Content-Length or chunked); stop after ``limit`` bytes."""
+        got = 0
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            while True:
+                line = self.rfile.readline(65537)
+                if not line:
+                    return
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return
+                left = size
+                while left:
+                    want = min(left, CHUNK)
+                    if limit is not None:
+                        want = min(want, limit - got)
+                        if want <= 0:
+                            return
+                    data = self.rfile.read(want)
+                    if not data:
+                        return
+                    got += len(data)
+                    left -= len(data)
+                    yield data
+                self.rfile.readline(3)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        while got < length:
+            want = min(CHUNK, length - got)
+            if limit is not None:
+                want = min(want, limit - got)
+                if want <= 0:
+                    return
+            data = self.rfile.read(want)
+            if not data:
+                return
+            got += len(data)
+            yield data
+
+    # ----------------------------------------------------------------------------------------- proxying
+    def _proxy(self) -> None:
+        owner = self.owner
+        method = self.command.upper()
+        path = self.path
+        rule = owner.pick(method, path)
+        kind = rule.kind if rule else None
+        entry = LogEntry(method, path, None, kind, headers={k.lower(): v for k, v in self.headers.items()})
+        owner.record(entry)
+
+        if rule and rule.kind in ("status", "reset") and not rule.after_forward:
+            for chunk in self._body_chunks(None):  # swallow the body, the server never sees it
+                entry.body_bytes += len(chunk)
+            if rule.kind == "reset":
+                raise _Reset()
+            self._answer_status(rule, entry)
+            return
+
+        limit = rule.after_bytes if rule and rule.kind == "reset_upload" else None
+        upstream = http.client.HTTPConnection(owner.upstream_host, owner.upstream_port, timeout=60)
+        try:
+            upstream.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            has_body = (
+                self.headers.get("Content-Length") is not None
+                or "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+            )
+            for key, value in self.headers.items():
+                if key.lower() in HOP_BY_HOP:
+                    continue
+                upstream.putheader(key, value)
+            chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+            if chunked:
+                upstream.putheader("Transfer-Encoding", "chunked")
+            upstream.putheader("Connection", "close")
+            upstream.endheaders()
+            if has_body:
+                for chunk in self._body_chunks(limit):
+                    entry.body_bytes += len(chunk)
+                    if chunked:
+                        upstream.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    else:
+                        upstream.send(chunk)
+                if limit is not None:
+                    # a cut network: the server gets a short body and a dropped connection
+                    upstream.close()
+                    raise _Reset()
+                if chunked:
+                    upstream.send(b"0\r\n\r\n")
+            response = upstream.getresponse()
+            entry.upstream_status = response.status
+            if rule and rule.kind in ("status", "reset"):  # after_forward: the server did it
+                response.read()
+                if rule.kind == "reset":
+                    raise _Reset()
+                self._answer_status(rule, entry)
+                return
+            if rule and rule.kind == "delay":
+                body = response.read()
+                time.sleep(rule.seconds)
+                self._send(response, body, entry)
+                return
+            self._relay(response, rule, entry)
+        finally:
+            upstream.close()
+
+    def _answer_status(self, rule: Rule, entry: LogEntry) -> None:
+        body = (
+            b'{"status": %d, "message": "injected fault (faultproxy)"}' % rule.code
+            if rule.code >= 400
+            else b"{}"
+        )
+        self.send_response(rule.code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if rule.retry_after is not None:
+            self.send_header("Retry-After", str(rule.retry_after))
+        self.end_headers()
+        self.wfile.write(body)
+        entry.status = rule.code
+
+    def _headers_out(self, response: http.client.HTTPResponse) -> list[tuple[str, str]]:
+        out = []
+        for key, value in response.getheaders():
+            low = key.lower()
+            if low in HOP_BY_HOP or low == "content-length":
+                continue
+            if low == "location":
+                value = self.owner.rewrite_text(value.encode()).decode()
+            out.append((key, value))
+        return out
+
+    def _send(self, response: http.client.HTTPResponse, body: bytes, entry: LogEntry) -> None:
+        ctype = (response.getheader("Content-Type") or "").lower()
+        if "json" in ctype or "text" in ctype:
+            body = self.owner.rewrite_text(body)
+        self.send_response(response.status, response.reason)
+        for key, value in self._headers_out(response):
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        entry.status = response.status
+
+    def _relay(self, response: http.client.HTTPResponse, rule: Rule | None, entry: LogEntry) -> None:
+        ctype = (response.getheader("Content-Type") or "").lower()
+        length = response.getheader("Content-Length")
+        textual = "json" in ctype or "text" in ctype or length is None
+        if rule and rule.kind == "wrong_md5":
+            body = response.read()
+            body = re.sub(rb'"md5:[0-9a-fA-F]{32}"', b'"md5:' + b"0" * 32 + b'"', body)
+            self._send(response, body, entry)
+            return
+        if textual and not (rule and rule.kind == "cut_download"):
+            self._send(response, response.read(), entry)
+            return
+        # stream a (binary) body as it comes
+        self.send_response(response.status, response.reason)
+        for key, value in self._headers_out(response):
+            self.send_header(key, value)
+        if length is not None:
+            self.send_header("Content-Length", length)
+        self.end_headers()
+        entry.status = response.status
+        if self.command == "HEAD":
+            return
+        limit = rule.after_bytes if rule and rule.kind == "cut_download" else None
+        sent = 0
+        while True:
+            want = CHUNK if limit is None else min(CHUNK, limit - sent)
+            if want <= 0:
+                self.wfile.flush()
+                entry.status = None
+                raise _Reset()
+            data = response.read(want)
+            if not data:
+                break
+            self.wfile.write(data)
+            sent += len(data)
+        if limit is not None and sent < (int(length) if length else 0):
+            entry.status = None
+            raise _Reset()
