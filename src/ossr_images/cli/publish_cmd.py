@@ -1,0 +1,160 @@
+"""`ossr-images publish`: the main job. Validate locally, upload, verify, publish; safe to run again."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ossr_images.cli.common import emit_json, info, json_option, target_options
+from ossr_images.errors import InvalidInputError
+
+
+def _interactive() -> bool:
+    """True when a person can answer a prompt (stdin and stderr are terminals)."""
+    try:
+        return sys.stdin.isatty() and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _is_production(target: Any) -> bool:
+    return getattr(target, "name", None) == "zenodo"
+
+
+@click.command("publish")
+@click.argument("image", metavar="IMAGE")
+@click.option(
+    "--codemeta",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The source's CodeMeta file [default: codemeta.json in --repo or the current folder].",
+)
+@click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The git checkout the image was built from (gives the repository URL and commit).",
+)
+@click.option(
+    "--commit", metavar="SHA", help="The full commit the image was built from (else from git or CI)."
+)
+@click.option("--allow-dirty", is_flag=True, help="Accept a checkout with uncommitted changes.")
+@target_options
+@click.option(
+    "--community",
+    "communities",
+    multiple=True,
+    metavar="SLUG",
+    help="Zenodo community to submit to (repeatable) [default: escape2020].",
+)
+@click.option("--no-community", is_flag=True, help="Submit to no community.")
+@click.option(
+    "--new-version-of",
+    metavar="DOI",
+    help="Make a new version of this earlier image record (else found automatically by repository).",
+)
+@click.option("--draft", is_flag=True, help="Upload and verify, but leave the deposition unpublished.")
+@click.option(
+    "--dry-run", is_flag=True, help="Do every local step, show the metadata and files; send nothing."
+)
+@click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask for confirmation before publishing on zenodo.org."
+)
+@json_option
+@click.pass_context
+def publish(
+    ctx: click.Context,
+    image: str,
+    codemeta: Path | None,
+    repo_dir: Path | None,
+    commit: str | None,
+    allow_dirty: bool,
+    sandbox: bool,
+    zenodo_url: str | None,
+    token_file: str | None,
+    allow_insecure_http: bool,
+    communities: tuple[str, ...],
+    no_community: bool,
+    new_version_of: str | None,
+    draft: bool,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Publish a container image on Zenodo with the CodeMeta of its source and an image metadata file.
+
+    IMAGE is an image file uploaded byte for byte (docker archive .tar/.tar.zst/.tar.gz, OCI archive, or
+    .sif), or an engine reference exported on the fly: docker-daemon:NAME:TAG or docker://REGISTRY/REPO:TAG.
+
+    Everything local is checked first (CodeMeta, source repository and commit, image labels, Zenodo's
+    limits); nothing is sent before that passes. Running the same command again is safe: an unfinished
+    draft is continued (files already uploaded are not sent again) and a release that is already published
+    is reported, not duplicated.
+
+    \b
+    Examples:
+      ossr-images publish hello.tar.zst --codemeta codemeta.json --sandbox
+      ossr-images publish docker-daemon:hello:1.0 --repo . --yes
+      ossr-images publish app.sif --dry-run --json
+    """
+    from ossr_images.cli.progress import Progress
+    from ossr_images.workflows.publish import publish as run_publish
+    from ossr_images.workflows.publish import result_summary
+    from ossr_images.zenodo.target import resolve_target
+
+    if no_community and communities:
+        raise click.UsageError("--community and --no-community exclude each other")
+    chosen = () if no_community else (communities or ("escape2020",))
+    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    target = resolve_target(
+        sandbox=sandbox,
+        zenodo_url=zenodo_url,
+        token_file=token_file,
+        allow_insecure_http=allow_insecure_http,
+        require_token=not dry_run,
+    )
+
+    def progress(total: int | None, description: str) -> Progress:
+        return Progress(total, description, enabled=not (quiet or as_json))
+
+    def confirm(summary: str) -> bool:
+        if yes or draft or not _is_production(target) or not _interactive():
+            return True
+        click.echo(summary, err=True)
+        return click.confirm(
+            "Publishing on zenodo.org is permanent (a DOI is minted; files cannot be changed). Continue?",
+            default=False,
+            err=True,
+        )
+
+    try:
+        result = run_publish(
+            image,
+            codemeta=codemeta,
+            repo_dir=repo_dir,
+            commit=commit,
+            allow_dirty=allow_dirty,
+            target=target,
+            communities=chosen,
+            new_version_of=new_version_of,
+            draft=draft,
+            dry_run=dry_run,
+            confirm=confirm,
+            progress=progress,
+            notify=info,
+        )
+    except InvalidInputError as exc:
+        if isinstance(exc.details, list) and len(exc.details) > 1 and not as_json:
+            for p in exc.details:
+                if isinstance(p, dict):
+                    info(f"  {p.get('severity', 'error')}: {p.get('path') or '-'}: {p.get('message')}")
+        raise
+
+    for warning in result.warnings:
+        info(f"Warning: {warning.path or '-'}: {warning.message}")
+    if as_json:
+        emit_json(result.to_json())
+        return
+    click.echo(result_summary(result))
