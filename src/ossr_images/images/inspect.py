@@ -174,12 +174,22 @@ def _norm_member_name(name: str) -> str:
     return name.rstrip("/") if name not in ("", "/") else name
 
 
-def _scan_stream(stream: BinaryIO) -> _Scan:
+def _scan_stream(stream: BinaryIO) -> tuple[_Scan, int]:
+    """Scan a tar read sequentially; also return where the end-of-archive marker should start."""
     scan = _Scan()
     with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tar:
         for ti in tar:
             scan.add(ti, lambda ti=ti: tar.extractfile(ti))
-    return scan
+        end = tar.offset
+    return scan, end
+
+
+def _check_end(end: int, total: int) -> None:
+    """tarfile silently stops at a missing or cut header; an archive must go on to its end marker."""
+    if total < end + tarfile.BLOCKSIZE:
+        raise tarfile.ReadError(
+            f"the archive stops at byte {total} without its end-of-archive marker (truncated)"
+        )
 
 
 def _scan_seek(path: Path, size: int) -> _Scan:
@@ -196,6 +206,7 @@ def _scan_seek(path: Path, size: int) -> _Scan:
                 )
             scan.add(ti, lambda ti=ti: tar.extractfile(ti))
             tar.members = []  # keep memory flat: we remember what we need in scan
+        _check_end(tar.offset, size)
     return scan
 
 
@@ -275,11 +286,11 @@ def inspect_image(path: Path | str, *, sha256: bool = True, progress: Progress |
             else:
                 hasher = hashlib.sha256() if sha256 else None
                 raw = _HashingReader(fh, hasher, progress)
-                stream = decompressing_reader(raw, compression)  # type: ignore[arg-type]
-                scan = _scan_stream(stream)
+                stream = _HashingReader(decompressing_reader(raw, compression), None, None)  # type: ignore[arg-type]
+                scan, end = _scan_stream(stream)  # type: ignore[arg-type]
                 # read to the end: trailing padding, the compressed stream's end (catches truncation)
-                while stream.read(CHUNK):
-                    pass
+                stream.drain()
+                _check_end(end, stream.count)
                 raw.drain()
                 if hasher is not None:
                     digest = hasher.hexdigest()
