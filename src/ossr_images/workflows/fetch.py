@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,8 +37,7 @@ log = logging.getLogger("ossr_images.fetch")
 LOCK_NAME = ".ossr-images.lock"
 PART_SUFFIX = ".part"
 MAX_WORKERS = 3
-MAX_RESUMES = 5  # a download cut mid-file is resumed with Range up to this many times in one run
-RESUME_BACKOFF = 0.5  # seconds, doubled after each attempt that made no progress
+MAX_RESUMES = 5  # extra rounds when the client gave up on a download that was still making progress
 MAX_METADATA_BYTES = 5 * 1024 * 1024  # the image metadata file is small; refuse a hostile huge one
 CHUNK = 1024 * 1024
 
@@ -591,15 +589,15 @@ def _download_one(
     *,
     dest: Path | None = None,
 ) -> None:
-    """Download one file with the client into `<dest>.part` (Range resume, md5 verified), resuming a cut
-    download up to MAX_RESUMES times in this run, verify sha256 when known, then give it its final name."""
+    """Download one file with the client into `<dest>.part` (Range resume, retries with backoff; size, md5
+    and the sha256 of the image metadata file verified before the rename to `dest`). When the client gives
+    up although the part grew, the download is resumed again, up to MAX_RESUMES times in this run."""
     target = dest if dest is not None else f.path
     if target is None or not f.url:
         raise IntegrityError(
             f"{f.key}: the record gives no download link for this file", "Report the record to its owner."
         )
-    attempt = 0
-    delay = RESUME_BACKOFF
+    resumes = 0
     while True:
         before = _part_size(target)
         try:
@@ -607,31 +605,22 @@ def _download_one(
                 f.url, target, size=f.size, md5=f.md5, sha256=expected_sha256, progress=shared
             )
             break
-        except IntegrityError:
-            _remove(target.with_name(target.name + PART_SUFFIX))
-            raise
-        except (RemoteError, OSError) as exc:
-            status = getattr(exc, "status", None)
-            if status is not None and 400 <= status < 500 and status not in (408, 429):
-                raise
-            attempt += 1
+        except RemoteError as exc:
             after = _part_size(target)
-            if attempt > MAX_RESUMES:
+            status = getattr(exc, "status", None)
+            if (
+                after <= before
+                or resumes >= MAX_RESUMES
+                or (status is not None and status < 500 and status != 429)
+            ):
                 raise
+            resumes += 1
             log.info(
-                "download of %s stopped at %d bytes (%s); resuming with Range (%d/%d)",
-                f.key,
-                after,
-                getattr(exc, "message", exc),
-                attempt,
-                MAX_RESUMES,
+                "download of %s stopped at %d bytes; resuming (%d/%d)", f.key, after, resumes, MAX_RESUMES
             )
-            if after > before:
-                delay = RESUME_BACKOFF  # it made progress: resume at once
-                continue
-            time.sleep(delay)
-            delay = min(delay * 2, 8.0)
-    f.sha256 = getattr(res, "sha256", None) or f.sha256
+    f.sha256 = res.sha256
+    f.md5 = f.md5 or res.md5
+    f.size = f.size if f.size is not None else res.size
     f.verified = True
     f.downloaded = True
 
@@ -795,8 +784,9 @@ def _most_serious(errors: list[BaseException]) -> BaseException:
 def load_docker(result: FetchResult, say: Notify) -> Loaded:
     """Stream the image archive (decompressed on the fly) into the Docker engine and check that the loaded
     image ID is the archived one (IntegrityError otherwise)."""
-    from ossr_images.images.compression import open_decompressed
     from ossr_images.images.docker_engine import DockerEngine
+
+    from ossr_images.images.compression import open_decompressed
 
     entry = _image_entry(result)
     if entry is None or entry.path is None:

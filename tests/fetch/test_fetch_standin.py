@@ -1,0 +1,386 @@
+"""`ossr-images fetch` against the local Zenodo stand-in over real HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import TEST_TOKEN
+from fetch.records import (
+    COMMIT,
+    REPO,
+    CuttingProxy,
+    hostile_handler,
+    image_files,
+    publish_new_version,
+    publish_record,
+    serve,
+)
+from ossr_images.cli import main
+from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Any:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result
+
+
+def image_key(record: dict[str, Any]) -> str:
+    return next(f["key"] for f in record["files"] if f["key"].startswith("example-"))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def remote_sha256(files: dict[str, Any], key: str) -> str:
+    content = files[key]
+    data = content.read_bytes() if isinstance(content, Path) else content
+    return hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------------------------ identifier forms
+
+
+@pytest.mark.parametrize("form", ["doi", "doi-prefixed", "doi-url", "record-url", "api-url", "id"])
+def test_each_identifier_form(form: str, zenodo_env, image_record, tmp_path: Path) -> None:
+    rid = str(image_record["id"])
+    doi = image_record["doi"]
+    host = zenodo_env.api_url.removesuffix("/api")
+    text = {
+        "doi": doi,
+        "doi-prefixed": f"doi:{doi}",
+        "doi-url": f"https://doi.org/{doi}",
+        "record-url": f"{host}/records/{rid}",
+        "api-url": f"{zenodo_env.api_url}/records/{rid}",
+        "id": rid,
+    }[form]
+    out = tmp_path / "out"
+    result = run("fetch", text, "-d", str(out), "--json")
+    assert result.exit_code == 0, result.output + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["record_id"] == rid and doc["doi"] == doi
+    assert doc["source"]["repository"] == REPO and doc["source"]["commit"] == COMMIT
+    keys = {f["key"] for f in doc["files"]}
+    assert keys == {image_key(image_record), IMAGE_RECORD_KEY, "codemeta.json"}
+    assert all(f["verified"] for f in doc["files"])
+    for f in doc["files"]:
+        assert Path(f["path"]) == out / f["key"] and sha256(out / f["key"]) == f["sha256"]
+    assert doc["image"]["format"] == "docker-archive" and doc["image"]["id"].startswith("sha256:")
+    assert doc["image"]["labels"]["org.opencontainers.image.revision"] == COMMIT
+    assert doc["loaded"] is None
+    assert sorted(p.name for p in out.iterdir()) == sorted([*keys, ".ossr-images.lock"])
+
+
+def test_record_url_on_another_host_is_read_there_without_the_token(
+    standin, image_record, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("OSSR_IMAGES_ZENODO_URL", raising=False)
+    monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
+    url = f"{standin.api_url.removesuffix('/api')}/records/{image_record['id']}"
+    result = run("-v", "fetch", url, "-d", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.stderr
+    assert f"built from {REPO} at {COMMIT}" in result.stdout
+    assert TEST_TOKEN not in result.stdout + result.stderr
+
+
+def test_default_folder_is_zenodo_record_id(zenodo_env, image_record, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("fetch", str(image_record["id"]))
+    assert result.exit_code == 0, result.stderr
+    folder = tmp_path / f"zenodo-{image_record['id']}"
+    assert (folder / IMAGE_RECORD_KEY).is_file() and (folder / image_key(image_record)).is_file()
+    assert f"built from {REPO} at {COMMIT}" in result.stdout
+
+
+def test_concept_gives_the_latest_version_and_says_so(zenodo_env, client, tmp_path: Path) -> None:
+    v1 = publish_record(client, image_files(tmp_path / "v1", version="1.0.0"))
+    v2 = publish_new_version(client, v1, image_files(tmp_path / "v2", version="2.0.0"), version="2.0.0")
+    assert v2["conceptrecid"] == v1["conceptrecid"] and v2["id"] != v1["id"]
+    for text in (v1["conceptdoi"], str(v1["conceptrecid"])):
+        result = run("fetch", text, "-d", str(tmp_path / f"c{len(text)}"), "--json")
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["record_id"] == str(v2["id"]) and doc["doi"] == v2["doi"]
+        assert doc["conceptdoi"] == v1["conceptdoi"]
+        assert "latest version" in result.stderr
+        assert any(f["key"] == "example-2.0.0.tar" for f in doc["files"])
+    # an exact version DOI gives that version, even when it is not the latest
+    result = run("fetch", v1["doi"], "-d", str(tmp_path / "exact"), "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["record_id"] == str(v1["id"]) and "latest version" not in result.stderr
+    assert any(f["key"] == "example-1.0.0.tar" for f in doc["files"])
+
+
+# ------------------------------------------------------------------------------------------ downloads
+
+
+def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) -> None:
+    from ossr_images.workflows.fetch import fetch
+    from ossr_images.zenodo.target import Target
+
+    files = image_files(tmp_path / "src")
+    for i in range(6):
+        files[f"data-{i}.bin"] = os.urandom(200_000 + i)
+    record = publish_record(client, files)
+
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+    real = client.download_file
+
+    def tracking(*args: Any, **kwargs: Any) -> Any:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        try:
+            threading.Event().wait(0.05)  # long enough for the others to start
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                active -= 1
+
+    client.download_file = tracking  # type: ignore[method-assign]
+    totals: list[int] = []
+    seen: list[int] = []
+
+    def factory(total: int, description: str) -> Any:
+        totals.append(total)
+        return seen.append
+
+    result = fetch(
+        str(record["id"]),
+        Target("custom", zenodo_env.api_url, None),
+        dest=tmp_path / "out",
+        client=client,
+        progress_factory=factory,
+    )
+    assert peak == 3  # bounded: MAX_WORKERS at once, not one after the other, not all 8
+    assert len([f for f in result.files if f.verified]) == 9
+    for key in files:
+        assert sha256(tmp_path / "out" / key) == remote_sha256(files, key)
+    assert sum(seen) == totals[0] == sum(f["size"] for f in record["files"] if f["key"] != IMAGE_RECORD_KEY)
+
+
+def test_download_cut_mid_file_is_resumed_in_the_same_run(standin, client, tmp_path: Path) -> None:
+    files = image_files(tmp_path / "src", payload=os.urandom(600_000))
+    record = publish_record(client, files)
+    key = image_key(record)
+    proxy = CuttingProxy(standin.api_url.removesuffix("/api"), cut_after=150_000, cuts=2)
+    with serve(proxy.handler()) as base:
+        proxy.base = base
+        result = run(
+            "fetch", str(record["id"]), "--zenodo-url", f"{base}/api", "-d", str(tmp_path / "out"), "--json"
+        )
+    assert result.exit_code == 0, result.stderr
+    image_path = f"/api/records/{record['id']}/files/{key}/content"
+    assert proxy.cut_paths()[image_path] == 2
+    ranges = [r for p, r, _ in proxy.requests if p == image_path]
+    assert ranges == [None, "bytes=150000-", "bytes=300000-"]  # resumed twice with Range, not restarted
+    out = tmp_path / "out" / key
+    assert sha256(out) == remote_sha256(files, key)
+    assert not (tmp_path / "out" / f"{key}.part").exists()
+
+
+def _blob_of(standin, record_id: Any, key: str) -> Path:
+    state = json.loads((Path(standin.data_dir) / "state.json").read_text())
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node.get("key") == key and node.get("blob"):
+                return node["blob"]
+            for v in node.values():
+                found = walk(v)
+                if found:
+                    return found
+        elif isinstance(node, list):
+            for v in node:
+                found = walk(v)
+                if found:
+                    return found
+        return None
+
+    blob = walk(state["records"][str(record_id)])
+    assert blob, "blob not found in the stand-in's state"
+    return Path(standin.data_dir) / "blobs" / blob
+
+
+def test_file_corrupted_on_the_server_is_an_integrity_failure(zenodo_env, image_record, tmp_path) -> None:
+    key = image_key(image_record)
+    blob = _blob_of(zenodo_env, image_record["id"], key)
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, one byte flipped
+    blob.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    result = run("fetch", str(image_record["id"]), "-d", str(out))
+    assert result.exit_code == 3, result.stderr
+    assert "md5" in result.stderr and "Hint:" in result.stderr
+    assert not (out / key).exists() and not (out / f"{key}.part").exists()
+
+
+def test_hostile_key_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    record = {
+        "id": 1,
+        "doi": "10.5072/zenodo.1",
+        "files": [
+            {"key": "codemeta.json", "size": 6, "checksum": "md5:" + "0" * 32,
+             "links": {"self": "http://127.0.0.1:1/api/records/1/files/codemeta.json/content"}},
+            {"key": "../../x", "size": 6, "checksum": "md5:" + "0" * 32,
+             "links": {"self": "http://127.0.0.1:1/api/records/1/files/x/content"}},
+        ],
+    }  # fmt: skip
+    served: list[str] = []
+    work = tmp_path / "work"
+    work.mkdir()
+    with serve(hostile_handler(record, served)) as base:
+        result = run("fetch", "1", "--zenodo-url", f"{base}/api", "-d", str(work / "a" / "b"))
+    assert result.exit_code == 3, result.stderr
+    assert "'../../x'" in result.stderr and "Hint:" in result.stderr
+    assert served == ["/api/records/1"]  # no file was even downloaded
+    assert list(work.iterdir()) == [] and not (tmp_path / "x").exists()
+
+
+def test_record_without_image_metadata_file(zenodo_env, client, tmp_path: Path) -> None:
+    files = {"data.csv": b"a,b\n1,2\n", "README.md": b"# other tool\n"}
+    record = publish_record(client, files, keywords=["physics"])
+    result = run("fetch", record["doi"], "-d", str(tmp_path / "o"), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "provenance could not be checked" in result.stderr
+    doc = json.loads(result.stdout)
+    assert {f["key"] for f in doc["files"]} == set(files) and all(f["verified"] for f in doc["files"])
+    assert doc["image"] is None and doc["loaded"] is None
+    assert (tmp_path / "o" / "data.csv").read_bytes() == files["data.csv"]
+
+
+# ------------------------------------------------------------------------------------- existing files
+
+
+def test_existing_files_identical_kept_different_refused_without_force(zenodo_env, image_record, tmp_path):
+    out = tmp_path / "out"
+    assert run("fetch", str(image_record["id"]), "-d", str(out)).exit_code == 0
+    key = image_key(image_record)
+    before = (out / key).stat().st_mtime_ns
+    again = run("fetch", str(image_record["id"]), "-d", str(out))
+    assert again.exit_code == 0 and "already there and identical" in again.stderr
+    assert (out / key).stat().st_mtime_ns == before  # not downloaded again
+
+    (out / "codemeta.json").write_text("{}")
+    refused = run("fetch", str(image_record["id"]), "-d", str(out))
+    assert refused.exit_code == 1 and "--force" in refused.stderr
+    assert (out / "codemeta.json").read_text() == "{}"
+    forced = run("fetch", str(image_record["id"]), "-d", str(out), "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert json.loads((out / "codemeta.json").read_text())["name"] == "example"
+
+
+def test_two_fetches_into_one_folder_at_once(zenodo_env, client, tmp_path: Path) -> None:
+    files = image_files(tmp_path / "src", payload=os.urandom(2_000_000))
+    record = publish_record(client, files)
+    out = tmp_path / "shared"
+    codes: list[int] = []
+
+    def one() -> None:
+        codes.append(run("fetch", str(record["id"]), "-d", str(out)).exit_code)
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [0, 0, 0]
+    for key in files:
+        assert sha256(out / key) == remote_sha256(files, key)
+    assert not list(out.glob("*.part"))
+
+
+# ---------------------------------------------------------------------------------------- provenance
+
+
+def test_labels_disagreeing_with_the_metadata_file_fail_with_both_values(zenodo_env, client, tmp_path):
+    other = "0" * 40
+    record = publish_record(client, image_files(tmp_path / "src", label_commit=other))
+    result = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"))
+    assert result.exit_code == 3
+    assert other in result.stderr and COMMIT in result.stderr and "labels" in result.stderr
+
+
+def test_zenodo_source_link_disagreeing_fails_with_both_values(zenodo_env, client, tmp_path):
+    record = publish_record(client, image_files(tmp_path / "src"), repository="https://github.com/evil/fork")
+    result = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"))
+    assert result.exit_code == 3
+    assert "https://github.com/evil/fork" in result.stderr and REPO in result.stderr
+
+
+def test_only_image_and_only_metadata(zenodo_env, image_record, tmp_path: Path) -> None:
+    key = image_key(image_record)
+    result = run("fetch", str(image_record["id"]), "-d", str(tmp_path / "img"), "--only", "image", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [f["key"] for f in json.loads(result.stdout)["files"]] == [key]
+    assert sorted(p.name for p in (tmp_path / "img").iterdir() if p.name != ".ossr-images.lock") == [key]
+
+    result = run(
+        "fetch", str(image_record["id"]), "-d", str(tmp_path / "meta"), "--only", "metadata", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert {f["key"] for f in doc["files"]} == {IMAGE_RECORD_KEY, "codemeta.json"}
+    assert doc["source"]["commit"] == COMMIT and not (tmp_path / "meta" / key).exists()
+
+
+def test_source_is_cloned_at_the_recorded_commit(zenodo_env, client, tmp_path: Path) -> None:
+    import subprocess
+
+    repo = tmp_path / "upstream"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    (repo / "Dockerfile").write_text("FROM scratch\n")
+    subprocess.run([*git, "-C", str(repo), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-qm", "one"], check=True)
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    (repo / "later.txt").write_text("later\n")
+    subprocess.run([*git, "-C", str(repo), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-qm", "two"], check=True)
+
+    record = publish_record(client, image_files(tmp_path / "src", commit=commit), commit=commit)
+    # no network here: git itself maps the recorded GitHub URL to the local repository
+    env = {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.{repo.as_uri()}.insteadOf",
+        "GIT_CONFIG_VALUE_0": REPO,
+    }
+    result = run(
+        "fetch",
+        str(record["id"]),
+        "-d",
+        str(tmp_path / "o"),
+        "--source",
+        str(tmp_path / "src-co"),
+        "--json",
+        env=env,
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["source"] == {"repository": REPO, "commit": commit, "checkout": str(tmp_path / "src-co")}
+    head = subprocess.run(
+        ["git", "-C", str(tmp_path / "src-co"), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    assert head.stdout.strip() == commit and not (tmp_path / "src-co" / "later.txt").exists()
+
+
+def test_token_never_in_output(zenodo_env, image_record, tmp_path: Path) -> None:
+    for args in (["-v", "-v", "fetch", str(image_record["id"]), "-d", str(tmp_path / "a"), "--json"],
+                 ["-v", "fetch", "999999", "-d", str(tmp_path / "b")]):  # fmt: skip
+        result = run(*args)
+        assert TEST_TOKEN not in result.stdout + result.stderr
+    assert result.exit_code == 4 and "999999" in result.stderr  # the failing one said what failed

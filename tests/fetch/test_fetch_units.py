@@ -1,0 +1,159 @@
+"""Pure parts of fetch: file-key safety, record file lists, source links from related identifiers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ossr_images.errors import IntegrityError
+from ossr_images.workflows.fetch import (
+    FetchedFile,
+    FetchResult,
+    check_file_keys,
+    guess_image_key,
+    parse_tree_url,
+    record_files,
+    unsafe_key_reason,
+    zenodo_source,
+)
+from ossr_images.workflows.search import _guess_format, image_query
+
+REFERENCE = Path(
+    "/work/shared/reference/zenodo-examples/publish_202__sandbox_2025-10__record_as_zenodo_json.json"
+)
+
+HOSTILE = [
+    "../../x",
+    "..",
+    ".",
+    "",
+    "/etc/passwd",
+    "a/b",
+    "a\\b",
+    "..\\..\\x",
+    "x\x00y",
+    "bell\x07",
+    "new\nline",
+    "image.tar.part",
+    ".ossr-images.lock",
+    "CON",
+    "trailing.",
+    "C:evil",
+    "x" * 300,
+]
+
+
+@pytest.mark.parametrize("key", HOSTILE)
+def test_hostile_key_refuses_the_whole_record(key: str) -> None:
+    assert unsafe_key_reason(key) is not None
+    with pytest.raises(IntegrityError) as info:
+        check_file_keys(["codemeta.json", key, "image.tar"], where="record 7")
+    assert info.value.exit_code == 3
+    assert "record 7" in info.value.message and "nothing was written" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [["Image.tar", "image.tar"], ["codemeta.json", "CODEMETA.JSON"], ["\u00e9.txt", "e\u0301.txt"]],
+)
+def test_names_equal_ignoring_case_or_normalisation_are_refused(keys: list[str]) -> None:
+    with pytest.raises(IntegrityError, match="differs only in case"):
+        check_file_keys(keys)
+
+
+def test_ordinary_keys_pass() -> None:
+    keys = [
+        "codemeta.json",
+        "ossr-image-metadata.json",
+        "example-1.0.0.tar.zst",
+        "hello world.sif",
+        "ünï.txt",
+    ]
+    check_file_keys(keys)  # no exception
+    assert all(unsafe_key_reason(k) is None for k in keys)
+
+
+def test_record_files_reads_a_real_zenodo_record() -> None:
+    record = json.loads(REFERENCE.read_text())["response"]
+    files = record_files(record)
+    assert [f.key for f in files] == ["pattern-1_v1.0.0.cwl", "codemeta.json"]
+    assert files[0].md5 == "7e479156b3545479cefae3e95c42ddbf" and files[0].size == 3738
+    assert files[0].url.endswith("/records/346365/files/pattern-1_v1.0.0.cwl/content")
+
+
+def test_record_files_reads_legacy_deposit_entries() -> None:
+    legacy = {
+        "files": [
+            {
+                "filename": "a.tar",
+                "filesize": 10,
+                "checksum": "0123456789abcdef0123456789abcdef",
+                "links": {"download": "https://z/api/records/1/files/a.tar/content"},
+            }
+        ]
+    }
+    (f,) = record_files(legacy)
+    assert (f.key, f.size, f.md5) == ("a.tar", 10, "0123456789abcdef0123456789abcdef")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://github.com/org/repo/tree/" + "a" * 40, ("https://github.com/org/repo", "a" * 40)),
+        ("https://gitlab.in2p3.fr/g/sub/p/-/tree/abc123", ("https://gitlab.in2p3.fr/g/sub/p", "abc123")),
+        ("https://github.com/org/repo", None),
+    ],
+)
+def test_parse_tree_url(url: str, expected: tuple[str, str] | None) -> None:
+    assert parse_tree_url(url) == expected
+
+
+def test_zenodo_source_uses_is_derived_from_only() -> None:
+    record = {
+        "metadata": {
+            "related_identifiers": [
+                {"identifier": "https://github.com/o/r/tree/v1", "relation": "isSupplementTo"},
+                {"identifier": "https://github.com/o/r/tree/" + "b" * 40, "relation": "isDerivedFrom"},
+            ]
+        }
+    }
+    assert zenodo_source(record) == ("https://github.com/o/r", "b" * 40)
+    assert zenodo_source({"metadata": {}}) is None
+
+
+def test_guess_image_key_and_format() -> None:
+    files = [
+        FetchedFile("codemeta.json", None, 100, None),
+        FetchedFile("img.tar.zst", None, 5000, None),
+        FetchedFile("small.sif", None, 10, None),
+    ]
+    assert guess_image_key(files) == "img.tar.zst"
+    assert guess_image_key(files[:1]) is None
+    assert _guess_format("img.tar.zst") == (None, "zstd")
+    assert _guess_format("x.sif") == ("sif", "none")
+    assert _guess_format("x.oci.tar.gz") == ("oci-archive", "gzip")
+
+
+def test_json_document_has_the_fields_of_the_issue_with_nulls() -> None:
+    result = FetchResult(
+        record_id="5",
+        doi="10.5072/zenodo.5",
+        conceptdoi=None,
+        requested="5",
+        from_concept=False,
+        directory=Path("d"),
+        files=[FetchedFile("a.txt", Path("d/a.txt"), 1, "m", "s", True)],
+    )
+    doc = result.to_dict()
+    assert list(doc) == ["record_id", "doi", "conceptdoi", "files", "source", "image", "loaded"]
+    assert doc["files"] == [
+        {"key": "a.txt", "path": "d/a.txt", "size": 1, "md5": "m", "sha256": "s", "verified": True}
+    ]
+    assert doc["source"] is None and doc["image"] is None and doc["loaded"] is None
+
+
+def test_image_query_names_the_keyword() -> None:
+    assert image_query(None) == 'keywords:"ossr-images:container-image"'
+    assert image_query("gammapy") == 'keywords:"ossr-images:container-image" AND (gammapy)'
