@@ -156,4 +156,5 @@ def test_json_document_has_the_fields_of_the_issue_with_nulls() -> None:
 
 def test_image_query_names_the_keyword() -> None:
     assert image_query(None) == 'keywords:"ossr-images:container-image"'
-    assert image_query("gammapy") == 'keywords:"ossr-images:container-image" AND (gammapy)'
+    assert image_query("gammapy") == 'keywords:"ossr-images:container-image" AND gammapy'
+    assert image_query("a OR b") == 'keywords:"ossr-images:container-image" AND (a OR b)'

@@ -503,6 +503,11 @@ def _read_image_record(client: Any, result: FetchResult, scratch: Path) -> Any:
             f"{IMAGE_RECORD_KEY} says {rec.md5}",
             "Do not use this record; report it to its owner.",
         )
+    # the record's own source link is compared now, before gigabytes are downloaded
+    problems: list[str] = []
+    _compare_zenodo_link(problems, result, rec)
+    if problems:
+        _raise_provenance(result, problems)
     result.image_key = rec.file_name
     result.image_format = rec.format
     result.image_id = rec.image_id
@@ -563,19 +568,23 @@ def _download_selected(
     total = sum(f.size or 0 for f in todo)
     sink = progress_factory(total, f"Downloading {len(todo)} file(s)") if progress_factory else None
     shared = _SharedProgress(sink)
+    workers = max(1, min(max_workers, len(todo)))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ossr-fetch")
     try:
-        workers = max(1, min(max_workers, len(todo)))
+        futures = [pool.submit(_download_one, client, f, expected_sha.get(f.key), shared) for f in todo]
         errors: list[BaseException] = []
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ossr-fetch") as pool:
-            futures = [pool.submit(_download_one, client, f, expected_sha.get(f.key), shared) for f in todo]
-            for fut in futures:
-                try:
-                    fut.result()
-                except BaseException as exc:  # noqa: BLE001 - collected, the most serious is raised
-                    errors.append(exc)
+        for fut in futures:
+            try:
+                fut.result()
+            except Exception as exc:  # noqa: BLE001 - collected, the most serious is raised
+                errors.append(exc)
         if errors:
             raise _most_serious(errors)
+    except KeyboardInterrupt:
+        shared.cancel()  # workers stop at their next chunk; their .part files are resumed next time
+        raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         close = getattr(sink, "close", None)
         if callable(close):
             close()
@@ -638,8 +647,15 @@ class _SharedProgress:
     def __init__(self, sink: ProgressSink | None) -> None:
         self._sink = sink
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Make every download thread stop at its next chunk (Ctrl-C)."""
+        self._cancelled.set()
 
     def __call__(self, n: int) -> None:
+        if self._cancelled.is_set():
+            raise KeyboardInterrupt
         if self._sink is not None and n:
             with self._lock:
                 self._sink(n)
@@ -655,14 +671,7 @@ def check_provenance(result: FetchResult, rec: Any, *, image_on_disk: bool = Tru
 
     result.repository, result.commit = rec.repository, rec.commit
     problems: list[str] = []
-    zsrc = zenodo_source(result.record)
-    if zsrc is None:
-        problems.append(
-            f"the Zenodo record has no isDerivedFrom source link, but {IMAGE_RECORD_KEY} names "
-            f"{rec.repository} at {rec.commit}"
-        )
-    else:
-        _compare(problems, "the Zenodo related identifier (isDerivedFrom)", zsrc, IMAGE_RECORD_KEY, rec)
+    _compare_zenodo_link(problems, result, rec)
 
     entry = _image_entry(result)
     if image_on_disk and entry is not None and entry.path is not None:
@@ -691,13 +700,30 @@ def check_provenance(result: FetchResult, rec: Any, *, image_on_disk: bool = Tru
             rec,
         )
     if problems:
-        raise IntegrityError(
-            f"record {result.record_id}: provenance disagreement: " + "; ".join(problems),
-            "Do not trust this image's provenance: the image, its metadata file and the Zenodo record must "
-            "name the same repository and commit. Report the record to its owner.",
-            details={"disagreements": problems},
-        )
+        _raise_provenance(result, problems)
     result.provenance_checked = True
+
+
+def _compare_zenodo_link(problems: list[str], result: FetchResult, rec: Any) -> None:
+    from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
+
+    zsrc = zenodo_source(result.record)
+    if zsrc is None:
+        problems.append(
+            f"the Zenodo record has no isDerivedFrom source link, but {IMAGE_RECORD_KEY} names "
+            f"{rec.repository} at {rec.commit}"
+        )
+    else:
+        _compare(problems, "the Zenodo related identifier (isDerivedFrom)", zsrc, IMAGE_RECORD_KEY, rec)
+
+
+def _raise_provenance(result: FetchResult, problems: list[str]) -> None:
+    raise IntegrityError(
+        f"record {result.record_id}: provenance disagreement: " + "; ".join(problems),
+        "Do not trust this image's provenance: the image labels, its metadata file and the Zenodo record "
+        "must name the same repository and commit. Report the record to its owner.",
+        details={"disagreements": problems},
+    )
 
 
 def _read_image_info(result: FetchResult, entry: FetchedFile) -> Any:
@@ -784,9 +810,8 @@ def _most_serious(errors: list[BaseException]) -> BaseException:
 def load_docker(result: FetchResult, say: Notify) -> Loaded:
     """Stream the image archive (decompressed on the fly) into the Docker engine and check that the loaded
     image ID is the archived one (IntegrityError otherwise)."""
-    from ossr_images.images.docker_engine import DockerEngine
-
     from ossr_images.images.compression import open_decompressed
+    from ossr_images.images.docker_engine import DockerEngine
 
     entry = _image_entry(result)
     if entry is None or entry.path is None:

@@ -85,7 +85,9 @@ def image_query(text: str | None) -> str:
 
     base = f'keywords:"{IMAGE_KEYWORD}"'
     text = (text or "").strip()
-    return f"{base} AND ({text})" if text else base
+    if not text:
+        return base
+    return f"{base} AND {text}" if len(text.split()) == 1 else f"{base} AND ({text})"
 
 
 def is_image_record(record: Mapping[str, Any]) -> bool:
