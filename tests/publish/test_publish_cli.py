@@ -1,0 +1,290 @@
+"""`ossr-images publish` end to end against the local stand-in over real HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import TEST_TOKEN
+from ossr_images.cli import main
+from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY, ImageRecord
+from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.target import Target
+
+from .conftest import Project, Recorder
+
+
+def run(*args: str, input: str | None = None):
+    runner = CliRunner()
+    return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def client_for(standin) -> ZenodoClient:
+    return ZenodoClient(Target("custom", standin.api_url, TEST_TOKEN, "10.5072"))
+
+
+def depositions(standin) -> list[dict]:
+    return list(client_for(standin).list_depositions(all_versions=True))
+
+
+def publish_args(project: Project, image, *extra: str) -> list[str]:
+    return ["publish", str(image), "--codemeta", str(project.codemeta), "--repo", str(project.path), *extra]
+
+
+def sha256_of(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_first_publish_json_document(zenodo_env, project: Project, recorder: Recorder):
+    image = project.image()
+    res = run(*publish_args(project, image, "--json"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert set(doc) == {"doi", "conceptdoi", "record_id", "record_url", "state", "files", "source"}
+    assert doc["state"] == "published"
+    assert doc["doi"] == f"10.5072/zenodo.{doc['record_id']}"
+    assert doc["conceptdoi"].startswith("10.5072/zenodo.")
+    assert doc["record_url"].endswith(f"/records/{doc['record_id']}")
+    assert doc["source"] == {"repository": project.repository, "commit": project.commit}
+    keys = [f["key"] for f in doc["files"]]
+    assert keys == [image.name, "codemeta.json", IMAGE_RECORD_KEY]
+    img = doc["files"][0]
+    assert img["size"] == image.stat().st_size
+    assert img["sha256"] == sha256_of(image)
+    assert img["md5"] == hashlib.md5(image.read_bytes()).hexdigest()
+    assert all(set(f) == {"key", "size", "md5", "sha256"} for f in doc["files"])
+
+    # the record on the server: metadata and the image metadata file
+    client = client_for(zenodo_env)
+    rec = client.get_record(doc["record_id"])
+    meta = rec["metadata"]
+    assert IMAGE_KEYWORD in meta["keywords"]
+    assert meta["version"] == "1.0.0"
+    assert any(
+        r["identifier"] == f"{project.repository}/tree/{project.commit}" and r["relation"] == "isDerivedFrom"
+        for r in meta["related_identifiers"]
+    )
+    entry = next(f for f in rec["files"] if f["key"] == IMAGE_RECORD_KEY)
+    dest = zenodo_env.data_dir / "fetched.json"
+    client.download_file(entry["links"]["self"], dest)
+    record = ImageRecord.from_bytes(dest.read_bytes())
+    assert (record.repository, record.commit, record.sha256) == (
+        project.repository,
+        project.commit,
+        img["sha256"],
+    )
+    assert record.file_name == image.name and record.compression == "zstd"
+    # the image went up exactly once, and everything only after the local checks
+    puts = [p for m, p in recorder.requests if m == "PUT" and p.endswith(image.name)]
+    assert len(puts) == 1
+    assert len(depositions(zenodo_env)) == 1
+
+
+def test_human_output_and_rerun_changes_nothing(zenodo_env, project: Project, recorder: Recorder):
+    image = project.image()
+    first = run(*publish_args(project, image))
+    assert first.exit_code == 0, first.output
+    assert "DOI:" in first.stdout and "Concept DOI:" in first.stdout and "Record:" in first.stdout
+    before = len(recorder.writes())
+    again = run(*publish_args(project, image, "--json"))
+    assert again.exit_code == 0, again.output
+    assert "already published" in again.stderr.lower()
+    doc = json.loads(again.stdout)
+    assert doc["state"] == "published"
+    assert doc["doi"] in first.stdout
+    assert len(recorder.writes()) == before, "a re-run of a published release must not write anything"
+    assert len(depositions(zenodo_env)) == 1
+
+
+def test_new_commit_makes_a_new_version(zenodo_env, project: Project):
+    first = json.loads(run(*publish_args(project, project.image(), "--json")).stdout)
+    project.release("1.1.0")
+    image2 = project.image()
+    res = run(*publish_args(project, image2, "--json"))
+    assert res.exit_code == 0, res.output
+    second = json.loads(res.stdout)
+    assert second["doi"] != first["doi"]
+    assert second["conceptdoi"] == first["conceptdoi"]
+    assert [f["key"] for f in second["files"]] == [image2.name, "codemeta.json", IMAGE_RECORD_KEY]
+    assert "new version" in res.stderr.lower()
+    rec = client_for(zenodo_env).get_record(second["record_id"])
+    assert rec["metadata"]["version"] == "1.1.0"
+    assert {f["key"] for f in rec["files"]} == {image2.name, "codemeta.json", IMAGE_RECORD_KEY}
+
+
+def test_explicit_new_version_of(zenodo_env, project: Project):
+    first = json.loads(run(*publish_args(project, project.image(), "--json")).stdout)
+    project.release("2.0.0")
+    res = run(*publish_args(project, project.image(), "--new-version-of", first["conceptdoi"], "--json"))
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["conceptdoi"] == first["conceptdoi"]
+
+
+def test_draft_then_publish_continues_the_same_deposition(zenodo_env, project: Project, recorder: Recorder):
+    image = project.image()
+    res = run(*publish_args(project, image, "--draft", "--json"))
+    assert res.exit_code == 0, res.output
+    draft = json.loads(res.stdout)
+    assert draft["state"] == "draft"
+    assert draft["doi"]  # the DOI reserved for the draft
+    deps = depositions(zenodo_env)
+    assert len(deps) == 1 and deps[0]["state"] == "unsubmitted"
+
+    res = run(*publish_args(project, image, "--json"))
+    assert res.exit_code == 0, res.output
+    published = json.loads(res.stdout)
+    assert published["state"] == "published"
+    assert published["record_id"] == draft["record_id"]
+    puts = [p for m, p in recorder.requests if m == "PUT" and p.endswith(image.name)]
+    assert len(puts) == 1, "the image already in the draft must not be sent again"
+    assert len(depositions(zenodo_env)) == 1
+
+
+def test_dry_run_sends_nothing(zenodo_env, project: Project, recorder: Recorder):
+    image = project.image()
+    res = run(*publish_args(project, image, "--dry-run", "--json"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["state"] == "dry-run"
+    assert doc["doi"] is None and doc["record_id"] is None and doc["conceptdoi"] is None
+    assert doc["files"][0]["sha256"] == sha256_of(image)
+    assert recorder.requests == []
+
+
+def test_dry_run_needs_no_token(standin, project: Project, recorder: Recorder, monkeypatch):
+    monkeypatch.delenv("ZENODO_TOKEN", raising=False)
+    monkeypatch.setenv("OSSR_IMAGES_ZENODO_URL", standin.api_url)
+    res = run(*publish_args(project, project.image(), "--dry-run"))
+    assert res.exit_code == 0, res.output
+    assert "codemeta.json" in res.stdout and "Zenodo metadata" in res.stdout
+    assert recorder.requests == []
+
+
+def _refusal_cases():
+    def wrong_revision(p: Project):
+        return p.image(labels={"org.opencontainers.image.revision": "f" * 40}), []
+
+    def wrong_source(p: Project):
+        return p.image(labels={"org.opencontainers.image.source": "https://github.com/other/repo"}), []
+
+    def dirty_tree(p: Project):
+        image = p.image()
+        (p.path / "README.md").write_text("changed\n")
+        return image, []
+
+    def bad_codemeta(p: Project):
+        image = p.image()
+        p.codemeta.write_text("{not json")
+        return image, []
+
+    def missing_image(p: Project):
+        return p.images / "nope.tar.zst", []
+
+    def not_an_image(p: Project):
+        junk = p.images / "junk.tar"
+        junk.write_bytes(b"this is not an archive" * 100)
+        return junk, []
+
+    def unknown_commit(p: Project):
+        return p.image(), ["--commit", "0" * 40]
+
+    def both_community_flags(p: Project):
+        return p.image(), ["--community", "x", "--no-community"]
+
+    return {
+        "wrong-revision-label": (wrong_revision, 1),
+        "wrong-source-label": (wrong_source, 1),
+        "dirty-tree": (dirty_tree, 1),
+        "bad-codemeta": (bad_codemeta, 1),
+        "missing-image": (missing_image, 1),
+        "not-an-image": (not_an_image, 1),
+        "unknown-commit": (unknown_commit, 1),
+        "community-flags": (both_community_flags, 2),
+    }
+
+
+@pytest.mark.parametrize("case", list(_refusal_cases()))
+def test_local_refusals_happen_before_any_request(case, zenodo_env, project: Project, recorder: Recorder):
+    make, status = _refusal_cases()[case]
+    image, extra = make(project)
+    res = run(*publish_args(project, image, *extra))
+    assert res.exit_code == status, res.output
+    if status == 1:
+        assert "Error:" in res.stderr and "Hint:" in res.stderr
+    assert recorder.requests == [], f"{case}: the stand-in saw {recorder.requests}"
+
+
+def test_quota_precheck_before_any_request(zenodo_env, project: Project, recorder: Recorder, monkeypatch):
+    from ossr_images.workflows import publish as wf
+
+    monkeypatch.setattr(wf, "QUOTA_BYTES", 1000)
+    res = run(*publish_args(project, project.image()))
+    assert res.exit_code == 1
+    assert "quota" in res.stderr
+    assert recorder.requests == []
+
+
+def test_missing_token_exit_1_with_hint(standin, project: Project, recorder: Recorder, monkeypatch):
+    monkeypatch.delenv("ZENODO_TOKEN", raising=False)
+    monkeypatch.setenv("OSSR_IMAGES_ZENODO_URL", standin.api_url)
+    res = run(*publish_args(project, project.image()))
+    assert res.exit_code == 1
+    assert "ZENODO_TOKEN" in res.stderr and "Hint:" in res.stderr
+    assert recorder.requests == []
+
+
+def test_wrong_token_exit_4_and_never_shown(standin, project: Project, monkeypatch):
+    secret = "wrong-token-do-not-print-0123456789"
+    monkeypatch.setenv("ZENODO_TOKEN", secret)
+    monkeypatch.setenv("OSSR_IMAGES_ZENODO_URL", standin.api_url)
+    res = run("-v", *publish_args(project, project.image(), "--json"))
+    assert res.exit_code == 4, res.output
+    assert "Hint:" in res.stderr
+    assert secret not in res.stdout and secret not in res.stderr
+    assert json.loads(res.stdout)["exit_code"] == 4
+
+
+def test_confirmation_prompt_on_production(zenodo_env, project: Project, recorder: Recorder, monkeypatch):
+    from ossr_images.cli import publish_cmd
+
+    monkeypatch.setattr(publish_cmd, "_interactive", lambda: True)
+    monkeypatch.setattr(publish_cmd, "_is_production", lambda target: True)
+    image = project.image()
+    res = run(*publish_args(project, image), input="n\n")
+    assert res.exit_code == 1
+    assert "permanent" in res.stderr and "cancelled" in res.stderr
+    assert recorder.writes() == [], "nothing may be written before the answer"
+
+    res = run(*publish_args(project, image), input="y\n")
+    assert res.exit_code == 0, res.output
+    assert "DOI:" in res.stdout
+    assert len(depositions(zenodo_env)) == 1
+
+
+def test_no_prompt_with_yes_or_when_not_interactive(zenodo_env, project: Project, monkeypatch):
+    from ossr_images.cli import publish_cmd
+
+    monkeypatch.setattr(publish_cmd, "_is_production", lambda target: True)
+    # CliRunner's stdin is not a terminal: no prompt, even without --yes (CI)
+    res = run(*publish_args(project, project.image()))
+    assert res.exit_code == 0, res.output
+    assert "Continue?" not in res.stderr
+    monkeypatch.setattr(publish_cmd, "_interactive", lambda: True)
+    project.release("1.0.1")
+    res = run(*publish_args(project, project.image(), "--yes"))
+    assert res.exit_code == 0, res.output
+    assert "Continue?" not in res.stderr
+
+
+def test_gzip_and_plain_archives_are_uploaded_byte_for_byte(zenodo_env, project: Project):
+    for compression in ("gzip", "none"):
+        image = project.image(compression=compression)
+        res = run(*publish_args(project, image, "--json"))
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        assert doc["files"][0]["key"] == image.name
+        assert doc["files"][0]["sha256"] == sha256_of(image)
+        project.release(f"1.0.{2 if compression == 'gzip' else 3}")
