@@ -1,0 +1,77 @@
+"""`ossr-images local-zenodo`: a local Zenodo-compatible server for offline rehearsal and tests."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+
+@click.command("local-zenodo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port)."
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, writable=True),
+    help="Folder holding the server's state and files (default: a new temporary folder, printed).",
+)
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    metavar="T",
+    help="A token the server accepts (repeatable; default: one random token, printed).",
+)
+@click.option("--doi-prefix", default="10.5072", show_default=True, help="Prefix of the DOIs it mints.")
+@click.option("--quota", "quota_bytes", type=int, default=50_000_000_000, show_default=True, hidden=True)
+@click.option("--max-files", type=int, default=100, show_default=True, hidden=True)
+def local_zenodo(
+    host: str, port: int, data_dir: str | None, tokens: tuple[str, ...], doi_prefix: str, quota_bytes: int,
+    max_files: int,
+) -> None:  # fmt: skip
+    """Serve a local Zenodo-compatible API (deposit, files and records) until Ctrl-C.
+
+    Prints `API <url>`, `TOKEN <token>` (one line per token) and `DATA <folder>` first on stdout; requests are
+    logged on stderr (tokens never). Use it with `--zenodo-url <url>` and ZENODO_TOKEN=<token>.
+    """
+    from ossr_images.errors import RemoteError
+    from ossr_images.standin.server import LocalZenodo
+
+    log = logging.getLogger("ossr_images.standin")
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)  # the request log is what this command is for
+
+    server = LocalZenodo(data_dir, host=host, port=port, tokens=list(tokens) or None, doi_prefix=doi_prefix,
+                         quota_bytes=quota_bytes, max_files=max_files, cleanup=False)  # fmt: skip
+    try:
+        server.bind()
+    except OSError as exc:
+        raise RemoteError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}",
+            "Choose another --port (0 picks a free one) or stop the program using this one.",
+        ) from None
+    lines = [f"API {server.api_url}"] + [f"TOKEN {t}" for t in server.tokens] + [f"DATA {server.data_dir}"]
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
+
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.serve_forever()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+    click.echo("local Zenodo stopped", err=True)

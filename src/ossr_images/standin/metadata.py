@@ -1,0 +1,188 @@
+"""Deposit metadata as Zenodo-RDM's legacy deserializer treats it: validated on create/update (400 with
+Zenodo's body), unknown keys dropped, licences normalised, completeness checked only at publish."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Any
+
+UPLOAD_TYPES = {
+    "publication", "poster", "presentation", "dataset", "image", "video", "software", "lesson",
+    "physicalobject", "other", "workflow", "model",
+}  # fmt: skip
+ACCESS_RIGHTS = {"open", "embargoed", "restricted", "closed"}
+KNOWN_KEYS = {
+    "upload_type", "publication_type", "image_type", "publication_date", "title", "creators", "description",
+    "access_right", "license", "embargo_date", "access_conditions", "doi", "prereserve_doi", "keywords",
+    "notes", "related_identifiers", "contributors", "references", "communities", "grants", "journal_title",
+    "journal_volume", "journal_issue", "journal_pages", "conference_title", "conference_acronym",
+    "conference_dates", "conference_place", "conference_url", "conference_session",
+    "conference_session_part", "imprint_publisher", "imprint_isbn", "imprint_place", "partof_title",
+    "partof_pages", "thesis_supervisors", "thesis_university", "subjects", "version", "language",
+    "locations", "dates", "method", "custom",
+}  # fmt: skip
+# lower-case SPDX id (or alias) -> the id Zenodo reads back
+_LICENSES = {
+    "mit": "mit-license", "mit-license": "mit-license", "apache-2.0": "apache2.0", "apache2.0": "apache2.0",
+    "apache": "apache2.0", "cc0-1.0": "cc-zero", "cc-zero": "cc-zero", "cc0": "cc-zero",
+    "cc-by": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "cc-by-sa-4.0": "cc-by-sa-4.0", "cc-by-nc-4.0": "cc-by-nc-4.0",
+    "cc-by-nd-4.0": "cc-by-nd-4.0", "cc-by-nc-sa-4.0": "cc-by-nc-sa-4.0", "cc-by-3.0": "cc-by-3.0",
+    "bsd-2-clause": "bsd-2-clause", "bsd-3-clause": "bsd-3-clause", "bsd-4-clause": "bsd-4-clause",
+    "isc": "isc", "unlicense": "unlicense", "zlib": "zlib", "mpl-2.0": "mpl-2.0", "epl-2.0": "epl-2.0",
+    "eupl-1.2": "eupl-1.2", "eupl-1.1": "eupl-1.1", "artistic-2.0": "artistic-2.0", "0bsd": "0bsd",
+    "bsl-1.0": "bsl-1.0", "afl-3.0": "afl-3.0", "cecill-2.1": "cecill-2.1", "cecill-b": "cecill-b",
+    "cecill-c": "cecill-c", "wtfpl": "wtfpl", "python-2.0": "python-2.0", "psf-2.0": "psf-2.0",
+    "gpl-2.0": "gpl-2.0", "gpl-3.0": "gpl-3.0", "lgpl-2.1": "lgpl-2.1", "lgpl-3.0": "lgpl-3.0",
+    "agpl-3.0": "agpl-3.0", "odbl-1.0": "odbl-1.0", "other-open": "other-open", "other-at": "other-at",
+    "other-pd": "other-pd", "other-nc": "other-nc", "other-closed": "other-closed", "notspecified": "notspecified",
+}  # fmt: skip
+for _base in ("gpl-2.0", "gpl-3.0", "lgpl-2.1", "lgpl-3.0", "agpl-3.0"):
+    _LICENSES[_base + "-only"] = _base + "-only"
+    _LICENSES[_base + "-or-later"] = _base + "-or-later"
+RELATIONS = {
+    "isCitedBy", "cites", "isSupplementTo", "isSupplementedBy", "isContinuedBy", "continues", "isDescribedBy",
+    "describes", "hasMetadata", "isMetadataFor", "isNewVersionOf", "isPreviousVersionOf", "isPartOf",
+    "hasPart", "isReferencedBy", "references", "isDocumentedBy", "documents", "isCompiledBy", "compiles",
+    "isVariantFormOf", "isOriginalFormOf", "isIdenticalTo", "isAlternateIdentifier", "isReviewedBy",
+    "reviews", "isDerivedFrom", "isSourceOf", "requires", "isRequiredBy", "isObsoletedBy", "obsoletes",
+    "hasVersion", "isVersionOf", "isPublishedIn",
+}  # fmt: skip
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MISSING = "Missing data for required field."
+NO_FILES = "Missing uploaded files. To disable files for this record please mark it as metadata-only."
+
+FieldErrors = list[dict[str, Any]]
+
+
+class MetadataError(Exception):
+    """A 400 "A validation error occurred." with per-field messages."""
+
+    def __init__(self, errors: FieldErrors) -> None:
+        super().__init__("A validation error occurred.")
+        self.errors = errors
+
+
+def _err(field: str, message: str) -> dict[str, Any]:
+    return {"field": field, "messages": [message]}
+
+
+def normalize_license(value: Any) -> str | None:
+    """The id Zenodo reads back for a licence given as a string or ``{"id": ...}``; None if unknown."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if not isinstance(value, str):
+        return None
+    return _LICENSES.get(value.strip().lower())
+
+
+def clean_metadata(metadata: Any) -> dict[str, Any]:
+    """Validate and normalise deposit metadata (create/update); raise :class:`MetadataError`."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise MetadataError([_err("metadata", "Invalid input type.")])
+    errors: FieldErrors = []
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if key not in KNOWN_KEYS or key == "prereserve_doi":
+            continue  # RDM drops unknown keys silently
+        out[key] = value
+    if "upload_type" in out and out["upload_type"] not in UPLOAD_TYPES:
+        errors.append(_err("metadata.upload_type", f"Invalid resource type: {out['upload_type']!r}."))
+    if "title" in out and not isinstance(out["title"], str):
+        errors.append(_err("metadata.title", "Not a valid string."))
+    if "description" in out and not isinstance(out["description"], str):
+        errors.append(_err("metadata.description", "Not a valid string."))
+    if "access_right" in out:
+        if out["access_right"] not in ACCESS_RIGHTS:
+            errors.append(_err("metadata.access_right", "Unknown access type."))
+        elif out["access_right"] == "embargoed" and not out.get("embargo_date"):
+            errors.append(_err("metadata.access_right", "Unknown access type."))
+    if "license" in out:
+        lic = normalize_license(out["license"])
+        if lic is None:
+            shown = out["license"].get("id") if isinstance(out["license"], dict) else out["license"]
+            errors.append(_err("metadata.license", f"Invalid license provided: {shown}"))
+        else:
+            out["license"] = {"id": lic}
+    if "creators" in out:
+        creators = out["creators"]
+        if not isinstance(creators, list):
+            errors.append(_err("metadata.creators", "Not a valid list."))
+        else:
+            for i, c in enumerate(creators):
+                if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"].strip():
+                    errors.append(_err(f"metadata.creators.{i}.name", "Name is required."))
+    if "communities" in out:
+        comms = out["communities"]
+        if not isinstance(comms, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("identifier"), str) and c["identifier"] for c in comms
+        ):
+            errors.append(_err("metadata.communities", "Invalid communities format."))
+    if "keywords" in out and (
+        not isinstance(out["keywords"], list) or not all(isinstance(k, str) for k in out["keywords"])
+    ):
+        errors.append(_err("metadata.keywords", "Not a valid list of strings."))
+    if "related_identifiers" in out:
+        rel = out["related_identifiers"]
+        if not isinstance(rel, list):
+            errors.append(_err("metadata.related_identifiers", "Not a valid list."))
+        else:
+            for i, r in enumerate(rel):
+                if not isinstance(r, dict) or not isinstance(r.get("identifier"), str) or not r["identifier"]:
+                    errors.append(_err(f"metadata.related_identifiers.{i}.identifier", MISSING))
+                elif r.get("relation") not in RELATIONS:
+                    errors.append(
+                        _err(
+                            f"metadata.related_identifiers.{i}.relation",
+                            f"Invalid relation: {r.get('relation')!r}.",
+                        )
+                    )
+    if "publication_date" in out:
+        pd = out["publication_date"]
+        if not isinstance(pd, str) or not _DATE_RE.match(pd) or not _valid_date(pd):
+            errors.append(_err("metadata.publication_date", "Not a valid date."))
+    if "version" in out and (not isinstance(out["version"], str) or len(out["version"]) > 191):
+        errors.append(_err("metadata.version", "Not a valid string of at most 191 characters."))
+    if errors:
+        raise MetadataError(errors)
+    return out
+
+
+def _valid_date(text: str) -> bool:
+    try:
+        _dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def publish_errors(metadata: dict[str, Any], n_files: int) -> FieldErrors:
+    """What RDM refuses at publish: no resource type, no creators, a short title, a short description, no file."""
+    errors: FieldErrors = []
+    if not metadata.get("upload_type"):
+        errors.append(_err("metadata.resource_type", MISSING))
+    if not metadata.get("creators"):
+        errors.append(_err("metadata.creators", MISSING))
+    title = metadata.get("title")
+    if not title:
+        errors.append(_err("metadata.title", MISSING))
+    elif len(title.strip()) < 3:
+        errors.append(_err("metadata.title", "Shorter than minimum length 3."))
+    desc = metadata.get("description")
+    if desc is not None and len(desc.strip()) < 3:
+        errors.append(_err("metadata.description", "Shorter than minimum length 3."))
+    if n_files == 0:
+        errors.append(_err("files.enabled", NO_FILES))
+    return errors
+
+
+def resource_type(metadata: dict[str, Any]) -> dict[str, str]:
+    """``resource_type`` of the ZenodoJSON record for the legacy ``upload_type`` (+ subtype)."""
+    kind = metadata.get("upload_type") or "other"
+    out = {"type": kind, "title": kind.capitalize()}
+    sub = metadata.get(f"{kind}_type") if kind in ("publication", "image") else None
+    if sub:
+        out["subtype"] = sub
+    return out

@@ -1,0 +1,376 @@
+"""The stand-in's state: depositions, published records, concepts and file blobs, persisted in a data folder.
+
+Layout of the data folder: ``state.json`` (everything but file bytes; rewritten atomically: temp file, fsync,
+``os.replace``), ``blobs/<uuid>`` (file contents, written under ``tmp/`` and renamed when complete). Blobs are
+shared between versions (a new version imports the previous files without copying them) and removed when no
+record refers to them any more. All methods are thread-safe (one lock); uploads stream outside the lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ossr_images.standin.metadata import MetadataError, clean_metadata, publish_errors
+
+STATE_VERSION = 1
+PRERESERVE_PREFIX = "10.5281"  # hard-coded by Zenodo-RDM, even on the sandbox
+
+
+class ApiError(Exception):
+    """An error answer: status, Zenodo's message and optional per-field errors."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"status": self.status, "message": self.message}
+        if self.errors:
+            doc["errors"] = self.errors
+        return doc
+
+
+NOT_FOUND = "The persistent identifier does not exist."
+NOT_REGISTERED = "The persistent identifier is not registered."
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat()
+
+
+def today() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+
+
+def validation_error(errors: list[dict[str, Any]]) -> ApiError:
+    return ApiError(400, "A validation error occurred.", errors)
+
+
+class Store:
+    """Depositions and records of one stand-in, persisted under ``data_dir``."""
+
+    def __init__(self, data_dir: Path, *, doi_prefix: str = "10.5072", quota_bytes: int = 50_000_000_000,
+                 max_files: int = 100) -> None:  # fmt: skip
+        self.data_dir = Path(data_dir)
+        self.blob_dir = self.data_dir / "blobs"
+        self.tmp_dir = self.data_dir / "tmp"
+        self.state_path = self.data_dir / "state.json"
+        self.doi_prefix = doi_prefix
+        self.quota_bytes = quota_bytes
+        self.max_files = max_files
+        self.lock = threading.RLock()
+        for d in (self.data_dir, self.blob_dir, self.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tmp_dir.iterdir():  # uploads cut by a crash
+            leftover.unlink(missing_ok=True)
+        self.state = self._load()
+
+    # ---------------------------------------------------------------- persistence
+    def _load(self) -> dict[str, Any]:
+        if self.state_path.exists():
+            with open(self.state_path, encoding="utf-8") as fh:
+                state = json.load(fh)
+            if state.get("version") != STATE_VERSION:
+                raise RuntimeError(f"{self.state_path}: unknown state version {state.get('version')!r}")
+            return state
+        return {"version": STATE_VERSION, "next_id": 1, "records": {}, "concepts": {}, "buckets": {}}
+
+    def save(self) -> None:
+        """Write the state atomically (a crash leaves the old or the new file, never half of one)."""
+        with self.lock:
+            tmp = self.data_dir / f".state.json.{os.getpid()}.{threading.get_ident()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(self.state, fh, separators=(",", ":"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.state_path)
+            try:
+                fd = os.open(self.data_dir, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass
+
+    def _new_id(self) -> int:
+        n = int(self.state["next_id"])
+        self.state["next_id"] = n + 1
+        return n
+
+    # ---------------------------------------------------------------- lookups
+    def records(self) -> Iterable[dict[str, Any]]:
+        return self.state["records"].values()
+
+    def get(self, rec_id: Any) -> dict[str, Any]:
+        """The deposition with this id, or a 404."""
+        rec = self.state["records"].get(str(rec_id).strip())
+        if rec is None:
+            raise ApiError(404, NOT_FOUND)
+        return rec
+
+    def get_owned(self, rec_id: Any, owner: int) -> dict[str, Any]:
+        rec = self.get(rec_id)
+        if rec["owner"] != owner:
+            raise ApiError(403, "Permission denied.")
+        return rec
+
+    def by_bucket(self, bucket: str) -> dict[str, Any]:
+        rec_id = self.state["buckets"].get(bucket)
+        if rec_id is None:
+            raise ApiError(404, "Bucket does not exist.")
+        return self.get(rec_id)
+
+    def concept(self, rec: dict[str, Any]) -> dict[str, Any]:
+        return self.state["concepts"][rec["conceptrecid"]]
+
+    def versions(self, conceptrecid: str) -> list[dict[str, Any]]:
+        concept = self.state["concepts"].get(str(conceptrecid))
+        if not concept:
+            return []
+        return [self.state["records"][str(i)] for i in concept["versions"] if str(i) in self.state["records"]]
+
+    def published_versions(self, conceptrecid: str) -> list[dict[str, Any]]:
+        return [r for r in self.versions(conceptrecid) if r.get("published")]
+
+    def latest_published(self, conceptrecid: str) -> dict[str, Any] | None:
+        pubs = self.published_versions(conceptrecid)
+        return pubs[-1] if pubs else None
+
+    def latest_draft(self, rec: dict[str, Any]) -> dict[str, Any] | None:
+        """The concept's unpublished draft (a next version being prepared), if any."""
+        for r in reversed(self.versions(rec["conceptrecid"])):
+            if not r.get("published"):
+                return r
+        return None
+
+    def published_record(self, rec_id: Any) -> dict[str, Any]:
+        """A published record by id; a draft-only id is not registered (404)."""
+        rec = self.get(rec_id)
+        if not rec.get("published"):
+            raise ApiError(404, NOT_REGISTERED)
+        return rec
+
+    def is_concept(self, rec_id: Any) -> bool:
+        return str(rec_id).strip() in self.state["concepts"]
+
+    # ---------------------------------------------------------------- deposit actions
+    def create(self, owner: int, metadata: Any) -> dict[str, Any]:
+        cleaned = _clean(metadata)
+        with self.lock:
+            concept_id = self._new_id()
+            rec_id = self._new_id()
+            self.state["concepts"][str(concept_id)] = {
+                "conceptrecid": str(concept_id), "conceptdoi": None, "versions": [rec_id], "owner": owner,
+            }  # fmt: skip
+            rec = self._new_record(rec_id, str(concept_id), owner, cleaned)
+            self.save()
+            return rec
+
+    def _new_record(
+        self, rec_id: int, concept_id: str, owner: int, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        stamp = now()
+        bucket = str(uuid.uuid4())
+        rec = {
+            "id": rec_id, "conceptrecid": concept_id, "owner": owner, "created": stamp, "modified": stamp,
+            "metadata": metadata, "state": "unsubmitted", "submitted": False, "bucket": bucket, "files": [],
+            "doi": None, "published": None,
+        }  # fmt: skip
+        self.state["records"][str(rec_id)] = rec
+        self.state["buckets"][bucket] = str(rec_id)
+        return rec
+
+    def update(self, rec: dict[str, Any], metadata: Any) -> dict[str, Any]:
+        with self.lock:
+            if rec["state"] == "done":
+                raise ApiError(404, NOT_FOUND)  # published and not in edit: immutable
+            rec["metadata"] = _clean(metadata)
+            rec["modified"] = now()
+            self.save()
+            return rec
+
+    def delete(self, rec: dict[str, Any]) -> None:
+        with self.lock:
+            if rec.get("published") or rec["submitted"]:
+                raise ApiError(404, NOT_FOUND)
+            self._drop_record(rec)
+            self.save()
+
+    def _drop_record(self, rec: dict[str, Any]) -> None:
+        files = rec["files"]
+        del self.state["records"][str(rec["id"])]
+        self.state["buckets"].pop(rec["bucket"], None)
+        concept = self.state["concepts"].get(rec["conceptrecid"])
+        if concept is not None:
+            concept["versions"] = [v for v in concept["versions"] if v != rec["id"]]
+            if not concept["versions"]:
+                del self.state["concepts"][rec["conceptrecid"]]
+        for f in files:
+            self._release_blob(f["blob"])
+
+    def publish(self, rec: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            if rec["state"] == "done":
+                raise ApiError(404, NOT_FOUND)
+            files = rec["files"] if not rec.get("published") else rec["published"]["files"]
+            errors = publish_errors(rec["metadata"], len(files))
+            if errors:
+                raise validation_error(errors)
+            concept = self.concept(rec)
+            if not concept.get("conceptdoi"):
+                concept["conceptdoi"] = f"{self.doi_prefix}/zenodo.{rec['conceptrecid']}"
+            rec["doi"] = f"{self.doi_prefix}/zenodo.{rec['id']}"
+            md = copy.deepcopy(rec["metadata"])
+            md.setdefault("publication_date", today())
+            md.setdefault("access_right", "open")
+            if "license" not in md:
+                md["license"] = {"id": "cc-zero" if md.get("upload_type") == "dataset" else "cc-by-4.0"}
+            md["doi"] = rec["doi"]
+            rec["metadata"] = copy.deepcopy(md)
+            revision = (rec["published"] or {}).get("revision", 0) + 1
+            stamp = now()
+            rec["published"] = {
+                "metadata": md,
+                "files": copy.deepcopy(files),
+                "created": (rec["published"] or {}).get("created", stamp),
+                "modified": stamp,
+                "revision": revision,
+            }
+            rec["state"] = "done"
+            rec["submitted"] = True
+            rec["modified"] = stamp
+            self.save()
+            return rec
+
+    def edit(self, rec: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            if rec.get("published") and rec["state"] == "done":
+                rec["state"] = "inprogress"
+                rec["modified"] = now()
+                self.save()
+            return rec
+
+    def discard(self, rec: dict[str, Any]) -> None:
+        with self.lock:
+            if not rec.get("published"):
+                self._drop_record(rec)  # discarding a never-published draft deletes it (RDM delete_draft)
+            elif rec["state"] == "inprogress":
+                rec["metadata"] = copy.deepcopy(rec["published"]["metadata"])
+                rec["state"] = "done"
+                rec["modified"] = now()
+            self.save()
+
+    def new_version(self, rec: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            if not rec.get("published"):
+                raise ApiError(404, NOT_REGISTERED)
+            latest = self.latest_published(rec["conceptrecid"]) or rec
+            draft = self.latest_draft(rec)
+            if draft is not None:
+                if draft["files"]:
+                    raise validation_error(
+                        [{"field": "files.enabled", "messages": ["Please remove all files first."]}]
+                    )
+            else:
+                md = copy.deepcopy(latest["published"]["metadata"])
+                for key in ("version", "doi", "prereserve_doi"):
+                    md.pop(key, None)
+                md["publication_date"] = today()
+                draft = self._new_record(self._new_id(), rec["conceptrecid"], rec["owner"], md)
+                self.concept(rec)["versions"].append(draft["id"])
+            for f in latest["published"]["files"]:
+                imported = dict(f, id=str(uuid.uuid4()), version_id=str(uuid.uuid4()))
+                draft["files"].append(imported)
+            draft["modified"] = now()
+            self.save()
+            return draft
+
+    # ---------------------------------------------------------------- files
+    def check_upload(self, rec: dict[str, Any], key: str, size: int | None) -> None:
+        """Refuse an upload before reading its body: locked files, quota, file count."""
+        if rec.get("published") or rec["submitted"]:
+            raise ApiError(403, "Permission denied.")
+        if size is not None:
+            self._check_quota(rec, key, size)
+
+    def _check_quota(self, rec: dict[str, Any], key: str, size: int) -> None:
+        others = [f for f in rec["files"] if f["key"] != key]
+        if size > self.quota_bytes:
+            raise ApiError(400, "File size limit exceeded.")
+        if sum(f["size"] for f in others) + size > self.quota_bytes:
+            raise ApiError(400, "Bucket quota exceeded.")
+        if len(others) >= self.max_files and len(others) == len(rec["files"]):
+            raise ApiError(
+                400, "Uploading selected files will result in exceeding the max amount per record."
+            )
+
+    def new_temp(self) -> Path:
+        return self.tmp_dir / f"{uuid.uuid4()}.part"
+
+    def add_file(
+        self, rec: dict[str, Any], key: str, temp: Path, size: int, md5: str, mimetype: str
+    ) -> dict[str, Any]:
+        """Move a completely received upload into place and record it (replacing a file of the same key)."""
+        blob = str(uuid.uuid4())
+        with self.lock:
+            try:
+                self.check_upload(rec, key, size)
+            except ApiError:
+                temp.unlink(missing_ok=True)
+                raise
+            os.replace(temp, self.blob_dir / blob)
+            stamp = now()
+            old = [f for f in rec["files"] if f["key"] == key]
+            entry = {
+                "id": str(uuid.uuid4()), "key": key, "size": size, "md5": md5, "blob": blob, "mimetype": mimetype,
+                "created": old[0]["created"] if old else stamp, "updated": stamp, "version_id": str(uuid.uuid4()),
+            }  # fmt: skip
+            rec["files"] = [f for f in rec["files"] if f["key"] != key] + [entry]
+            rec["modified"] = stamp
+            self.save()
+            for f in old:
+                self._release_blob(f["blob"])
+            return entry
+
+    def delete_file(self, rec: dict[str, Any], *, file_id: str | None = None, key: str | None = None) -> None:
+        with self.lock:
+            if rec.get("published") or rec["submitted"]:
+                raise ApiError(403, "Permission denied.")
+            match = [f for f in rec["files"] if (file_id is not None and f["id"] == file_id) or
+                     (key is not None and f["key"] == key)]  # fmt: skip
+            if not match:
+                raise ApiError(404, "File does not exist.")
+            rec["files"] = [f for f in rec["files"] if f not in match]
+            rec["modified"] = now()
+            self.save()
+            for f in match:
+                self._release_blob(f["blob"])
+
+    def blob_path(self, entry: dict[str, Any]) -> Path:
+        return self.blob_dir / entry["blob"]
+
+    def _release_blob(self, blob: str) -> None:
+        for r in self.state["records"].values():
+            if any(f["blob"] == blob for f in r["files"]):
+                return
+            if r.get("published") and any(f["blob"] == blob for f in r["published"]["files"]):
+                return
+        (self.blob_dir / blob).unlink(missing_ok=True)
+
+
+def _clean(metadata: Any) -> dict[str, Any]:
+    try:
+        return clean_metadata(metadata)
+    except MetadataError as exc:
+        raise validation_error(exc.errors) from None
