@@ -166,7 +166,7 @@ def compress_stream(
     # gzip
     nthreads = _default_threads(threads)
     pigz = shutil.which("pigz")
-    if pigz and nthreads > 1 and _has_fileno(dst):
+    if pigz and nthreads > 1:
         return _pigz(pigz, src, dst, nthreads, level or 6, progress)
     compressor = zlib.compressobj(level or 6, zlib.DEFLATED, 31)  # 31: gzip container
     while chunk := src.read(CHUNK):
@@ -178,37 +178,53 @@ def compress_stream(
     return total
 
 
-def _has_fileno(f: BinaryIO) -> bool:
-    try:
-        f.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        return False
-    return True
-
-
 def _pigz(
     pigz: str, src: BinaryIO, dst: BinaryIO, threads: int, level: int, progress: Progress | None
 ) -> int:
-    dst.flush()
+    """gzip through pigz: a thread feeds its stdin, this thread copies its stdout to `dst`."""
+    import threading
+
     proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-        [pigz, "-c", f"-{level}", "-p", str(threads), "-n"],
+        [pigz, "-c", f"-{level}", "-p", str(threads)],
         stdin=subprocess.PIPE,
-        stdout=dst.fileno(),
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert proc.stdin is not None
+    assert proc.stdin is not None and proc.stdout is not None
     total = 0
+    failure: list[BaseException] = []
+
+    def feed() -> None:
+        nonlocal total
+        try:
+            while chunk := src.read(CHUNK):
+                proc.stdin.write(chunk)  # type: ignore[union-attr]
+                total += len(chunk)
+                if progress:
+                    progress(len(chunk))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failure.append(exc)
+        finally:
+            try:
+                proc.stdin.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+
+    feeder = threading.Thread(target=feed, name="pigz-feed", daemon=True)
+    feeder.start()
     try:
-        while chunk := src.read(CHUNK):
-            proc.stdin.write(chunk)
-            total += len(chunk)
-            if progress:
-                progress(len(chunk))
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    err = proc.stderr.read() if proc.stderr else b""
-    if proc.wait() != 0:
+        while chunk := proc.stdout.read(CHUNK):
+            dst.write(chunk)
+    except BaseException:
+        proc.kill()  # unblocks the feeder
+        raise
+    finally:
+        feeder.join()
+        err = proc.stderr.read() if proc.stderr else b""
+        code = proc.wait()
+    if failure:
+        raise failure[0]
+    if code != 0:
         raise OSError(f"pigz failed: {err.decode(errors='replace').strip()}")
     return total
 

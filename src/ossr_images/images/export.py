@@ -1,0 +1,401 @@
+"""Export an image to a file: from the Docker engine (`docker-daemon:NAME:TAG`, streamed through the SDK),
+from a registry without a daemon (`docker://REGISTRY/REPO:TAG`, through skopeo), or by re-packing or
+converting an existing archive or .sif (docker-archive <-> oci-archive with skopeo, -> .sif with Apptainer).
+
+The result is written under a temporary name beside `out` and renamed only when complete, so a partial
+file never appears under the final name; intermediate files live in a temporary folder beside `out`
+(same file system, so no /tmp space is needed) and are removed whatever happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import ipaddress
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ossr_images.errors import EngineUnavailableError, InvalidInputError, RemoteError
+from ossr_images.images.compression import CHUNK, METHODS, compress_stream, open_decompressed
+from ossr_images.images.inspect import ImageInfo, inspect_image
+
+Progress = Callable[[int], None]
+FORMATS = ("docker-archive", "oci-archive", "sif")
+SKOPEO_HINT = "Install skopeo (apt-get install skopeo, dnf install skopeo, brew install skopeo)."
+
+
+@dataclass
+class ExportResult:
+    """What was written: the file, its format/compression/size/sha256, the image it holds, how to load it."""
+
+    path: Path
+    format: str
+    compression: str
+    size: int
+    sha256: str
+    image_id: str | None
+    manifest_digest: str | None
+    ref: str
+    tool: str  # what produced the bytes: "docker-sdk", "skopeo", "apptainer", "ossr-images"
+    load_instructions: str
+    info: ImageInfo
+    steps: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        return d
+
+
+def load_instructions(path: Path | str, fmt: str, compression: str, tag: str | None = None) -> str:
+    """The shell command that loads this file into an engine."""
+    name = Path(path).name
+    if fmt == "sif":
+        return f"apptainer run {name}   # or: singularity run {name}"
+    if fmt == "oci-archive":
+        target = tag or "IMAGE:TAG"
+        if compression == "none":
+            return f"skopeo copy oci-archive:{name} docker-daemon:{target}"
+        tool = "zstd -dc" if compression == "zstd" else "gzip -dc"
+        plain = name.rsplit(".", 1)[0]
+        return f"{tool} {name} > {plain} && skopeo copy oci-archive:{plain} docker-daemon:{target}"
+    if compression == "zstd":
+        return f"zstd -dc {name} | docker load"
+    return f"docker load -i {name}"
+
+
+# ------------------------------------------------------------------------------------------ references
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """("docker-daemon", "name:tag"), ("docker", "registry/repo:tag") or ("file", path)."""
+    if ref.startswith("docker-daemon:"):
+        value = ref[len("docker-daemon:") :]
+        return "docker-daemon", value if (
+            ":" in value.rsplit("/", 1)[-1] or "@" in value
+        ) else value + ":latest"
+    if ref.startswith("docker://"):
+        return "docker", ref[len("docker://") :]
+    for prefix in ("docker-archive:", "oci-archive:", "sif:"):
+        if ref.startswith(prefix):
+            return "file", ref[len(prefix) :]
+    if os.path.exists(ref):
+        return "file", ref
+    raise InvalidInputError(
+        f"{ref!r} is neither an existing file nor an image reference",
+        hint="Give docker-daemon:NAME:TAG (an image in the local Docker engine), docker://REGISTRY/REPO:TAG "
+        "(a registry, no daemon needed), or the path of a .tar/.tar.zst/.tar.gz archive or .sif file.",
+    )
+
+
+def _registry_host(value: str) -> str:
+    first = value.split("/", 1)[0]
+    return first if ("." in first or ":" in first or first == "localhost") and "/" in value else "docker.io"
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+class _IterReader(io.RawIOBase):
+    """A file object over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._it: Iterator[bytes] = iter(chunks)
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        if size is None or size < 0:
+            size = CHUNK
+        while not self._buf:
+            try:
+                self._buf = next(self._it)
+            except StopIteration:
+                return b""
+        data, self._buf = self._buf[:size], self._buf[size:]
+        return data
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _HashingWriter(io.RawIOBase):
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self.sha256 = hashlib.sha256()
+        self.count = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def]
+        self._fh.write(data)
+        self.sha256.update(data)
+        self.count += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+
+def _write_compressed(src: BinaryIO, part: Path, method: str, progress: Progress | None) -> str:
+    """Compress `src` into `part` (created), fsync; return the sha256 of what was written."""
+    with open(part, "wb") as fh:
+        writer = _HashingWriter(fh)
+        compress_stream(src, writer, method, progress=progress)  # type: ignore[arg-type]
+        fh.flush()
+        os.fsync(fh.fileno())
+    return writer.sha256.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _skopeo() -> str:
+    binary = shutil.which("skopeo")
+    if not binary:
+        raise EngineUnavailableError("skopeo is not on PATH", hint=SKOPEO_HINT)
+    return binary
+
+
+def skopeo_copy(
+    src: str, dst: str, *, src_tls_verify: bool | None = None, log: Callable[[str], None] | None = None
+) -> None:
+    """`skopeo copy SRC DST` (transport-prefixed references). Raises RemoteError with skopeo's message."""
+    cmd = [_skopeo(), "copy"]
+    if not any(Path(p).exists() for p in ("/etc/containers/policy.json", _user_policy())):
+        cmd.append("--insecure-policy")
+    if src_tls_verify is False:
+        cmd.append("--src-tls-verify=false")
+    cmd += [src, dst]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)  # noqa: S603
+    if log:
+        for line in (proc.stdout + proc.stderr).splitlines():
+            if line.strip():
+                log(line)
+    if proc.returncode != 0:
+        message = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+        raise RemoteError(
+            f"skopeo copy {src} -> {dst.split(':', 1)[0]} failed: {message[:400]}",
+            hint="Check the reference and that the registry is reachable (`skopeo inspect` it); for a "
+            "registry without TLS on another host, log in or configure it in registries.conf.",
+        )
+
+
+def _user_policy() -> str:
+    return str(Path.home() / ".config" / "containers" / "policy.json")
+
+
+# ------------------------------------------------------------------------------------------ export
+
+
+def export_image(
+    ref: str,
+    out: Path | str,
+    *,
+    fmt: str = "docker-archive",
+    compress: str | None = None,
+    progress: Progress | None = None,
+    engine: Any = None,
+    tls_verify: bool | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Export image `ref` to `out` in format `fmt` ("docker-archive", "oci-archive", "sif") compressed
+    with `compress` ("zstd", "gzip", "none"; default zstd for archives, none for .sif).
+
+    `ref`: docker-daemon:NAME:TAG, docker://REGISTRY/REPO:TAG or the path of an archive / .sif.
+    `tls_verify` for registries: None verifies except for loopback registries. `engine`: a connected
+    DockerEngine to reuse. `progress(n)`: uncompressed bytes processed.
+    """
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"unknown format {fmt!r}", hint=f"Use one of: {', '.join(FORMATS)}.")
+    if compress is None:
+        compress = "none" if fmt == "sif" else "zstd"
+    if compress not in METHODS:
+        raise InvalidInputError(
+            f"unknown compression {compress!r}", hint=f"Use one of: {', '.join(METHODS)}."
+        )
+    if fmt == "sif" and compress != "none":
+        raise InvalidInputError(
+            "a .sif file is not compressed as a whole (its squashfs partition already is)",
+            hint="Use --compress none with --format sif.",
+        )
+    out = Path(out)
+    if out.is_dir():
+        raise InvalidInputError(f"output {out} is a directory", hint="Give the path of the file to write.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    transport, value = parse_ref(ref)
+    steps: list[str] = []
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export", dir=out.parent))
+    part = work / "result.part"
+    tag: str | None = None
+    try:
+        if transport == "docker-daemon":
+            tool = "docker-sdk"
+            tag = value
+            if engine is None:
+                from ossr_images.images.docker_engine import DockerEngine
+
+                engine = DockerEngine.connect()
+            if fmt == "docker-archive":
+                steps.append(f"docker save {value} (Docker SDK, streamed) | {compress}")
+                digest = _write_compressed(_IterReader(engine.save_stream(value)), part, compress, progress)
+                return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
+            plain = work / "docker.tar"
+            steps.append(f"docker save {value} (Docker SDK, streamed)")
+            _write_compressed(_IterReader(engine.save_stream(value)), plain, "none", progress)
+            src_fmt = "docker-archive"
+        elif transport == "docker":
+            tool = "skopeo"
+            host = _registry_host(value)
+            verify = tls_verify if tls_verify is not None else not _is_loopback(host)
+            name = value if "@" not in value else None
+            tag = name
+            if fmt == "oci-archive":
+                plain = work / "oci.tar"
+                skopeo_copy(f"docker://{value}", f"oci-archive:{plain}", src_tls_verify=verify, log=log)
+                src_fmt = "oci-archive"
+            else:
+                plain = work / "docker.tar"
+                dst = f"docker-archive:{plain}" + (f":{name}" if name else "")
+                skopeo_copy(f"docker://{value}", dst, src_tls_verify=verify, log=log)
+                src_fmt = "docker-archive"
+            steps.append(
+                f"skopeo copy docker://{value} {src_fmt}:…" + ("" if verify else " (TLS not verified)")
+            )
+        else:
+            tool = "ossr-images"
+            src = Path(value)
+            info = inspect_image(src, sha256=False)
+            src_fmt = info.format
+            tag = info.repo_tags[0] if info.repo_tags else None
+            if src_fmt == fmt:
+                if fmt == "sif":
+                    steps.append(f"copy {src}")
+                    with open(src, "rb") as fh:
+                        digest = _write_compressed(fh, part, "none", progress)
+                else:
+                    steps.append(f"re-pack {src} ({info.compression} -> {compress})")
+                    with open_decompressed(src) as fh:
+                        digest = _write_compressed(fh, part, compress, progress)
+                return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
+            if src_fmt == "sif":
+                raise InvalidInputError(
+                    f"{src} is a .sif file, which cannot be converted to a {fmt}",
+                    hint="Export the Docker image it was built from instead (docker-daemon:NAME:TAG).",
+                )
+            if info.compression != "none":
+                plain = work / f"{src_fmt}.tar"
+                steps.append(f"decompress {src} ({info.compression})")
+                with open_decompressed(src) as fh:
+                    _write_compressed(fh, plain, "none", progress)
+            else:
+                plain = src
+        # convert `plain` (src_fmt, uncompressed) to fmt
+        if src_fmt != fmt:
+            plain, tool = _convert(plain, src_fmt, fmt, work, tag, steps, log)
+        if fmt == "sif":
+            os.replace(plain, part) if plain.parent == work else shutil.copyfile(plain, part)
+            digest = _sha256_file(part)
+            return _finish(part, out, fmt, "none", digest, ref, tool, steps, tag)
+        if compress != "none":
+            steps.append(f"compress with {compress}")
+        with open(plain, "rb") as fh:
+            digest = _write_compressed(fh, part, compress, None)
+        return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _convert(
+    plain: Path,
+    src_fmt: str,
+    fmt: str,
+    work: Path,
+    tag: str | None,
+    steps: list[str],
+    log: Callable[[str], None] | None,
+) -> tuple[Path, str]:
+    if fmt == "sif":
+        if src_fmt == "oci-archive":  # apptainer needs directory entries in oci-archives: go via docker
+            plain, _ = _convert(plain, src_fmt, "docker-archive", work, tag, steps, log)
+        from ossr_images.images.apptainer import build_sif
+
+        target = work / "image.sif"
+        steps.append("apptainer build image.sif docker-archive:…")
+        build_sif(f"docker-archive:{plain}", target, log=log)
+        return target, "apptainer"
+    target = work / f"{fmt}.tar"
+    name = tag if tag and _looks_like_docker_ref(tag) else None
+    dst = f"{fmt}:{target}" + (f":{name}" if name and fmt == "docker-archive" else "")
+    steps.append(f"skopeo copy {src_fmt}:… {fmt}:…")
+    skopeo_copy(f"{src_fmt}:{plain}", dst, log=log)
+    return target, "skopeo"
+
+
+def _looks_like_docker_ref(tag: str) -> bool:
+    last = tag.rsplit("/", 1)[-1]
+    return ":" in last and tag == tag.lower() and " " not in tag
+
+
+def _finish(
+    part: Path,
+    out: Path,
+    fmt: str,
+    compress: str,
+    digest: str,
+    ref: str,
+    tool: str,
+    steps: list[str],
+    tag: str | None,
+) -> ExportResult:
+    info = inspect_image(part, sha256=False)  # reads back what was written before it gets its name
+    if info.format != fmt:
+        raise RemoteError(
+            f"the export of {ref} produced a {info.format}, not a {fmt}",
+            hint="Report this; try another --format meanwhile.",
+        )
+    info.sha256 = digest
+    os.replace(part, out)
+    info.path = str(out)
+    size = out.stat().st_size
+    info.size = size
+    return ExportResult(
+        path=out,
+        format=fmt,
+        compression=compress,
+        size=size,
+        sha256=digest,
+        image_id=info.image_id,
+        manifest_digest=info.manifest_digest,
+        ref=ref,
+        tool=tool,
+        load_instructions=load_instructions(out, fmt, compress, tag),
+        info=info,
+        steps=steps,
+    )
