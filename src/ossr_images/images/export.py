@@ -278,7 +278,8 @@ def export_image(
             tag = name
             if fmt == "oci-archive":
                 plain = work / "oci.tar"
-                skopeo_copy(f"docker://{value}", f"oci-archive:{plain}", src_tls_verify=verify, log=log)
+                dst = f"oci-archive:{plain}" + (f":{name}" if name else "")
+                skopeo_copy(f"docker://{value}", dst, src_tls_verify=verify, log=log)
                 src_fmt = "oci-archive"
             else:
                 plain = work / "docker.tar"
@@ -352,7 +353,7 @@ def _convert(
         return target, "apptainer"
     target = work / f"{fmt}.tar"
     name = tag if tag and _looks_like_docker_ref(tag) else None
-    dst = f"{fmt}:{target}" + (f":{name}" if name and fmt == "docker-archive" else "")
+    dst = f"{fmt}:{target}" + (f":{name}" if name else "")
     steps.append(f"skopeo copy {src_fmt}:… {fmt}:…")
     skopeo_copy(f"{src_fmt}:{plain}", dst, log=log)
     return target, "skopeo"

@@ -1,0 +1,237 @@
+"""Build an image with provenance labels: Docker (SDK) from a context, Apptainer from a definition file.
+
+The labels come from `metadata.labels.oci_labels(codemeta, source, created)` (the caller computes them).
+Labels the Dockerfile / definition sets itself are kept, unless they contradict the source link: that is
+an error naming both values. After the build the image's labels are read back and checked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ossr_images.errors import IntegrityError, InvalidInputError, Problem
+from ossr_images.images.export import ExportResult, export_image
+from ossr_images.metadata import labels as L
+
+PROVENANCE_KEYS = (L.SOURCE, L.REVISION, L.LEGACY_SOURCE, L.LEGACY_REVISION)
+
+
+@dataclass
+class BuildResult:
+    """What a build made: engine, image ID or file, final labels, the export, problems found."""
+
+    engine: str  # "docker" or "apptainer"
+    engine_version: str
+    image_id: str | None
+    tag: str | None
+    labels: dict[str, str]
+    created: str
+    export: ExportResult | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "engine_version": self.engine_version,
+            "image_id": self.image_id,
+            "tag": self.tag,
+            "labels": self.labels,
+            "created": self.created,
+            "export": self.export.to_dict() if self.export else None,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def merge_labels(ours: dict[str, str], theirs: dict[str, str], source: Any, where: str) -> dict[str, str]:
+    """The labels to pass to the engine: ours, except keys `theirs` (the Dockerfile's or definition's own)
+    sets. A provenance label of theirs that contradicts the source link raises InvalidInputError; one that
+    depends on a build variable ($VAR) is overridden by ours."""
+    if source is not None:
+        for key in PROVENANCE_KEYS:
+            value = theirs.get(key)
+            if value is None or "$" in value:
+                continue
+            if key in (L.SOURCE, L.LEGACY_SOURCE):
+                ok = L._same_repository(value, source.repository)
+                wanted = source.repository
+            else:
+                ok = value.lower() == source.commit.lower() or (
+                    len(value) >= 7 and source.commit.lower().startswith(value.lower())
+                )
+                wanted = source.commit
+            if not ok:
+                raise InvalidInputError(
+                    f"{where} sets the label {key} to {value}, but the source link says {wanted}",
+                    hint=f"Remove that label from {where} (ossr-images writes it), or build from the "
+                    "repository and commit the label names.",
+                )
+    passed = {}
+    for key, value in ours.items():
+        mine = theirs.get(key)
+        if mine is None or (key in PROVENANCE_KEYS and "$" in mine):
+            passed[key] = value
+    return passed
+
+
+def default_tag(codemeta: Any) -> str:
+    """ "name:version" from CodeMeta, in the characters Docker accepts; "ossr-images-build:latest" else."""
+    name = getattr(codemeta, "name", None) if codemeta is not None else None
+    version = getattr(codemeta, "version", None) if codemeta is not None else None
+    repo = re.sub(r"[^a-z0-9._-]+", "-", (name or "").lower()).strip("-._") or "ossr-images-build"
+    tag = re.sub(r"[^A-Za-z0-9._-]+", "-", version or "").strip("-.") or "latest"
+    return f"{repo}:{tag[:128]}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_docker(
+    context: Path | str,
+    *,
+    dockerfile: Path | str | None = None,
+    tag: str | None = None,
+    codemeta: Any = None,
+    source: Any = None,
+    created: str | None = None,
+    out: Path | str | None = None,
+    compress: str = "zstd",
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    engine: Any = None,
+) -> BuildResult:
+    """Build the Docker image of `context` with OCI labels from CodeMeta and the source link; check the
+    labels on the built image; export it to `out` (docker-archive, `compress`) when given."""
+    from ossr_images.images.docker_engine import DockerEngine
+    from ossr_images.images.dockerfile import read_dockerfile_labels
+
+    context = Path(context)
+    if not context.is_dir():
+        raise InvalidInputError(
+            f"build context {context} is not a directory",
+            hint="Give the directory that holds the Dockerfile.",
+        )
+    df = Path(dockerfile) if dockerfile else context / "Dockerfile"
+    if not df.is_file():
+        raise InvalidInputError(f"no Dockerfile at {df}", hint="Give its path with -f FILE.")
+    created = created or _now()
+    ours = L.oci_labels(codemeta, source, created)
+    labels = merge_labels(ours, read_dockerfile_labels(df), source, str(df))
+    tag = tag or default_tag(codemeta)
+    engine = engine or DockerEngine.connect()
+    image_id = engine.build(context, dockerfile=str(df.resolve()), tag=tag, labels=labels, log=log)
+    final = engine.labels(image_id)
+    problems = L.check_labels(final, codemeta, source)
+    _refuse(problems, f"the built image {tag}")
+    result = BuildResult("docker", engine.version, image_id, tag, final, created, problems=problems)
+    if out:
+        result.export = export_image(
+            f"docker-daemon:{tag}",
+            out,
+            fmt="docker-archive",
+            compress=compress,
+            progress=progress,
+            engine=engine,
+        )
+        if result.export.image_id != image_id:
+            raise IntegrityError(
+                f"the exported archive holds image {result.export.image_id}, not the built {image_id}",
+                hint="Another build may have moved the tag meanwhile: build again.",
+            )
+    return result
+
+
+def build_singularity(
+    definition: Path | str,
+    out: Path | str,
+    *,
+    codemeta: Any = None,
+    source: Any = None,
+    created: str | None = None,
+    log: Callable[[str], None] | None = None,
+    binary: str | None = None,
+) -> BuildResult:
+    """Build `out` (.sif) from an Apptainer/Singularity definition file, with the OCI labels written into
+    %labels; read the labels back from the .sif (our reader, and `apptainer inspect`) and check them."""
+    from ossr_images.images.apptainer import (
+        apptainer_version,
+        build_sif,
+        definition_labels,
+        definition_with_labels,
+        inspect_labels,
+        require_apptainer,
+    )
+    from ossr_images.images.inspect import inspect_image
+
+    definition = Path(definition)
+    try:
+        text = definition.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read the definition file {definition}: {exc.strerror or exc}",
+            hint="Give the path of an Apptainer/Singularity definition (.def) file.",
+        ) from exc
+    binary = binary or require_apptainer()
+    created = created or _now()
+    ours = L.oci_labels(codemeta, source, created)
+    labels = merge_labels(ours, definition_labels(text), source, str(definition))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # beside the original, so that relative paths in it (From:, %files) mean the same
+    fd, tmp_def = tempfile.mkstemp(prefix=f".{definition.name}.", suffix=".def", dir=definition.parent)
+    fd2, tmp_sif = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd2)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(definition_with_labels(text, labels))
+        build_sif(tmp_def, Path(tmp_sif), binary=binary, log=log)
+        info = inspect_image(tmp_sif, sha256=False)
+        reported = inspect_labels(Path(tmp_sif), binary=binary)
+        for key in (L.SOURCE, L.REVISION):
+            if key in ours and info.labels.get(key) != reported.get(key):
+                raise IntegrityError(
+                    f"the .sif's label {key} reads {info.labels.get(key)!r} but apptainer inspect says "
+                    f"{reported.get(key)!r}",
+                    hint="Report this: the SIF reader and Apptainer disagree.",
+                )
+        problems = L.check_labels(info.labels, codemeta, source)
+        _refuse(problems, f"the built {out.name}")
+        os.replace(tmp_sif, out)
+    finally:
+        for leftover in (tmp_def, tmp_sif):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+    final = inspect_image(out)
+    export = ExportResult(
+        path=out,
+        format="sif",
+        compression="none",
+        size=final.size,
+        sha256=final.sha256 or "",
+        image_id=None,
+        manifest_digest=None,
+        ref=str(definition),
+        tool="apptainer",
+        load_instructions=f"apptainer run {out.name}   # or: singularity run {out.name}",
+        info=final,
+        steps=[f"apptainer build {out.name} {definition.name} (with %labels)"],
+    )
+    return BuildResult(
+        "apptainer", apptainer_version(binary), None, None, final.labels, created, export, problems
+    )
+
+
+def _refuse(problems: list[Problem], what: str) -> None:
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise IntegrityError(
+            f"{what} does not carry the source link: " + "; ".join(p.message for p in errors),
+            hint=errors[0].hint or "Build again.",
+        )
