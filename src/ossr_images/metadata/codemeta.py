@@ -254,6 +254,8 @@ def _translate(error: ValidationError, raw: dict[str, Any], source: str) -> list
         out = []
         for key in missing:
             hint = props.get(key, {}).get("x-hint", "")
+            if not hint and not location:  # e.g. "version" required by an if/then branch
+                hint = codemeta_schema()["properties"].get(key, {}).get("x-hint", "")
             message = f"required key {key!r} is missing"
             if not location:
                 message, hint = _missing_top_level(key, raw, message, hint)
