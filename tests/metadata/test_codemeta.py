@@ -449,3 +449,41 @@ def test_real_codemeta_files(path):
     if report.valid:
         cm = report.codemeta
         assert cm.name and cm.description and cm.version and cm.licenses and cm.authors and cm.code_repository
+
+
+# ------------------------------------------------------------------------------------------ robustness
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+_keys = st.sampled_from(
+    ["@context", "@type", "type", "name", "description", "version", "softwareVersion", "license", "author",
+     "maintainer", "contributor", "keywords", "codeRepository", "datePublished", "dateCreated", "readme",
+     "identifier", "url", "licenseId", "givenName", "familyName", "affiliation", "@id", "id", "email"]
+)  # fmt: skip
+_json = st.recursive(
+    _scalars
+    | st.sampled_from(["https://spdx.org/licenses/MIT", "Person", "Organization", "v1.0", "12-02-2024"]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(_keys | st.text(max_size=5), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_keys, _json, max_size=12))
+def test_any_json_object_gets_a_verdict_without_exception(doc):
+    report = parse_codemeta(json.dumps(doc))
+    assert report.codemeta is not None
+    assert report.valid == (not report.errors)
+    for problem in report.problems:
+        assert problem.severity in ("error", "warning") and problem.message
+        assert problem.path == "" or problem.path.startswith("/")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_gets_a_verdict_without_exception(text):
+    report = parse_codemeta(text)
+    assert report.problems or report.valid
