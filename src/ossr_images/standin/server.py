@@ -850,7 +850,9 @@ class LocalZenodo:
         """Serve on a background thread; returns self (``.api_url`` is then final)."""
         self.bind()
         assert self._httpd is not None
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="local-zenodo", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="local-zenodo", daemon=True
+        )
         self._thread.start()
         log.info("local Zenodo serving %s (data %s)", self.api_url, self.data_dir)
         return self
@@ -859,7 +861,7 @@ class LocalZenodo:
         """Serve on the calling thread until :meth:`shutdown` is called from another thread."""
         self.bind()
         assert self._httpd is not None
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(poll_interval=0.1)
 
     def shutdown(self) -> None:
         if self._httpd is not None:
