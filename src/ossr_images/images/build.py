@@ -80,6 +80,24 @@ def merge_labels(ours: dict[str, str], theirs: dict[str, str], source: Any, wher
     return passed
 
 
+def dockerfile_with_labels(text: str, labels: dict[str, str]) -> str:
+    """The Dockerfile with one LABEL instruction for `labels` appended (it applies to the final stage)."""
+    if not labels:
+        return text
+    m = re.search(
+        r"^#\s*escape\s*=\s*(\S)\s*$", "\n".join(text.splitlines()[:5]), re.MULTILINE | re.IGNORECASE
+    )
+    esc = m.group(1) if m else "\\"
+
+    def quote(value: str) -> str:
+        value = " ".join(value.split())
+        return '"' + value.replace(esc, esc + esc).replace('"', esc + '"').replace("$", esc + "$") + '"'
+
+    pairs = f" {esc}\n    ".join(f"{quote(k)}={quote(v)}" for k, v in labels.items())
+    body = text if text.endswith("\n") else text + "\n"
+    return f"{body}# provenance labels added by ossr-images\nLABEL {pairs}\n"
+
+
 def default_tag(codemeta: Any) -> str:
     """ "name:version" from CodeMeta, in the characters Docker accepts; "ossr-images-build:latest" else."""
     name = getattr(codemeta, "name", None) if codemeta is not None else None
@@ -126,7 +144,12 @@ def build_docker(
     labels = merge_labels(ours, read_dockerfile_labels(df), source, str(df))
     tag = tag or default_tag(codemeta)
     engine = engine or DockerEngine.connect()
-    image_id = engine.build(context, dockerfile=str(df.resolve()), tag=tag, labels=labels, log=log)
+    # One LABEL instruction appended to a copy of the Dockerfile: the engine's `labels` parameter makes
+    # one build step (one container) per label, which is slow on some storage drivers.
+    with tempfile.TemporaryDirectory(prefix="ossr-build-") as tmp:
+        patched = Path(tmp) / "Dockerfile"
+        patched.write_text(dockerfile_with_labels(df.read_text(encoding="utf-8"), labels), encoding="utf-8")
+        image_id = engine.build(context, dockerfile=str(patched), tag=tag, log=log)
     final = engine.labels(image_id)
     problems = L.check_labels(final, codemeta, source)
     _refuse(problems, f"the built image {tag}")
