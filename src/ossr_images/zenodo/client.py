@@ -215,7 +215,7 @@ class ZenodoClient:
         ambiguous attempt took effect, whatever ``check`` returned."""
         policy = self.retry
         bound = policy.max_elapsed if max_elapsed == "policy" else max_elapsed
-        start = time.monotonic()
+        spent = 0.0  # time in requests plus time asked to sleep (works with an injected sleep)
         ambiguous = False
         attempt = 0
         last_error: ZenodoError | None = None
@@ -278,7 +278,8 @@ class ZenodoClient:
                 retry_wait = None  # cannot know whether it took effect: do not repeat blindly
             if retry_wait is None or attempt >= policy.max_attempts:
                 break
-            if bound is not None and time.monotonic() - start + retry_wait > bound:
+            spent += time.monotonic() - t0
+            if bound is not None and spent + retry_wait > bound:
                 break
             log.info(
                 "retrying %s %s in %.1fs (attempt %d of %d)",
@@ -289,6 +290,7 @@ class ZenodoClient:
                 policy.max_attempts,
             )
             policy.sleep(retry_wait)
+            spent += retry_wait
         assert last_error is not None
         if attempt > 1:
             last_error.message += f" (after {attempt} attempts)"
