@@ -31,7 +31,9 @@ from ossr_images.workflows.validate import ValidationResult, run_validate
     help="The git checkout the image is built from [default: the one holding CODEMETA].",
 )
 @click.option(
-    "--commit", metavar="SHA", help="The source commit (full or abbreviated id, or a tag with --repo)."
+    "--commit",
+    metavar="SHA",
+    help="The source commit: its full id; with a checkout also an abbreviated id or a tag.",
 )
 @click.option("--allow-dirty", is_flag=True, help="Accept uncommitted changes in the checkout (a warning).")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
