@@ -43,8 +43,9 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def _parse_label_args(args: str, where: str) -> dict[str, str]:
+    sentinel = "\x00"  # Docker reads \$ as a literal $; shlex would keep the backslash
     try:
-        tokens = shlex.split(args, posix=True)
+        tokens = [t.replace(sentinel, "$") for t in shlex.split(args.replace("\\$", sentinel), posix=True)]
     except ValueError as exc:
         raise InvalidInputError(
             f"{where}: cannot read the LABEL instruction ({exc})",
