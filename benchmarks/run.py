@@ -93,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         size, sizes, repeat = 4 << 20, [2 << 20, 8 << 20], 1
     else:
-        size, sizes, repeat = parse_size(args.size), [parse_size(x) for x in args.sizes.split(",")], args.repeat
+        size, sizes, repeat = (
+            parse_size(args.size),
+            [parse_size(x) for x in args.sizes.split(",")],
+            args.repeat,
+        )
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ossr-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -109,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         strict_engine=ci or os.environ.get("OSSR_IMAGES_STRICT_SKIPS") == "1",
     )
     info = machine()
-    print(f"# ossr-images benchmarks: size {fmt_size(size)}, memory sizes {[fmt_size(s) for s in sizes]}, "
-          f"{repeat} run(s) each, work folder {workdir}", flush=True)
+    print(
+        f"# ossr-images benchmarks: size {fmt_size(size)}, memory sizes {[fmt_size(s) for s in sizes]}, "
+        f"{repeat} run(s) each, work folder {workdir}",
+        flush=True,
+    )
     status: dict[str, str] = {}
     failed = False
     t_all = time.perf_counter()
@@ -157,8 +164,16 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         stem = "smoke" if args.smoke else f"results-{fmt_size(size).replace(' ', '')}"
         (args.out / f"{stem}.md").write_text(text + "\n")
-        doc = {"machine": info, "status": status, "notes": ctx.notes, "rows": [r.to_dict() for r in ctx.rows],
-               "size": size, "sizes": sizes, "repeat": repeat, "argv": sys.argv[1:]}
+        doc = {
+            "machine": info,
+            "status": status,
+            "notes": ctx.notes,
+            "rows": [r.to_dict() for r in ctx.rows],
+            "size": size,
+            "sizes": sizes,
+            "repeat": repeat,
+            "argv": sys.argv[1:],
+        }
         (args.out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     except OSError as exc:
         print(f"(could not write results to {args.out}: {exc})", file=sys.stderr)

@@ -149,6 +149,14 @@ def publish_argv(ctx: Ctx, image: str) -> list[str]:
 # ---------------------------------------------------------------- 1 + 2: upload and download
 
 
+def _timed(s: StandIn, r_fn: Any) -> Run:
+    """Run `r_fn()` and attach the stand-in's CPU seconds spent meanwhile (as `server_cpu`)."""
+    c0 = s.cpu_seconds()
+    r = r_fn()
+    r.server_cpu = s.cpu_seconds() - c0
+    return r
+
+
 def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stand_rss: list[int]) -> None:
     """One round on a fresh stand-in: curl -T, publish, curl -o, fetch (order alternates by round)."""
     arc = archive(ctx, size)
@@ -163,12 +171,12 @@ def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stan
             bucket = dep["links"]["bucket"]
             _sync()
             argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", f"@{hdr}", "-T", str(path)]
-            out["curl -T"].append(run([*argv, f"{bucket}/{path.name}"]).check())
+            out["curl -T"].append(_timed(s, lambda: run([*argv, f"{bucket}/{path.name}"]).check()))
             s.delete_deposition(dep["id"])
 
         def publish() -> str:
             _sync()
-            r = run(publish_argv(ctx, str(path)), env=env, cwd=ctx.workdir).check()
+            r = _timed(s, lambda: run(publish_argv(ctx, str(path)), env=env, cwd=ctx.workdir).check())
             out["ossr-images publish"].append(r)
             return _record_id(_json_out(r))
 
@@ -184,7 +192,7 @@ def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stan
             dest = ctx.workdir / "curl-download.tar"
             _sync()
             argv = ["curl", "-sS", "--fail", "-H", f"@{hdr}", "-o", str(dest), url]
-            out["curl -o"].append(run(argv).check())
+            out["curl -o"].append(_timed(s, lambda: run(argv).check()))
             if dest.stat().st_size != arc["size"]:
                 raise CommandFailed(f"curl downloaded {dest.stat().st_size} bytes, expected {arc['size']}")
             _rm(dest)
@@ -195,7 +203,7 @@ def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stan
             _sync()
             argv = [*OSSR, "fetch", rid, "-d", str(dest), "--only", "image", "--json"]
             fenv = fresh_env(ctx, s, f"fetch-{i}")
-            out["ossr-images fetch"].append(run(argv, env=fenv, cwd=ctx.workdir).check())
+            out["ossr-images fetch"].append(_timed(s, lambda: run(argv, env=fenv, cwd=ctx.workdir).check()))
             got = dest / path.name
             if not got.exists() or got.stat().st_size != arc["size"]:
                 raise CommandFailed(f"fetch did not write {got} with {arc['size']} bytes")
@@ -238,6 +246,9 @@ def _row(bench: str, tool: str, size: int, runs: list[Run], **kw: Any) -> Row:
         runs=[round(x, 3) for x in secs],
         maxrss_kib=max(r.maxrss_kib for r in runs),
         cpu=median([r.user + r.sys for r in runs]),
+        server_cpu=median([r.server_cpu for r in runs])
+        if all(r.server_cpu is not None for r in runs)
+        else None,
         **kw,
     )
 
@@ -252,11 +263,15 @@ def _floors(ctx: Ctx, size: int) -> dict[str, Row]:
             reads.append(run(f"cat {path} > /dev/null", shell=True).check())
             dest = ctx.workdir / "dd-copy"
             _sync()
-            copies.append(run(["dd", f"if={path}", f"of={dest}", "bs=4M", "status=none"]).check())
+            copies.append(
+                run(["dd", f"if={path}", f"of={dest}", "bs=4M", "conv=fsync", "status=none"]).check()
+            )
             _rm(dest)
         ctx.cache[key] = {
             "read": _row("disk", "cat file > /dev/null", size, reads, note="read floor (page cache)"),
-            "copy": _row("disk", "dd bs=4M (copy to disk)", size, copies, note="write floor"),
+            "copy": _row(
+                "disk", "dd bs=4M conv=fsync", size, copies, note="write floor (the stand-in fsyncs too)"
+            ),
         }
     return ctx.cache[key]
 
@@ -292,7 +307,10 @@ def bench_memory(ctx: Ctx) -> None:
     """3: peak RSS of publish and fetch (and of the stand-in) at several sizes, one round each."""
     for size in ctx.sizes:
         out, stand_rss = transfers(ctx, size, 1)
-        for tool, key in (("ossr-images publish", "ossr-images publish"), ("ossr-images fetch", "ossr-images fetch")):
+        for tool, key in (
+            ("ossr-images publish", "ossr-images publish"),
+            ("ossr-images fetch", "ossr-images fetch"),
+        ):
             r = ctx.add(_row("memory", tool, size, out[key]))
             r.note = "peak RSS goal: flat, < 100 MB"
         curl = ctx.add(_row("memory", "curl -T", size, out["curl -T"]))
@@ -431,15 +449,24 @@ def bench_export(ctx: Ctx) -> None:
     _need_ossr("export")
     wd = ctx.workdir
     size = int(
-        subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", tag], capture_output=True, text=True)
-        .stdout.strip()
+        subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{.Size}}", tag], capture_output=True, text=True
+        ).stdout.strip()
         or 0
     )
     variants: list[tuple[str, str | list[str], Path | None]] = [
         ("docker save (no compression)", f"docker save {tag} > {wd}/x-save.tar", wd / "x-save.tar"),
         ("docker save | gzip", f"docker save {tag} | gzip > {wd}/x-save.tar.gz", wd / "x-save.tar.gz"),
-        ("docker save | zstd -T0", f"docker save {tag} | zstd -q -T0 > {wd}/x-save.tar.zst", wd / "x-save.tar.zst"),
-        ("donodo 0.5 path (save, python gzip -9 to temp file)", [sys.executable, "-c", DONODO_SAVE_GZIP, tag, str(wd)], None),
+        (
+            "docker save | zstd -T0",
+            f"docker save {tag} | zstd -q -T0 > {wd}/x-save.tar.zst",
+            wd / "x-save.tar.zst",
+        ),
+        (
+            "donodo 0.5 path (save, python gzip -9 to temp file)",
+            [sys.executable, "-c", DONODO_SAVE_GZIP, tag, str(wd)],
+            None,
+        ),
         (
             "ossr-images export --compress zstd",
             [*OSSR, "export", f"docker-daemon:{tag}", "-o", str(wd / "x-ossr.tar.zst"), "--compress", "zstd"],
@@ -463,7 +490,7 @@ def bench_export(ctx: Ctx) -> None:
         results[name] = row
     gz = results["docker save | gzip"]
     zs = results["docker save | zstd -T0"]
-    for name, row in results.items():
+    for row in results.values():
         row.ratio, row.ratio_of = gz.seconds / row.seconds, "speed vs gzip"
     ossr = results["ossr-images export --compress zstd"]
     ossr.note = (
@@ -500,11 +527,15 @@ def bench_e2e(ctx: Ctx) -> None:
     _need_ossr("local-zenodo")
     _need_ossr("publish")
     size = int(
-        subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", tag], capture_output=True, text=True)
-        .stdout.strip()
+        subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{.Size}}", tag], capture_output=True, text=True
+        ).stdout.strip()
         or 0
     )
-    rounds: dict[str, list[Run]] = {"ossr-images publish docker-daemon:": [], "ossr-images export + publish": []}
+    rounds: dict[str, list[Run]] = {
+        "ossr-images publish docker-daemon:": [],
+        "ossr-images export + publish": [],
+    }
     donodo_runs: list[Run] = []
     donodo_skip = None
     try:
@@ -559,7 +590,9 @@ def bench_e2e(ctx: Ctx) -> None:
         for row in rows.values():
             row.ratio, row.ratio_of = base.seconds / row.seconds, "speed vs donodo"
     else:
-        ctx.add(Row(bench="e2e", tool="donodo 0.5 push --auto-publish", size=size, note=f"skipped: {donodo_skip}"))
+        ctx.add(
+            Row(bench="e2e", tool="donodo 0.5 push --auto-publish", size=size, note=f"skipped: {donodo_skip}")
+        )
     for row in rows.values():
         row.note = "with provenance checks + md5/sha256 verification (donodo has neither)"
 

@@ -62,6 +62,7 @@ class Run:
     sys: float
     stdout: str
     stderr: str
+    server_cpu: float | None = None  # CPU seconds the stand-in spent during this run, when measured
 
     def check(self) -> Run:
         if self.returncode != 0:
@@ -89,7 +90,11 @@ def run(
     (never a pipe that the parent must drain while the child runs).
     """
     cmd = argv if not shell else ["bash", "-o", "pipefail", "-c", argv]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as tf:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile() as tf,
+    ):
         if TIME:
             cmd = [TIME, "-q", "-o", tf.name, "-f", "%M %U %S", *cmd]
         t0 = time.perf_counter()
@@ -149,6 +154,7 @@ class Row:
     runs: list[float] = field(default_factory=list)
     maxrss_kib: int | None = None
     cpu: float | None = None
+    server_cpu: float | None = None
     out_size: int | None = None
     ratio: float | None = None  # vs the benchmark's baseline (throughput ratio, >1 is better)
     ratio_of: str | None = None
@@ -170,7 +176,19 @@ def median(values: list[float]) -> float:
 
 def table(rows: list[Row]) -> str:
     """A markdown table of the rows."""
-    head = ["bench", "tool", "size", "time (s)", "MB/s", "ratio", "peak RSS", "CPU (s)", "output", "note"]
+    head = [
+        "bench",
+        "tool",
+        "size",
+        "time (s)",
+        "MB/s",
+        "ratio",
+        "peak RSS",
+        "CPU (s)",
+        "server CPU (s)",
+        "output",
+        "note",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [
@@ -182,6 +200,7 @@ def table(rows: list[Row]) -> str:
             "-" if r.ratio is None else f"{r.ratio:.2f}x {r.ratio_of or ''}".strip(),
             "-" if r.maxrss_kib is None else f"{r.maxrss_kib / 1024:.0f} MiB",
             "-" if r.cpu is None else f"{r.cpu:.1f}",
+            "-" if r.server_cpu is None else f"{r.server_cpu:.1f}",
             fmt_size(r.out_size),
             r.note,
         ]
