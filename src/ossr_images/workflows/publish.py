@@ -125,6 +125,21 @@ class PublishPlan:
     release_marker: str
     repo_marker: str
     warnings: list[Problem]
+    engine: str | None = None  # what made the image, when known (e.g. exported from the Docker engine)
+    engine_version: str | None = None
+
+    def image_record(self, *, sha256: str, md5: str | None) -> dict[str, Any]:
+        """The image metadata document for this image (once its sha256 is known)."""
+        return image_record_from(
+            self.image_info,
+            source=self.source,
+            codemeta=self.codemeta,
+            file_name=self.image_key,
+            sha256=sha256,
+            md5=md5,
+            engine=self.engine,
+            engine_version=self.engine_version,
+        )
 
     @property
     def repository(self) -> str:
@@ -184,15 +199,16 @@ def publish(
     `notify(line)` receives human progress lines. Raises the `OssrError` family; never prints.
     """
     say = notify or (lambda _m: None)
-    with _materialize(image, progress, say) as image_path:
+    with _materialize(image, progress, say) as materialized:
         plan = prepare(
-            image_path,
+            materialized.path,
             codemeta=codemeta,
             repo_dir=repo_dir,
             commit=commit,
             allow_dirty=allow_dirty,
             communities=communities,
         )
+        plan.engine, plan.engine_version = materialized.engine, materialized.engine_version
         if dry_run:
             return _dry_run(plan, progress, say, cache_root)
         if target is None or not getattr(target, "token", None):
@@ -387,14 +403,7 @@ def _dry_run(
         md5, sha = jr.file_hashes(plan.image_path, progress=sink, root=cache_root)
     finally:
         _close(sink)
-    record = image_record_from(
-        plan.image_info,
-        source=plan.source,
-        codemeta=plan.codemeta,
-        file_name=plan.image_key,
-        sha256=sha,
-        md5=md5,
-    )
+    record = plan.image_record(sha256=sha, md5=md5)
     record_bytes = dump_image_record(record)
     files = [
         PublishedFile(plan.image_key, plan.image_size, md5, sha),
@@ -425,27 +434,44 @@ def _close(sink: Any) -> None:
 # ------------------------------------------------------------------------------------- engine references
 
 
+@dataclass
+class _Materialized:
+    path: Path
+    engine: str | None = None
+    engine_version: str | None = None
+
+
 @contextlib.contextmanager
-def _materialize(image: str | Path, progress: ProgressFactory | None, say: Notify) -> Iterator[Path]:
-    """A path to the image file: the argument itself, or a zstd docker archive exported from an engine
-    reference into a temporary folder (removed afterwards)."""
+def _materialize(image: str | Path, progress: ProgressFactory | None, say: Notify) -> Iterator[_Materialized]:
+    """The image file: the argument itself, or a zstd docker archive exported from an engine reference
+    (`docker-daemon:NAME:TAG` through the Docker engine, `docker://...` daemonless) into a temporary folder
+    that is removed afterwards."""
     text = str(image)
     if not text.startswith(ENGINE_PREFIXES):
-        yield Path(text)
+        yield _Materialized(Path(text))
         return
     from ossr_images.images.export import export_image
 
-    ref = text.split(":", 1)[1].lstrip("/") if text.startswith("docker-daemon:") else text.split("//", 1)[1]
-    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in ref.rsplit("/", 1)[-1]).strip("-.")
+    engine = engine_name = engine_version = None
+    if text.startswith("docker-daemon:"):
+        from ossr_images.images.docker_engine import DockerEngine
+
+        engine = DockerEngine.connect()
+        engine_name, engine_version = "docker", engine.version
+        ref = text.split(":", 1)[1]
+    else:
+        ref = text.split("//", 1)[1]
+    last = ref.rsplit("/", 1)[-1]
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in last).strip("-.")
     with tempfile.TemporaryDirectory(prefix="ossr-images-export-") as tmp:
         out = Path(tmp) / f"{safe or 'image'}.tar.zst"
-        say(f"Exporting {text} to a zstd-compressed docker archive")
-        sink = progress(None, f"Exporting {ref}") if progress else None
+        say(f"Exporting {text} to a zstd-compressed docker archive.")
+        sink = progress(None, f"Exporting {last}") if progress else None
         try:
-            export_image(text, out, fmt="docker-archive", compress="zstd", progress=sink)
+            export_image(text, out, fmt="docker-archive", compress="zstd", progress=sink, engine=engine)
         finally:
             _close(sink)
-        yield out
+        yield _Materialized(out, engine_name, engine_version)
 
 
 # ------------------------------------------------------------------------------------------ remote run
@@ -738,14 +764,7 @@ class _RemoteRun:
         img = self._upload_image(bucket, remote.get(plan.image_key))
         cm = self._upload_bytes(bucket, CODEMETA_KEY, plan.codemeta_bytes, remote.get(CODEMETA_KEY))
         md5, sha = self._local_hashes()
-        record = image_record_from(
-            plan.image_info,
-            source=plan.source,
-            codemeta=plan.codemeta,
-            file_name=plan.image_key,
-            sha256=sha,
-            md5=md5,
-        )
+        record = plan.image_record(sha256=sha, md5=md5)
         rec = self._upload_bytes(
             bucket, IMAGE_RECORD_KEY, dump_image_record(record), remote.get(IMAGE_RECORD_KEY)
         )
