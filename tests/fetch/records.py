@@ -166,6 +166,9 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # connections the tests cut on purpose
+
 
 @contextmanager
 def serve(handler_cls: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:

@@ -142,7 +142,9 @@ def _print_human(result) -> None:  # type: ignore[no-untyped-def]
             out(f"Apptainer image: {loaded.path}")
         out(f"Run it with: {loaded.command}")
     elif result.run_command:
-        out(f"Run it with: {result.run_command}  (in {result.directory})")
+        if result.load_command and not result.load_command.startswith("#"):
+            out(f"Load it with: (cd {result.directory} && {result.load_command})  [or fetch with --load]")
+        out(f"Run it with: {result.run_command}")
 
 
 def _size(n: int | None) -> str:

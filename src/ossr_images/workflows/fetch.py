@@ -130,6 +130,7 @@ class FetchResult:
     image_format: str | None = None
     image_id: str | None = None
     image_labels: dict[str, str] | None = None
+    load_command: str | None = None
     run_command: str | None = None
     loaded: Loaded | None = None
     checkout: Path | None = None
@@ -512,6 +513,7 @@ def _read_image_record(client: Any, result: FetchResult, scratch: Path) -> Any:
     result.image_format = rec.format
     result.image_id = rec.image_id
     result.image_labels = dict(rec.labels)
+    result.load_command = rec.load_command
     result.run_command = rec.run_command
     result.repo_tags = list(rec.repo_tags)
     result.version = rec.version or result.version
