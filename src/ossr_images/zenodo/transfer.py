@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
@@ -19,35 +20,45 @@ Progress = Callable[[int], None]
 
 
 class _Hashes:
-    """md5 + sha256, updated inline or on two worker threads (order preserved: one chunk in flight each)."""
+    """md5 + sha256, updated inline or each on its own worker thread.
 
-    def __init__(self, threaded: bool) -> None:
+    A single-worker executor per hash keeps the chunks in order; at most ``depth`` chunks are in flight, so
+    memory stays bounded (depth x chunk size) while reading, hashing and sending overlap.
+    """
+
+    def __init__(self, threaded: bool, depth: int = 3) -> None:
         self.md5 = hashlib.md5()  # noqa: S324 - Zenodo's checksum algorithm, not used for security
         self.sha256 = hashlib.sha256()
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hash") if threaded else None
-        self._pending: list[Future[None]] = []
+        self.depth = depth
+        self._pools = (
+            [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hash-{n}") for n in ("md5", "sha256")]
+            if threaded
+            else []
+        )
+        self._pending: deque[list[Future[None]]] = deque()
 
     def update(self, chunk: bytes | memoryview) -> None:
-        if self._pool is None:
+        if not self._pools:
             self.md5.update(chunk)
             self.sha256.update(chunk)
             return
-        self.wait()
-        self._pending = [
-            self._pool.submit(self.md5.update, chunk),
-            self._pool.submit(self.sha256.update, chunk),
-        ]
+        while len(self._pending) >= self.depth:
+            for future in self._pending.popleft():
+                future.result()
+        self._pending.append(
+            [self._pools[0].submit(self.md5.update, chunk), self._pools[1].submit(self.sha256.update, chunk)]
+        )
 
     def wait(self) -> None:
-        for future in self._pending:
-            future.result()
-        self._pending = []
+        while self._pending:
+            for future in self._pending.popleft():
+                future.result()
 
     def close(self) -> None:
         self.wait()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        for pool in self._pools:
+            pool.shutdown(wait=True)
+        self._pools = []
 
     def hexdigests(self) -> tuple[str, str]:
         self.wait()
