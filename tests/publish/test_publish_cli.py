@@ -95,6 +95,12 @@ def test_human_output_and_rerun_changes_nothing(zenodo_env, project: Project, re
     doc = json.loads(again.stdout)
     assert doc["state"] == "published"
     assert doc["doi"] in first.stdout
+    assert doc["files"][0] == {
+        "key": image.name,
+        "size": image.stat().st_size,
+        "md5": hashlib.md5(image.read_bytes()).hexdigest(),
+        "sha256": sha256_of(image),
+    }
     assert len(recorder.writes()) == before, "a re-run of a published release must not write anything"
     assert len(depositions(zenodo_env)) == 1
 
@@ -288,3 +294,17 @@ def test_gzip_and_plain_archives_are_uploaded_byte_for_byte(zenodo_env, project:
         assert doc["files"][0]["key"] == image.name
         assert doc["files"][0]["sha256"] == sha256_of(image)
         project.release(f"1.0.{2 if compression == 'gzip' else 3}")
+
+
+def test_same_bytes_under_another_name_is_the_same_release(zenodo_env, project: Project, recorder: Recorder):
+    image = project.image()
+    first = json.loads(run(*publish_args(project, image, "--json")).stdout)
+    copy = image.with_name("renamed.tar.zst")
+    copy.write_bytes(image.read_bytes())
+    writes = len(recorder.writes())
+    res = run(*publish_args(project, copy, "--json"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["doi"] == first["doi"]
+    assert doc["files"][0]["key"] == image.name  # the record as archived
+    assert len(recorder.writes()) == writes

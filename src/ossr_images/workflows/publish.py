@@ -565,6 +565,20 @@ class _RemoteRun:
                     deps.append(dep)
         return deps
 
+    def _fresh(self, deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The depositions read again one by one: the list comes from a search index that may lag behind
+        (a draft published or deleted a moment ago)."""
+        out = []
+        for dep in deps:
+            try:
+                out.append(self.client.get_deposition(_dep_id(dep)))
+            except RemoteError as exc:
+                if getattr(exc, "status", None) not in (404, 410):
+                    raise
+                if _dep_id(dep) == self.journal.deposition_id:
+                    self.journal.clear()
+        return out
+
     def _local_hashes(self) -> tuple[str, str]:
         if self.md5 is None or self.sha256 is None:
             sink = (
@@ -605,7 +619,7 @@ class _RemoteRun:
     def run(self) -> PublishResult:
         plan = self.plan
         deps = self._list()
-        mine = [d for d in deps if _marker(d, RELEASE_PREFIX) == plan.release_marker]
+        mine = self._fresh([d for d in deps if _marker(d, RELEASE_PREFIX) == plan.release_marker])
         published = sorted((d for d in mine if _is_published(d)), key=_dep_id, reverse=True)
         drafts = sorted((d for d in mine if not _is_published(d)), key=_dep_id)
 
@@ -613,8 +627,9 @@ class _RemoteRun:
             record = self._published_image_record(dep)
             if self._same_image(record):
                 self.say(f"This release ({plan.repository} @ {plan.commit[:12]}) is already published.")
-                return self._result_from_record(dep, already=True)
+                return self._result_from_record(dep, already=True, image=record)
             if not self.new_version_of:
+                self._local_hashes()
                 raise InvalidInputError(
                     f"{plan.repository} @ {plan.commit} is already published as record {dep.get('record_id')} "
                     f"(DOI {dep.get('doi')}) with a different image (sha256 {record.sha256 if record else '?'}, "
@@ -888,9 +903,10 @@ class _RemoteRun:
         already: bool = False,
         files: list[PublishedFile] | None = None,
         record: dict[str, Any] | None = None,
+        image: ImageRecord | None = None,
     ) -> PublishResult:
         rec = self._read_record(dep)
-        checked = self._check_record(rec, files)
+        checked = self._check_record(rec, files, image=image)
         return self._result(
             state="published",
             dep=dep,
@@ -904,18 +920,32 @@ class _RemoteRun:
             already=already,
         )
 
-    def _check_record(self, rec: dict[str, Any], files: list[PublishedFile] | None) -> list[PublishedFile]:
-        """The published record's files and metadata are what this run uploaded and set."""
+    def _check_record(
+        self, rec: dict[str, Any], files: list[PublishedFile] | None, *, image: ImageRecord | None = None
+    ) -> list[PublishedFile]:
+        """The published record's files and metadata are what this run uploaded and set (`files`), or, for a
+        release found already published, what its image metadata file (`image`) says."""
         plan = self.plan
+        image_key = image.file_name if image is not None else plan.image_key
+        image_sha = image.sha256 if image is not None else self.sha256
         entries = {_key_of(f): f for f in rec.get("files") or []}
         meta = rec.get("metadata") or {}
         problems: list[str] = []
         if plan.release_marker not in [str(k) for k in meta.get("keywords") or []]:
             problems.append(f"keyword {plan.release_marker} missing")
         want_version = plan.zenodo_metadata.get("version")
-        if want_version and meta.get("version") not in (None, want_version):
+        if files is not None and want_version and meta.get("version") not in (None, want_version):
             problems.append(f"version is {meta.get('version')!r}, expected {want_version!r}")
-        for key in (plan.image_key, CODEMETA_KEY, IMAGE_RECORD_KEY):
+        tree = _norm_url(self.plan.source.tree_url) if hasattr(self.plan.source, "tree_url") else None
+        related = [_norm_url(str(r.get("identifier") or "")) for r in meta.get("related_identifiers") or []]
+        if tree and tree not in related:
+            problems.append(f"the related identifier {self.plan.source.tree_url} (isDerivedFrom) is missing")
+        if image is not None and (image.repository, image.commit) != (plan.repository, plan.commit):
+            problems.append(
+                f"its {IMAGE_RECORD_KEY} names {image.repository} @ {image.commit}, "
+                f"not {plan.repository} @ {plan.commit}"
+            )
+        for key in (image_key, CODEMETA_KEY, IMAGE_RECORD_KEY):
             if key not in entries:
                 problems.append(f"file {key} missing")
         if files is not None:
@@ -936,10 +966,10 @@ class _RemoteRun:
         known = {f.key: f for f in files or []}
         for key, entry in entries.items():
             sha = known[key].sha256 if key in known else None
-            if key == plan.image_key and sha is None:
-                sha = self.sha256
+            if key == image_key and sha is None:
+                sha = image_sha
             out.append(PublishedFile(key, _size_of(entry) or 0, _md5_of(entry), sha))
-        order = {plan.image_key: 0, CODEMETA_KEY: 1, IMAGE_RECORD_KEY: 2}
+        order = {image_key: 0, CODEMETA_KEY: 1, IMAGE_RECORD_KEY: 2}
         out.sort(key=lambda f: (order.get(f.key, 3), f.key))
         return out
 
@@ -976,6 +1006,10 @@ class _RemoteRun:
             image_record=record,
             warnings=self.plan.warnings,
         )
+
+
+def _norm_url(url: str) -> str:
+    return url.strip().rstrip("/").lower()
 
 
 def _source_record_dois(codemeta: Any) -> set[str]:
