@@ -849,7 +849,8 @@ def load_docker(result: FetchResult, say: Notify) -> Loaded:
 
 
 def load_singularity(result: FetchResult, say: Notify) -> Loaded:
-    """Keep a .sif as it is, or build one from a Docker archive with Apptainer beside it."""
+    """Keep a .sif as it is, or build one beside a Docker/OCI archive with Apptainer (a compressed archive is
+    decompressed to a temporary tar first: Apptainer reads only plain archives)."""
     entry = _image_entry(result)
     if entry is None or entry.path is None:
         raise InvalidInputError(
@@ -862,11 +863,29 @@ def load_singularity(result: FetchResult, say: Notify) -> Loaded:
             command=f"apptainer run {shlex.quote(str(entry.path))}",
             id_verified=True,
         )
-    from ossr_images.images import apptainer
+    from ossr_images.images.apptainer import build_sif, require_apptainer
+    from ossr_images.images.compression import detect_compression, open_decompressed
 
+    binary = require_apptainer()
     sif = entry.path.with_name(_strip_archive_suffix(entry.path.name) + ".sif")
-    say(f"Building {sif} from {entry.path} with Apptainer...")
-    apptainer.build_sif_from_archive(entry.path, sif, image_format=result.image_format)
+    building = sif.with_name(f".{sif.name}.building")
+    plain = entry.path
+    temp_tar: Path | None = None
+    try:
+        if detect_compression(entry.path) != "none":
+            temp_tar = entry.path.with_name(f".{entry.path.name}.decompressed.tar")
+            say(f"Decompressing {entry.path.name} for Apptainer...")
+            with open_decompressed(entry.path) as src, open(temp_tar, "wb") as dst:
+                shutil.copyfileobj(src, dst, CHUNK)
+            plain = temp_tar
+        transport = "oci-archive" if result.image_format == "oci-archive" else "docker-archive"
+        say(f"Building {sif} from {entry.path.name} with Apptainer...")
+        build_sif(f"{transport}:{plain}", building, binary=binary, log=lambda line: log.debug("%s", line))
+        os.replace(building, sif)
+    finally:
+        for leftover in (temp_tar, building):
+            if leftover is not None:
+                _remove(leftover)
     return Loaded(
         engine="singularity",
         path=sif,
