@@ -24,7 +24,12 @@ def _command_lines(text: str) -> list[str]:
     """The `ossr-images ...` commands of a template, continuation lines joined."""
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     text = text.replace("\\\n", " ")
-    return [m.group(0) for m in re.finditer(r"ossr-images (?:validate|inspect|build|export|publish|fetch|search)\b[^\n|>]*", text)]
+    return [
+        m.group(0)
+        for m in re.finditer(
+            r"ossr-images (?:validate|inspect|build|export|publish|fetch|search)\b[^\n|>]*", text
+        )
+    ]
 
 
 @pytest.mark.parametrize("name", ["github-actions-publish.yml", "gitlab-ci-publish.yml"])

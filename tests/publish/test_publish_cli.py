@@ -308,3 +308,35 @@ def test_same_bytes_under_another_name_is_the_same_release(zenodo_env, project: 
     assert doc["doi"] == first["doi"]
     assert doc["files"][0]["key"] == image.name  # the record as archived
     assert len(recorder.writes()) == writes
+
+
+def test_sif_with_commit_option_and_no_checkout(zenodo_env, tmp_path):
+    """A .sif (built by Apptainer) published with --commit and a CodeMeta file outside any git checkout."""
+    import shutil
+    from pathlib import Path
+
+    from .conftest import codemeta_doc
+
+    sif = tmp_path / "hello.sif"
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "data" / "hello.sif", sif)
+    cm = tmp_path / "codemeta.json"
+    cm.write_text(
+        json.dumps(codemeta_doc("1.0.0", codeRepository="https://github.com/escape2020/ossr-images-example"))
+    )
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    res = run("publish", str(sif), "--codemeta", str(cm), "--commit", commit, "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["source"] == {
+        "repository": "https://github.com/escape2020/ossr-images-example",
+        "commit": commit,
+    }
+    client = client_for(zenodo_env)
+    rec = client.get_record(doc["record_id"])
+    entry = next(f for f in rec["files"] if f["key"] == IMAGE_RECORD_KEY)
+    client.download_file(entry["links"]["self"], tmp_path / "r.json")
+    record = ImageRecord.from_bytes((tmp_path / "r.json").read_bytes())
+    assert record.format == "sif" and record.compression == "none"
+    assert (record.engine, record.engine_version) == ("apptainer", "1.4.5")
+    assert record.run_command == "apptainer run hello.sif"
+    assert record.sha256 == sha256_of(sif)
