@@ -387,3 +387,27 @@ def test_token_never_in_output(zenodo_env, image_record, tmp_path: Path) -> None
         result = run(*args)
         assert TEST_TOKEN not in result.stdout + result.stderr
     assert result.exit_code == 4 and "999999" in result.stderr  # the failing one said what failed
+
+
+def test_part_file_from_an_earlier_run_is_resumed_or_replaced(standin, client, tmp_path: Path) -> None:
+    files = image_files(tmp_path / "src", payload=os.urandom(9_000_000))
+    record = publish_record(client, files)
+    key = image_key(record)
+    data = files[key].read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f"{key}.part").write_bytes(data[:4_194_304])  # a good prefix: resumed with Range
+    proxy = CuttingProxy(standin.api_url.removesuffix("/api"), cut_after=0, cuts=0)
+    with serve(proxy.handler()) as base:
+        proxy.base = base
+        result = run("fetch", str(record["id"]), "--zenodo-url", f"{base}/api", "-d", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert [r for p, r, _ in proxy.requests if p.endswith(f"/{key}/content")] == ["bytes=4194304-"]
+    assert (out / key).read_bytes() == data
+
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / f"{key}.part").write_bytes(os.urandom(1000))  # not a prefix of this file: replaced
+    result = run("fetch", str(record["id"]), "--zenodo-url", standin.api_url, "-d", str(stale))
+    assert result.exit_code == 0, result.stderr
+    assert (stale / key).read_bytes() == data and not (stale / f"{key}.part").exists()

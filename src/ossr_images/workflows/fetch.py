@@ -337,8 +337,38 @@ def fetch(
     if client is None:
         from ossr_images.zenodo.client import ZenodoClient
 
-        client = ZenodoClient(target)
+        with ZenodoClient(target) as own_client:
+            return _fetch(
+                ref,
+                ref_text,
+                own_client,
+                dest,
+                only,
+                force,
+                load,
+                source_dir,
+                progress_factory,
+                say,
+                max_workers,
+            )
+    return _fetch(
+        ref, ref_text, client, dest, only, force, load, source_dir, progress_factory, say, max_workers
+    )
 
+
+def _fetch(
+    ref: Any,
+    ref_text: str,
+    client: Any,
+    dest: Path | None,
+    only: str | None,
+    force: bool,
+    load: str | None,
+    source_dir: Path | None,
+    progress_factory: ProgressFactory | None,
+    say: Notify,
+    max_workers: int,
+) -> FetchResult:
     record = client.get_record(ref.record_id)
     record_id = str(record.get("id") or record.get("recid") or ref.record_id)
     conceptdoi = record.get("conceptdoi")
@@ -609,6 +639,7 @@ def _download_one(
             f"{f.key}: the record gives no download link for this file", "Report the record to its owner."
         )
     resumes = 0
+    fresh_retry = False
     while True:
         before = _part_size(target)
         try:
@@ -616,6 +647,13 @@ def _download_one(
                 f.url, target, size=f.size, md5=f.md5, sha256=expected_sha256, progress=shared
             )
             break
+        except IntegrityError:
+            # a stale .part (another version of the file, left by an earlier run) fails the checksum; the
+            # client has deleted it: download once more from the start before calling the record damaged
+            if before == 0 or fresh_retry:
+                raise
+            fresh_retry = True
+            log.info("%s: the partial file left by an earlier run did not match; downloading it again", f.key)
         except RemoteError as exc:
             after = _part_size(target)
             status = getattr(exc, "status", None)
