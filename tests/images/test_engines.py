@@ -317,6 +317,24 @@ def test_archive_to_sif_keeps_labels(built, tmp_path: Path) -> None:
 
 @pytest.mark.apptainer
 @pytest.mark.docker
+def test_oci_archive_to_sif(built, docker_engine, tmp_path: Path) -> None:
+    _apptainer()
+    oci = tmp_path / "hello.oci.tar.gz"
+    export_image(
+        "docker-daemon:ossr-test/hello-p4:1.0", oci, fmt="oci-archive", compress="gzip", engine=docker_engine
+    )
+    sif = tmp_path / "hello.sif"
+    result = export_image(str(oci), sif, fmt="sif")
+    assert (
+        result.tool == "apptainer"
+        and inspect_image(sif).labels["org.opencontainers.image.revision"]
+        == (built.labels["org.opencontainers.image.revision"])
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hello.oci.tar.gz", "hello.sif"]
+
+
+@pytest.mark.apptainer
+@pytest.mark.docker
 def test_build_singularity_with_labels(built, project: Path, provenance, tmp_path: Path) -> None:
     _apptainer()
     from ossr_images.images.build import build_singularity

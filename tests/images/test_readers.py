@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -234,3 +235,51 @@ def test_gzip_without_pigz_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     buf = io.BytesIO()
     compress_stream(io.BytesIO(b"x" * 100_000), buf, "gzip")
     assert gzip.decompress(buf.getvalue()) == b"x" * 100_000
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_on_a_big_compressed_archive(tmp_path: Path) -> None:
+    """A 1 GiB layer (zstd-compressed zeros, small on disk) is read in one pass with flat memory."""
+    import subprocess
+    import sys
+    import tarfile
+
+    from ossr_images.images.synth import layer_tar
+
+    size = 1 << 30
+    small_layer = layer_tar({"x": b"x"})
+    diff = "sha256:" + hashlib.sha256(small_layer).hexdigest()  # the reader does not hash layers
+    config = json.dumps({"os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode()
+    cid = hashlib.sha256(config).hexdigest()
+    manifest = json.dumps([{"Config": f"{cid}.json", "RepoTags": ["big:1"], "Layers": ["l/layer.tar"]}])
+    path = tmp_path / "big.tar.zst"
+
+    class Zeros:
+        def __init__(self) -> None:
+            self.left = size
+
+        def read(self, n: int = -1) -> bytes:
+            n = min(self.left, 1 << 20 if n < 0 else n)
+            self.left -= n
+            return bytes(n)
+
+    with open(path, "wb") as raw:
+        with zstandard.ZstdCompressor(level=1).stream_writer(raw, closefd=False) as z:
+            with tarfile.open(fileobj=z, mode="w|") as tar:
+                info = tarfile.TarInfo("l/layer.tar")
+                info.size = size
+                tar.addfile(info, Zeros())  # type: ignore[arg-type]
+                for name, data in ((f"{cid}.json", config), ("manifest.json", manifest.encode())):
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+    assert path.stat().st_size < 1 << 20
+    code = (
+        "import resource, sys; from ossr_images.images.inspect import inspect_image;"
+        "i = inspect_image(sys.argv[1]);"
+        "print(i.image_id, i.layers[0]['size'], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    image_id, layer_size, maxrss_kib = out.stdout.split()
+    assert image_id == f"sha256:{cid}" and int(layer_size) == size
+    assert int(maxrss_kib) < 150 * 1024, f"peak memory {int(maxrss_kib) // 1024} MiB"
