@@ -327,7 +327,11 @@ def test_upload_retried_after_connection_reset(standin, client: ZenodoClient) ->
     data = os.urandom(1_000_000)
     dep = client.create_deposition(METADATA)
     standin.faults = ResetOnce()
-    up = client.upload_file(dep["links"]["bucket"], "x.bin", io.BytesIO(data), len(data))
+    seen: list[int] = []
+    up = client.upload_file(
+        dep["links"]["bucket"], "x.bin", io.BytesIO(data), len(data), progress=seen.append
+    )
+    assert sum(seen) == len(data)  # the repeated PUT does not count bytes twice
     assert up.md5 == hashlib.md5(data).hexdigest()  # noqa: S324
     assert [f["filesize"] for f in client.list_files(dep["id"])] == [len(data)]
 

@@ -45,7 +45,8 @@ def local_zenodo(
     from ossr_images.standin.server import LocalZenodo
 
     log = logging.getLogger("ossr_images.standin")
-    if log.getEffectiveLevel() > logging.INFO:
+    root = click.get_current_context().find_root().obj or {}
+    if not root.get("quiet") and log.getEffectiveLevel() > logging.INFO:
         log.setLevel(logging.INFO)  # the request log is what this command is for
 
     server = LocalZenodo(data_dir, host=host, port=port, tokens=list(tokens) or None, doi_prefix=doi_prefix,

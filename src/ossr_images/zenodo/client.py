@@ -536,6 +536,13 @@ class ZenodoClient:
         except (OSError, AttributeError):
             start_pos = None
         readers: list[HashingReader] = []
+        sent = {"now": 0, "reported": 0}
+
+        def report(n: int) -> None:  # a repeated PUT re-sends bytes: report each byte once
+            sent["now"] += n
+            if progress is not None and sent["now"] > sent["reported"]:
+                progress(sent["now"] - sent["reported"])
+                sent["reported"] = sent["now"]
 
         def body() -> HashingReader:
             if readers:
@@ -548,7 +555,8 @@ class ZenodoClient:
                         method="PUT",
                     )
                 fileobj.seek(start_pos)
-            reader = HashingReader(fileobj, size, chunk_size=self.chunk_size, progress=progress)
+            sent["now"] = 0
+            reader = HashingReader(fileobj, size, chunk_size=self.chunk_size, progress=report)
             readers.append(reader)
             return reader
 
