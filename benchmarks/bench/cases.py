@@ -286,6 +286,12 @@ def bench_upload(ctx: Ctx) -> None:
     pub.note = "whole publish: checks, upload, verify, publish (goal >= 0.9x curl)"
     floors = _floors(ctx, size)
     ctx.add(floors["copy"])
+    if floors["copy"].seconds and base.seconds > floors["copy"].seconds:
+        ctx.notes.append(
+            f"upload: the stand-in takes {base.seconds:.2f}s for curl's PUT vs {floors['copy'].seconds:.2f}s for "
+            f"a fsynced disk copy: it is the bottleneck (server CPU {base.server_cpu or 0:.1f}s per PUT: Python "
+            "socket reads + md5 + fsync)"
+        )
     ctx.cache["standin_rss"] = max(stand_rss + [ctx.cache.get("standin_rss", 0)])
 
 
@@ -297,7 +303,12 @@ def bench_download(ctx: Ctx) -> None:
     fet = ctx.add(_row("download", "ossr-images fetch --only image", size, out["ossr-images fetch"]))
     fet.ratio, fet.ratio_of = base.seconds / fet.seconds, "curl"
     fet.note = "resolve, download, verify md5+sha256 (goal >= 0.9x curl)"
-    ctx.add(_floors(ctx, size)["read"])
+    floor = ctx.add(_floors(ctx, size)["read"])
+    if floor.seconds and base.seconds > floor.seconds:
+        ctx.notes.append(
+            f"download: curl -o from the stand-in takes {base.seconds:.2f}s vs {floor.seconds:.2f}s to read the "
+            f"file (server CPU {base.server_cpu or 0:.1f}s; curl writes the file too)"
+        )
 
 
 # ---------------------------------------------------------------- 3: memory
