@@ -207,14 +207,15 @@ def build_singularity(
     labels = merge_labels(ours, definition_labels(text), source, str(definition))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # beside the original, so that relative paths in it (From:, %files) mean the same
-    fd, tmp_def = tempfile.mkstemp(prefix=f".{definition.name}.", suffix=".def", dir=definition.parent)
-    fd2, tmp_sif = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd2)
+    # Relative paths in a definition (From:, %files) are resolved against the working directory, not the
+    # file's folder, so the labelled copy can live in a private temporary folder.
+    fd, tmp_sif = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(definition_with_labels(text, labels))
-        build_sif(tmp_def, Path(tmp_sif), binary=binary, log=log)
+        with tempfile.TemporaryDirectory(prefix="ossr-def-") as tmp:
+            tmp_def = Path(tmp) / definition.name
+            tmp_def.write_text(definition_with_labels(text, labels), encoding="utf-8")
+            build_sif(str(tmp_def), Path(tmp_sif), binary=binary, log=log)
         info = inspect_image(tmp_sif, sha256=False)
         reported = inspect_labels(Path(tmp_sif), binary=binary)
         for key in (L.SOURCE, L.REVISION):
@@ -228,9 +229,8 @@ def build_singularity(
         _refuse(problems, f"the built {out.name}")
         os.replace(tmp_sif, out)
     finally:
-        for leftover in (tmp_def, tmp_sif):
-            if os.path.exists(leftover):
-                os.unlink(leftover)
+        if os.path.exists(tmp_sif):
+            os.unlink(tmp_sif)
     final = inspect_image(out)
     export = ExportResult(
         path=out,

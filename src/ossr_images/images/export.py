@@ -254,6 +254,7 @@ def export_image(
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export", dir=out.parent))
     part = work / "result.part"
     tag: str | None = None
+    reported = False  # progress already shown for a step (no double counting)
     try:
         if transport == "docker-daemon":
             tool = "docker-sdk"
@@ -269,6 +270,7 @@ def export_image(
             plain = work / "docker.tar"
             steps.append(f"docker save {value} (Docker SDK, streamed)")
             _write_compressed(_IterReader(engine.save_stream(value)), plain, "none", progress)
+            reported = True
             src_fmt = "docker-archive"
         elif transport == "docker":
             tool = "skopeo"
@@ -315,6 +317,7 @@ def export_image(
                 steps.append(f"decompress {src} ({info.compression})")
                 with open_decompressed(src) as fh:
                     _write_compressed(fh, plain, "none", progress)
+                reported = True
             else:
                 plain = src
         # convert `plain` (src_fmt, uncompressed) to fmt
@@ -327,7 +330,7 @@ def export_image(
         if compress != "none":
             steps.append(f"compress with {compress}")
         with open(plain, "rb") as fh:
-            digest = _write_compressed(fh, part, compress, None)
+            digest = _write_compressed(fh, part, compress, None if reported else progress)
         return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
     finally:
         shutil.rmtree(work, ignore_errors=True)
