@@ -363,3 +363,45 @@ def test_many_parallel_clients(standin) -> None:
 def test_redact() -> None:
     assert redact("GET /api/x?access_token=abc&page=1") == "GET /api/x?access_token=***&page=1"
     assert redact("Authorization: Bearer abc.def") == "Authorization: Bearer ***"
+
+
+def test_concurrent_publish_of_one_draft(standin) -> None:
+    dep = create(standin.api_url)
+    put(dep["links"]["bucket"], "f.bin", b"data")
+    statuses: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def go() -> None:
+        barrier.wait()
+        r = requests.post(
+            f"{standin.api_url}/deposit/depositions/{dep['id']}/actions/publish", headers=AUTH, timeout=10
+        )
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [202, 404, 404, 404]
+    hits = requests.get(
+        f"{standin.api_url}/records",
+        params={"q": f"conceptrecid:{dep['conceptrecid']}", "all_versions": "true"},
+        timeout=10,
+    ).json()
+    assert hits["hits"]["total"] == 1
+
+
+def test_concurrent_uploads_to_one_bucket(standin) -> None:
+    dep = create(standin.api_url)
+    blobs = {f"k{i}": bytes([i]) * (300_000 + i) for i in range(8)}
+    threads = [threading.Thread(target=put, args=(dep["links"]["bucket"], k, v)) for k, v in blobs.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    files = requests.get(dep["links"]["files"], headers=AUTH, timeout=10).json()
+    assert {f["filename"]: f["filesize"] for f in files} == {k: len(v) for k, v in blobs.items()}
+    assert {f["filename"]: f["checksum"] for f in files} == {
+        k: hashlib.md5(v).hexdigest() for k, v in blobs.items()
+    }  # noqa: S324

@@ -103,6 +103,11 @@ class Store:
             except OSError:
                 pass
 
+    def _live(self, rec: dict[str, Any]) -> None:
+        """404 if another request deleted the deposition since it was looked up."""
+        if self.state["records"].get(str(rec["id"])) is not rec:
+            raise ApiError(404, NOT_FOUND)
+
     def _new_id(self) -> int:
         n = int(self.state["next_id"])
         self.state["next_id"] = n + 1
@@ -193,6 +198,7 @@ class Store:
 
     def update(self, rec: dict[str, Any], metadata: Any) -> dict[str, Any]:
         with self.lock:
+            self._live(rec)
             if rec["state"] == "done":
                 raise ApiError(404, NOT_FOUND)  # published and not in edit: immutable
             rec["metadata"] = _clean(metadata)
@@ -202,6 +208,7 @@ class Store:
 
     def delete(self, rec: dict[str, Any]) -> None:
         with self.lock:
+            self._live(rec)
             if rec.get("published") or rec["submitted"]:
                 raise ApiError(404, NOT_FOUND)
             self._drop_record(rec)
@@ -221,6 +228,7 @@ class Store:
 
     def publish(self, rec: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
+            self._live(rec)
             if rec["state"] == "done":
                 raise ApiError(404, NOT_FOUND)
             files = rec["files"] if not rec.get("published") else rec["published"]["files"]
@@ -255,6 +263,7 @@ class Store:
 
     def edit(self, rec: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
+            self._live(rec)
             if rec.get("published") and rec["state"] == "done":
                 rec["state"] = "inprogress"
                 rec["modified"] = now()
@@ -263,6 +272,7 @@ class Store:
 
     def discard(self, rec: dict[str, Any]) -> None:
         with self.lock:
+            self._live(rec)
             if not rec.get("published"):
                 self._drop_record(rec)  # discarding a never-published draft deletes it (RDM delete_draft)
             elif rec["state"] == "inprogress":
@@ -273,6 +283,7 @@ class Store:
 
     def new_version(self, rec: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
+            self._live(rec)
             if not rec.get("published"):
                 raise ApiError(404, NOT_REGISTERED)
             latest = self.latest_published(rec["conceptrecid"]) or rec
@@ -325,6 +336,7 @@ class Store:
         blob = str(uuid.uuid4())
         with self.lock:
             try:
+                self._live(rec)
                 self.check_upload(rec, key, size)
             except ApiError:
                 temp.unlink(missing_ok=True)
@@ -345,6 +357,7 @@ class Store:
 
     def delete_file(self, rec: dict[str, Any], *, file_id: str | None = None, key: str | None = None) -> None:
         with self.lock:
+            self._live(rec)
             if rec.get("published") or rec["submitted"]:
                 raise ApiError(403, "Permission denied.")
             match = [f for f in rec["files"] if (file_id is not None and f["id"] == file_id) or

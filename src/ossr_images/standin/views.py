@@ -3,6 +3,7 @@ objects, search pages; and the small query language of ``q`` (``doi:"..."``, ``c
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -63,6 +64,11 @@ def bucket_object(api: str, rec: dict[str, Any], entry: dict[str, Any]) -> dict[
 
 def deposition(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
     """A deposition as the legacy deposit API shows it."""
+    with store.lock:
+        return copy.deepcopy(_deposition(store, rec, base))
+
+
+def _deposition(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
     api = f"{base}/api"
     rid = rec["id"]
     dep_url = f"{api}/deposit/depositions/{rid}"
@@ -120,6 +126,11 @@ def deposition(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
 
 def record(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
     """A published record as ZenodoJSON (what ``GET /api/records/N`` returns on Zenodo)."""
+    with store.lock:
+        return copy.deepcopy(_record(store, rec, base))
+
+
+def _record(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
     api = f"{base}/api"
     rid = rec["id"]
     pub = rec["published"]
