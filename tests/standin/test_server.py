@@ -405,3 +405,33 @@ def test_concurrent_uploads_to_one_bucket(standin) -> None:
     assert {f["filename"]: f["checksum"] for f in files} == {
         k: hashlib.md5(v).hexdigest() for k, v in blobs.items()
     }  # noqa: S324
+
+
+def test_fault_hook_can_drop_an_error_answer(standin) -> None:
+    from ossr_images.standin.faults import DropResponse, Faults
+
+    class DropErrors(Faults):
+        def after(self, request, status, body):
+            if status >= 400:
+                raise DropResponse()
+            return None
+
+    standin.faults = DropErrors()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"{standin.api_url}/records/987654", timeout=10)
+    assert requests.get(f"{standin.api_url}/records", timeout=10).status_code == 200
+
+
+def test_fault_hook_before_answers_instead(standin) -> None:
+    from ossr_images.standin.faults import Faults
+
+    class Busy(Faults):
+        def before(self, request):
+            if request.route == "rec_search":
+                request.send_json(503, {"status": 503, "message": "busy"}, headers={"Retry-After": "1"})
+                return True
+            return False
+
+    standin.faults = Busy()
+    r = requests.get(f"{standin.api_url}/records", timeout=10)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1" and "X-RateLimit-Limit" in r.headers

@@ -203,7 +203,10 @@ class Handler(BaseHTTPRequestHandler):
                 getattr(self, "h_" + route)(**args)
         except ApiError as exc:
             self._finish_body()
-            self.send_json(exc.status, exc.body())
+            try:
+                self.send_json(exc.status, exc.body())
+            except DropResponse:
+                self._drop()
         except DropResponse:
             self._drop()
         except (BrokenPipeError, ConnectionResetError):
