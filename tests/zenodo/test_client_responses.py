@@ -269,3 +269,14 @@ def test_download_404_is_not_retried(client: ZenodoClient, tmp_path) -> None:
     with pytest.raises(ZenodoError) as info:
         client.download_file(url, tmp_path / "a.bin")
     assert info.value.status == 404 and len(responses.calls) == 1
+
+
+@responses.activate
+def test_publish_404_after_lost_answer_is_checked_again(client: ZenodoClient) -> None:
+    # attempt 1: answer lost, the check still sees a draft; attempt 2: 404 because it did publish meanwhile
+    responses.post(f"{DEP}/actions/publish", body=requests.exceptions.ConnectionError("Connection reset by peer"))
+    responses.post(f"{DEP}/actions/publish", status=404, json={"status": 404, "message": "not found"})
+    responses.get(DEP, json=_dep("unsubmitted"))
+    responses.get(DEP, json=_dep("done"))
+    assert client.publish(7)["state"] == "done"
+    assert [c.request.method for c in responses.calls] == ["POST", "GET", "POST", "GET"]
