@@ -343,3 +343,17 @@ def test_cut_exactly_at_a_member_boundary(tmp_path: Path, synth_bytes, method: s
         cut = gzip.compress(cut)
     for sha in (True, False):
         _expect(_write(tmp_path, f"b{sha}", cut), InvalidInputError, "end-of-archive", sha256=sha)
+
+
+def test_deeply_nested_json(tmp_path: Path, synth_bytes) -> None:
+    members = tar_members(synth_bytes[0])
+    members["manifest.json"] = b"[" * 200_000 + b"]" * 200_000
+    _expect(_write(tmp_path, "deep.tar", make_tar(list(members.items()))), InvalidInputError, "manifest")
+
+
+@pytest.mark.parametrize("sha256", [True, False])
+def test_absurd_extended_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synth_bytes, sha256) -> None:
+    """tarfile would read a pax header whole: a huge one is refused before that."""
+    monkeypatch.setattr(inspect_mod, "MAX_EXTENDED_HEADER", 200)
+    tar = make_tar([("a" * 300, b"x"), ("manifest.json", b"[]")])  # a pax header carries the long name
+    _expect(_write(tmp_path, "pax.tar", tar), InvalidInputError, "extended tar header", sha256=sha256)

@@ -31,6 +31,7 @@ JSON_MAX = 16 * 1024 * 1024  # largest JSON member kept in memory
 JSON_BUDGET = 64 * 1024 * 1024  # all JSON members together
 MAX_MEMBERS = 200_000
 MAX_LINK_HOPS = 8
+MAX_EXTENDED_HEADER = 1024 * 1024  # pax / GNU long-name headers are read whole by tarfile
 SIF_MAGIC_OFFSET = 32
 SIF_MAGIC = b"SIF_MAGIC"
 
@@ -101,6 +102,28 @@ class _HashingReader(io.RawIOBase):
     def drain(self) -> None:
         while self.read(CHUNK):
             pass
+
+
+_EXTENDED_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads a pax or GNU long-name header whole into memory: refuse absurd ones first."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile):  # type: ignore[no-untyped-def]
+        if self.type in _EXTENDED_TYPES and self.size > MAX_EXTENDED_HEADER:
+            raise InvalidInputError(
+                f"the archive has an extended tar header of {self.size} bytes (more than "
+                f"{MAX_EXTENDED_HEADER // 1024} KiB), which no image archive has",
+                hint="Refusing a hostile or corrupt archive: do not use it.",
+            )
+        return super()._proc_member(tarfile_)  # type: ignore[misc]
 
 
 @dataclass
@@ -177,7 +200,7 @@ def _norm_member_name(name: str) -> str:
 def _scan_stream(stream: BinaryIO) -> tuple[_Scan, int]:
     """Scan a tar read sequentially; also return where the end-of-archive marker should start."""
     scan = _Scan()
-    with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tar:
+    with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK, tarinfo=_BoundedTarInfo) as tar:
         for ti in tar:
             scan.add(ti, lambda ti=ti: tar.extractfile(ti))
         end = tar.offset
@@ -194,7 +217,7 @@ def _check_end(end: int, total: int) -> None:
 
 def _scan_seek(path: Path, size: int) -> _Scan:
     scan = _Scan()
-    with tarfile.open(path, mode="r:") as tar:
+    with tarfile.open(path, mode="r:", tarinfo=_BoundedTarInfo) as tar:
         while True:
             ti = tar.next()
             if ti is None:
@@ -393,7 +416,7 @@ def _json_of(member: _Member, role: str) -> Any:
         )
     try:
         return json.loads(member.data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInputError(
             f"the archive's {role} {member.name} is not valid JSON: {exc}",
             hint="The archive is corrupt: export or download it again.",

@@ -146,7 +146,7 @@ def _read_json(path: Path, fh: BinaryIO, d: dict[str, Any]) -> Any:
     data = fh.read(d["size"])
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise _bad(path, f"the descriptor {d['name'] or d['id']} is not valid JSON ({exc})") from exc
 
 
