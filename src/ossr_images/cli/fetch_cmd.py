@@ -93,7 +93,7 @@ def fetch(
         notify=info,
     )
     for warning in result.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        info(f"Warning: {warning}")
     if as_json:
         emit_json(result.to_dict())
         return
