@@ -1,0 +1,270 @@
+"""Fixtures for the reliability tests: the stand-in behind the fault proxy, a real git project with a CodeMeta
+file and a small labelled image archive, a CLI runner with short client timeouts and backoff, and helpers
+that count drafts and records on the stand-in (the ground truth for "no duplicate, nothing lost")."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+from tests.conftest import TEST_TOKEN
+from tests.reliability.faultproxy import FaultProxy
+
+REPOSITORY = "https://github.com/escape2020/ossr-images-reliability-test"
+CI_VARIABLES = (
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITHUB_SHA",
+    "GITHUB_REPOSITORY",
+    "GITHUB_SERVER_URL",
+    "GITHUB_REF_NAME",
+    "GITHUB_REF_TYPE",
+    "GITLAB_CI",
+    "CI_PROJECT_URL",
+    "CI_COMMIT_SHA",
+    "CI_COMMIT_TAG",
+    "CI_COMMIT_REF_NAME",
+)
+
+# Short client timeouts and backoff, so that a fault costs a second, not minutes. The client has no env knob
+# for these, so the in-process CLI runs get them by wrapping ZenodoClient.__init__.
+FAST = {"connect_timeout": 2.0, "read_timeout": 2.0, "transfer_timeout": 2.0}
+
+
+def fast_retry():  # type: ignore[no-untyped-def]
+    from ossr_images.zenodo.client import RetryPolicy
+
+    return RetryPolicy(
+        max_attempts=4, max_elapsed=20.0, backoff_base=0.05, backoff_max=0.3, max_retry_after=2.0
+    )
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Own cache folder (journal), no CI variables of the machine, fast client timeouts and retries."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(cache))
+    for var in CI_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("ZENODO_SANDBOX_TOKEN", raising=False)
+    from ossr_images.zenodo import client as client_mod
+
+    original = client_mod.ZenodoClient.__init__
+
+    def fast_init(self, target, **kwargs):  # type: ignore[no-untyped-def]
+        for key, value in FAST.items():
+            kwargs.setdefault(key, value)
+        kwargs.setdefault("retry", fast_retry())
+        original(self, target, **kwargs)
+
+    monkeypatch.setattr(client_mod.ZenodoClient, "__init__", fast_init)
+    return cache
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+    out = subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=cwd,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def codemeta_doc(version: str) -> dict:
+    return {
+        "@context": "https://w3id.org/codemeta/3.0",
+        "@type": "SoftwareSourceCode",
+        "name": "hello-reliability",
+        "description": "A tiny project whose image is published through injected faults.",
+        "version": version,
+        "license": "https://spdx.org/licenses/MIT",
+        "datePublished": "2026-01-15",
+        "codeRepository": REPOSITORY,
+        "keywords": ["test"],
+        "author": [{"@type": "Person", "givenName": "Ada", "familyName": "Lovelace"}],
+    }
+
+
+@dataclass
+class Project:
+    """A git checkout with codemeta.json and an image archive labelled with its HEAD."""
+
+    path: Path
+    images: Path
+    image_path: Path | None = None
+    version: str = "1.0.0"
+
+    @property
+    def codemeta(self) -> Path:
+        return self.path / "codemeta.json"
+
+    @property
+    def commit(self) -> str:
+        return git(self.path, "rev-parse", "HEAD")
+
+    def release(self, version: str, payload_size: int = 200_000) -> Path:
+        """Commit codemeta.json for `version`, write its image (about `payload_size` bytes); return the image."""
+        from ossr_images.images.synth import write_docker_archive
+
+        self.version = version
+        self.codemeta.write_text(json.dumps(codemeta_doc(version), indent=2) + "\n")
+        git(self.path, "add", "-A")
+        git(self.path, "commit", "-q", "-m", f"release {version}")
+        payload = os.urandom(payload_size)  # incompressible: the upload is really that big
+        out = self.images / f"hello-{version}.tar"
+        write_docker_archive(
+            out,
+            labels={
+                "org.opencontainers.image.source": REPOSITORY,
+                "org.opencontainers.image.revision": self.commit,
+                "org.opencontainers.image.version": version,
+                "org.opencontainers.image.created": "2026-01-15T12:00:00Z",
+            },
+            tag=f"hello-reliability:{version}",
+            files={"app/blob.bin": payload, "app/VERSION": version.encode()},
+            compression="none",
+        )
+        self.image_path = out
+        return out
+
+    def publish_args(self, *extra: str) -> list[str]:
+        assert self.image_path is not None
+        return [
+            "publish",
+            str(self.image_path),
+            "--codemeta",
+            str(self.codemeta),
+            "--repo",
+            str(self.path),
+            "--yes",
+            *extra,
+        ]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    path = tmp_path / "hello"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "remote", "add", "origin", REPOSITORY + ".git")
+    (path / "README.md").write_text("# hello\n")
+    images = tmp_path / "images"
+    images.mkdir()
+    proj = Project(path, images)
+    proj.release("1.0.0")
+    return proj
+
+
+@pytest.fixture
+def proxy(standin):
+    with FaultProxy(standin.api_url) as p:
+        yield p
+
+
+@pytest.fixture
+def env(proxy, monkeypatch: pytest.MonkeyPatch):
+    """The CLI pointed at the proxy (in front of the stand-in) with the test token."""
+    monkeypatch.setenv("OSSR_IMAGES_ZENODO_URL", proxy.api_url)
+    monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
+    return proxy
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None = None
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+    def explain(self) -> str:
+        return f"args={self.args}\nexit={self.exit_code}\nstdout={self.stdout[-3000:]}\nstderr={self.stderr[-3000:]}"
+
+
+def run_cli(*args: str, json_out: bool = False) -> Run:
+    """Run the real CLI in-process (click's runner), stdout and stderr kept apart."""
+    from ossr_images.cli import main
+
+    argv = list(args)
+    if json_out:
+        argv.append("--json")
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:  # click >= 8.2 always keeps them apart
+        runner = CliRunner()
+    result = runner.invoke(main, argv, catch_exceptions=True)
+    exc = result.exception if not isinstance(result.exception, SystemExit) else None
+    return Run(result.exit_code, result.stdout, result.stderr, exc, argv)
+
+
+def depositions(standin) -> list[dict]:
+    """Every deposition (drafts and published, all versions) the test token owns, read from the stand-in."""
+    headers = {"Authorization": f"Bearer {TEST_TOKEN}"}
+    out: list[dict] = []
+    page = 1
+    while True:
+        resp = requests.get(
+            standin.api_url + "/deposit/depositions",
+            params={"page": page, "size": 100, "all_versions": "true"},
+            headers=headers,
+            timeout=10,
+        )
+        resp.raise_for_status()
+        batch = resp.json()
+        out += batch
+        if len(batch) < 100:
+            return out
+        page += 1
+
+
+def published(standin) -> list[dict]:
+    return [d for d in depositions(standin) if d.get("submitted") or d.get("state") == "done"]
+
+
+def drafts(standin) -> list[dict]:
+    return [d for d in depositions(standin) if not (d.get("submitted") or d.get("state") == "done")]
+
+
+REPORT_ENV = "OSSR_RELIABILITY_REPORT"
+
+
+def report(**row: object) -> None:
+    """Append one result row (JSON line) to $OSSR_RELIABILITY_REPORT when set (the issue's summary table)."""
+    path = os.environ.get(REPORT_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
+def assert_clean_failure(run: Run, allowed: tuple[int, ...] = (3, 4)) -> None:
+    """A stop is clean: an allowed exit status, no traceback, one 'Error:' line and one 'Hint:' line."""
+    assert run.exception is None, f"an exception escaped: {run.exception!r}\n{run.explain()}"
+    assert run.exit_code in allowed, run.explain()
+    lines = run.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    hints = [line for line in lines if line.startswith("Hint: ")]
+    assert len(errors) == 1 and len(hints) == 1, run.explain()
+    assert "Traceback" not in run.stderr, run.explain()

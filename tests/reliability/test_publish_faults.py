@@ -1,0 +1,160 @@
+"""`ossr-images publish` through injected faults, at every step, driving the real CLI against the stand-in
+behind the fault proxy.
+
+For each (fault, step): the first run either completes or stops cleanly (exit 3/4, one Error line, one Hint
+line); a re-run with the same arguments completes; then, on the stand-in itself: exactly one deposition
+(no duplicate draft or record), published, whose three files are the local bytes (md5 from the record and a
+sha256 of the downloaded image), and a third run changes nothing remote."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pytest
+import requests
+from tests.conftest import TEST_TOKEN
+from tests.reliability.conftest import (
+    Project,
+    assert_clean_failure,
+    depositions,
+    report,
+    run_cli,
+)
+from tests.reliability.faultproxy import FaultProxy
+
+# The requests publish makes, in order (see workflows/publish.py), as (method, path regex, skip).
+STEPS: dict[str, tuple[str, str, int]] = {
+    "find": ("GET", r"^/api/deposit/depositions(\?|$)", 0),
+    "create": ("POST", r"^/api/deposit/depositions$", 0),
+    "list-files": ("GET", r"^/api/deposit/depositions/\d+/files", 0),
+    "upload-image": ("PUT", r"^/api/files/[^/]+/hello-[^/]+\.tar$", 0),
+    "upload-codemeta": ("PUT", r"^/api/files/[^/]+/codemeta\.json$", 0),
+    "upload-metadata-file": ("PUT", r"^/api/files/[^/]+/ossr-image-metadata\.json$", 0),
+    "verify-files": ("GET", r"^/api/deposit/depositions/\d+/files", 1),
+    "set-metadata": ("PUT", r"^/api/deposit/depositions/\d+$", 0),
+    "publish": ("POST", r"^/api/deposit/depositions/\d+/actions/publish$", 0),
+    "read-back": ("GET", r"^/api/records/\d+$", 0),
+}
+UPLOADS = ("upload-image", "upload-codemeta", "upload-metadata-file")
+KEY_STEPS = ("create", "upload-image", "set-metadata", "publish")
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    steps: tuple[str, ...]
+
+    def inject(self, proxy: FaultProxy, method: str, path: str, skip: int) -> None:
+        n = self.name
+        if n == "503-once":
+            proxy.status(503, method, path, skip=skip)
+        elif n == "500-once":
+            proxy.status(500, method, path, skip=skip)
+        elif n == "502-exhausting":
+            proxy.status(502, method, path, skip=skip, count=50)
+        elif n == "504-after-done":
+            proxy.status(504, method, path, skip=skip, after_forward=True)
+        elif n == "reset-after-done":
+            proxy.reset(method, path, skip=skip, after_forward=True)
+        elif n == "reset-before":
+            proxy.reset(method, path, skip=skip)
+        elif n == "429-retry-after":
+            proxy.status(429, method, path, skip=skip, retry_after=1)
+        elif n == "slow-answer":
+            proxy.delay(2.6, method, path, skip=skip)
+        elif n == "upload-reset-midway":
+            proxy.reset_upload(after_bytes=1024 if "image" not in path else 100_000, method=method, path=path)
+        elif n == "wrong-md5":
+            proxy.wrong_md5(method, path, skip=skip)
+        else:  # pragma: no cover
+            raise AssertionError(n)
+
+
+FAULTS = [
+    Fault("503-once", tuple(STEPS)),
+    Fault("504-after-done", tuple(STEPS)),
+    Fault("reset-after-done", tuple(STEPS)),
+    Fault("reset-before", ("find", "create", "upload-image", "publish")),
+    Fault("500-once", KEY_STEPS),
+    Fault("429-retry-after", ("find", "create", "upload-image", "publish")),
+    Fault("slow-answer", KEY_STEPS),
+    Fault("502-exhausting", ("create", "upload-image", "publish")),
+    Fault("upload-reset-midway", UPLOADS),
+    Fault("wrong-md5", UPLOADS),
+]
+CASES = [pytest.param(f, s, id=f"{f.name}@{s}") for f in FAULTS for s in f.steps]
+
+
+def _md5(path) -> str:  # type: ignore[no-untyped-def]
+    return hashlib.md5(path.read_bytes()).hexdigest()  # noqa: S324
+
+
+def check_one_good_record(standin, project: Project) -> dict:
+    """The ground truth on the stand-in: one deposition, published, holding exactly the local bytes."""
+    deps = depositions(standin)
+    assert len(deps) == 1, (
+        f"expected exactly one deposition, found {[(d['id'], d.get('state')) for d in deps]}"
+    )
+    dep = deps[0]
+    assert dep.get("submitted") is True and dep.get("state") == "done", dep
+    files = {f["filename"]: f for f in dep["files"]}
+    assert set(files) == {project.image_path.name, "codemeta.json", "ossr-image-metadata.json"}, files
+    assert files[project.image_path.name]["checksum"].removeprefix("md5:") == _md5(project.image_path)
+    assert files["codemeta.json"]["checksum"].removeprefix("md5:") == _md5(project.codemeta)
+    # the bytes themselves, read back from the published record
+    url = f"{standin.api_url}/records/{dep['id']}/files/{project.image_path.name}/content"
+    resp = requests.get(url, headers={"Authorization": f"Bearer {TEST_TOKEN}"}, timeout=10)
+    resp.raise_for_status()
+    assert (
+        hashlib.sha256(resp.content).hexdigest()
+        == hashlib.sha256(project.image_path.read_bytes()).hexdigest()
+    )
+    meta = requests.get(
+        f"{standin.api_url}/records/{dep['id']}/files/ossr-image-metadata.json/content", timeout=10
+    ).json()
+    assert project.commit in str(meta) and hashlib.sha256(resp.content).hexdigest() in str(meta)
+    return dep
+
+
+@pytest.mark.parametrize("fault,step", CASES)
+def test_publish_survives(fault: Fault, step: str, env: FaultProxy, standin, project: Project) -> None:
+    method, path, skip = STEPS[step]
+    fault.inject(env, method, path, skip)
+
+    first = run_cli(*project.publish_args(), json_out=True)
+    fired = env.faults_fired()
+    assert fired >= 1, f"the fault {fault.name}@{step} never fired:\n{first.explain()}"
+    reruns = 0
+    final = first
+    if first.exit_code != 0:
+        assert_clean_failure(first)
+        assert first.json.get("exit_code") == first.exit_code  # --json: the error as one document
+        env.clear()
+        final = run_cli(*project.publish_args(), json_out=True)
+        reruns = 1
+    assert final.exit_code == 0, final.explain()
+    assert final.exception is None
+    doc = final.json
+    assert doc["state"] == "published"
+    dep = check_one_good_record(standin, project)
+    assert doc["record_id"] == str(dep["id"])
+
+    # running it again changes nothing remote and reports the same record
+    env.clear()
+    env.log.clear()
+    again = run_cli(*project.publish_args(), json_out=True)
+    assert again.exit_code == 0, again.explain()
+    assert again.json["doi"] == doc["doi"]
+    writes = [(e.method, e.path) for e in env.log if e.method != "GET"]
+    assert writes == [], f"an already published release made writes: {writes}"
+    assert len(depositions(standin)) == 1
+    report(
+        command="publish",
+        fault=fault.name,
+        step=step,
+        first_exit=first.exit_code,
+        completed_first=first.exit_code == 0,
+        reruns=reruns,
+        data_lost=0,
+    )
