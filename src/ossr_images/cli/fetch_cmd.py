@@ -122,13 +122,15 @@ def _print_human(result) -> None:  # type: ignore[no-untyped-def]
         out(f"  {f.key}  ({_size(f.size)}, {how}, {checks} {state})")
     if result.image_key and result.image_format:
         ident = f", image ID {result.image_id}" if result.image_id else ""
-        out(f"Image: {result.image_key} ({result.image_format}{ident})")
+        fetched = "" if result.image_fetched else "; not fetched"
+        out(f"Image: {result.image_key} ({result.image_format}{ident}{fetched})")
     if result.repository and result.commit:
-        checked = (
-            "verified: image labels, image metadata file and Zenodo record agree"
-            if result.provenance_checked
-            else "from the Zenodo record only; not verified"
-        )
+        if not result.provenance_checked:
+            checked = "from the Zenodo record only; not verified"
+        elif result.image_fetched:
+            checked = "verified: image labels, image metadata file and Zenodo record agree"
+        else:
+            checked = "verified: image metadata file and Zenodo record agree; image labels not read"
         out(f"Provenance: built from {result.repository} at {result.commit} ({checked})")
     else:
         out("Provenance: could not be checked (no image metadata file in this record)")
@@ -141,7 +143,7 @@ def _print_human(result) -> None:  # type: ignore[no-untyped-def]
         else:
             out(f"Apptainer image: {loaded.path}")
         out(f"Run it with: {loaded.command}")
-    elif result.run_command:
+    elif result.run_command and result.image_fetched:
         if result.load_command and not result.load_command.startswith("#"):
             out(f"Load it with: (cd {result.directory} && {result.load_command})  [or fetch with --load]")
         out(f"Run it with: {result.run_command}")

@@ -130,6 +130,7 @@ class FetchResult:
     image_format: str | None = None
     image_id: str | None = None
     image_labels: dict[str, str] | None = None
+    image_fetched: bool = False
     load_command: str | None = None
     run_command: str | None = None
     loaded: Loaded | None = None
@@ -369,7 +370,22 @@ def _fetch(
     say: Notify,
     max_workers: int,
 ) -> FetchResult:
-    record = client.get_record(ref.record_id)
+    from ossr_images.zenodo.errors import ZenodoError
+
+    try:
+        record = client.get_record(ref.record_id)
+    except ZenodoError as exc:
+        if exc.status in (404, 410):
+            api = getattr(getattr(client, "target", None), "api_url", "the server")
+            raise ZenodoError(
+                f"there is no record {ref.record_id} on {api} ({ref_text})",
+                "Check the DOI or id, and the server: sandbox DOIs (10.5072) live on --sandbox, production "
+                "ones (10.5281) on zenodo.org; --zenodo-url or OSSR_IMAGES_ZENODO_URL override both.",
+                status=exc.status,
+                url=exc.url,
+                method="GET",
+            ) from None
+        raise
     record_id = str(record.get("id") or record.get("recid") or ref.record_id)
     conceptdoi = record.get("conceptdoi")
     from_concept = record_id != str(ref.record_id) or bool(
@@ -428,6 +444,8 @@ def _fetch(
         finally:
             lock.release()
 
+    image_entry = _image_entry(result)
+    result.image_fetched = bool(image_entry and image_entry.path and image_entry.verified)
     # 3. provenance: labels == metadata file == Zenodo related identifiers
     if image_record is not None:
         check_provenance(result, image_record, image_on_disk=only != "metadata")
@@ -505,6 +523,7 @@ def _read_image_record(client: Any, result: FetchResult, scratch: Path) -> Any:
         )
     local = scratch / entry.key
     _download_one(client, entry, None, _SharedProgress(None), dest=local)
+    entry.downloaded = entry.verified = False  # set again when (and if) it is put into DIR
     data = local.read_bytes()
     try:
         rec = ImageRecord.from_bytes(data)
@@ -572,6 +591,8 @@ def _download_selected(
         f.path = directory / f.key
         _unlink_if_symlink(directory / (f.key + PART_SUFFIX))
         if f.path.is_symlink() or f.path.exists():
+            if f.key == IMAGE_RECORD_KEY and image_record is not None:
+                expected_sha[f.key] = hashlib.sha256((scratch / f.key).read_bytes()).hexdigest()
             if f.path.is_symlink() or not f.path.is_file():
                 raise InvalidInputError(
                     f"{f.path} exists and is not a regular file",
