@@ -357,3 +357,45 @@ def test_absurd_extended_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(inspect_mod, "MAX_EXTENDED_HEADER", 200)
     tar = make_tar([("a" * 300, b"x"), ("manifest.json", b"[]")])  # a pax header carries the long name
     _expect(_write(tmp_path, "pax.tar", tar), InvalidInputError, "extended tar header", sha256=sha256)
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"layers": 7},
+        {"layers": "abc"},
+        {"config": []},
+    ],
+)
+def test_oci_manifest_of_the_wrong_shape(tmp_path: Path, synth_bytes, patch: dict) -> None:
+    members = _oci_members(synth_bytes[0])
+    index = json.loads(members["index.json"])
+    mdigest = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads(members[f"blobs/sha256/{mdigest}"])
+    manifest.update(patch)
+    mbytes = json.dumps(manifest).encode()
+    new = hashlib.sha256(mbytes).hexdigest()
+    members[f"blobs/sha256/{new}"] = mbytes
+    index["manifests"][0]["digest"] = f"sha256:{new}"
+    index["manifests"][0]["mediaType"] = ["not", "a", "string"]
+    members["index.json"] = json.dumps(index).encode()
+    path = _write(tmp_path, "shape.tar", make_tar(list(members.items())))
+    try:
+        info = inspect_image(path)
+    except OssrError as exc:
+        assert exc.hint
+        return
+    assert info.layers == []
+
+
+@pytest.mark.parametrize("payload", [b'{"data": 1}', b'{"data": []}', b'{"data": {"attributes": "x"}}'])
+def test_sif_inspect_metadata_wrong_shape(tmp_path: Path, payload: bytes) -> None:
+    data = bytearray(_sif())
+    first = struct.unpack_from("<q", data, 96)[0]
+    base = first + 585  # descriptor 2: inspect-metadata.json
+    offset = len(data)
+    data += payload
+    struct.pack_into("<qq", data, base + 17, offset, len(payload))
+    info = inspect_image(_write(tmp_path, "odd.sif", bytes(data)), sha256=False)
+    assert info.format == "sif"
+    assert info.labels["org.opencontainers.image.source"]  # still read from oci-config.json

@@ -572,6 +572,7 @@ def _walk_index(scan: _Scan) -> list[tuple[str, Any, dict[str, str]]]:
                 _check_digest(member.data, digest, f"manifest blob {member.name}")
             doc2 = _json_of(member, f"manifest {digest}")
             media = entry.get("mediaType") or (doc2.get("mediaType") if isinstance(doc2, dict) else None)
+            media = media if isinstance(media, str) else None
             if media in MT_INDEXES or (isinstance(doc2, dict) and "manifests" in doc2):
                 walk(doc2, depth + 1)
             else:
@@ -610,7 +611,8 @@ def _describe_oci(scan: _Scan, path: Path) -> ImageInfo:
     config = _json_of(config_member, "config")
     info.image_id = config_digest
     _config_facts(config, info, config_member.name)
-    for layer in manifest.get("layers") or []:
+    layers = manifest.get("layers")
+    for layer in layers if isinstance(layers, list) else []:
         if not isinstance(layer, dict):
             continue
         ldigest = _parse_digest(layer.get("digest"), f"a layer of manifest {digest}")

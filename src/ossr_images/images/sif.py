@@ -172,7 +172,8 @@ def inspect_sif(
     for d in meta["descriptors"]:
         if d["type"] == "generic-json" and d["name"] == "inspect-metadata.json":
             doc = _read_json(path, fh, d)
-            attrs = doc.get("data", {}).get("attributes", {}) if isinstance(doc, dict) else {}
+            data = doc.get("data") if isinstance(doc, dict) else None
+            attrs = data.get("attributes") if isinstance(data, dict) else None
             labels = {**_str_labels(attrs.get("labels") if isinstance(attrs, dict) else None), **labels}
         elif d["type"] == "labels":
             labels = {**_str_labels(_read_json(path, fh, d)), **labels}
