@@ -411,3 +411,19 @@ def test_part_file_from_an_earlier_run_is_resumed_or_replaced(standin, client, t
     result = run("fetch", str(record["id"]), "--zenodo-url", standin.api_url, "-d", str(stale))
     assert result.exit_code == 0, result.stderr
     assert (stale / key).read_bytes() == data and not (stale / f"{key}.part").exists()
+
+
+def test_parallel_fetch_processes_into_one_folder(zenodo_env, client, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    files = image_files(tmp_path / "src", payload=os.urandom(3_000_000))
+    record = publish_record(client, files)
+    out = tmp_path / "shared"
+    cmd = [sys.executable, "-m", "ossr_images", "-q", "fetch", str(record["id"]), "-d", str(out)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    assert [code for _, _, code in results] == [0, 0, 0, 0], [err for _, err, _ in results]
+    for key in files:
+        assert sha256(out / key) == remote_sha256(files, key)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*files, ".ossr-images.lock"])
