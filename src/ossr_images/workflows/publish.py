@@ -1031,11 +1031,15 @@ def result_summary(result: PublishResult) -> str:
     """Human lines for a result (the CLI prints them)."""
     if result.state == "dry-run":
         lines = [
-            "Dry run: nothing was sent. Zenodo metadata:",
+            "Dry run: nothing was sent.",
+            "Zenodo metadata:",
             json.dumps(result.zenodo_metadata, indent=2),
+            f"Image metadata file ({IMAGE_RECORD_KEY}):",
+            json.dumps(result.image_record, indent=2),
             "Files:",
         ]
         lines += [f"  {f.key}  {f.size} bytes  md5 {f.md5}  sha256 {f.sha256}" for f in result.files]
+        lines.append(f"Source: {result.repository} @ {result.commit}")
         return "\n".join(lines)
     head = {
         "published": "Already published (nothing changed):" if result.already_published else "Published:",
