@@ -673,28 +673,33 @@ class ZenodoClient:
             part.unlink()
         attempt = 0
         policy = self.retry
-        while True:
-            attempt += 1
-            have = part.stat().st_size if part.exists() else 0
-            try:
-                if size is not None and have == size:
+        state = _PartState(part)
+        try:
+            while True:
+                attempt += 1
+                have = state.sync()  # hashes what is already on disk (once), so a resume costs no re-read
+                try:
+                    if size is not None and have == size:
+                        break
+                    self._download_once(url, state, progress)
+                    if size is not None and state.length < size:
+                        raise _ResumableError("the answer ended before the end of the file")
                     break
-                self._download_once(url, part, have, progress)
-                if size is not None and part.exists() and part.stat().st_size < size:
-                    raise _ResumableError("the answer ended before the end of the file")
-                break
-            except _ResumableError as exc:
-                if attempt >= policy.max_attempts:
-                    raise ZenodoError(
-                        f"Download of {safe_url(url)} failed after {attempt} attempts: {exc}",
-                        status=exc.status,
-                        url=url,
-                        method="GET",
-                    ) from None
-                wait = exc.wait if exc.wait is not None else policy.backoff(attempt)
-                log.info("download of %s interrupted (%s); resuming in %.1fs", safe_url(url), exc, wait)
-                policy.sleep(wait)
-        got_size, got_md5, got_sha = _hash_path(part)
+                except _ResumableError as exc:
+                    if attempt >= policy.max_attempts:
+                        raise ZenodoError(
+                            f"Download of {safe_url(url)} failed after {attempt} attempts: {exc}",
+                            status=exc.status,
+                            url=url,
+                            method="GET",
+                        ) from None
+                    wait = exc.wait if exc.wait is not None else policy.backoff(attempt)
+                    log.info("download of %s interrupted (%s); resuming in %.1fs", safe_url(url), exc, wait)
+                    policy.sleep(wait)
+            got_size = state.sync()
+            got_md5, got_sha = state.hashes.hexdigests()
+        finally:
+            state.close()
         problems = []
         if size is not None and got_size != size:
             problems.append(f"size {got_size} instead of {size}")
@@ -720,7 +725,8 @@ class ZenodoClient:
         os.replace(part, dest)
         return DownloadResult(dest, got_size, got_md5, got_sha)
 
-    def _download_once(self, url: str, part: Path, have: int, progress: Progress | None) -> None:
+    def _download_once(self, url: str, state: _PartState, progress: Progress | None) -> None:
+        have = state.length
         headers = {"Accept": "*/*"}
         if have:
             headers["Range"] = f"bytes={have}-"
@@ -738,7 +744,7 @@ class ZenodoClient:
         self._log_response("GET", url, resp, t0, f" (from byte {have})" if have else "")
         with resp:
             if resp.status_code == 416 and have:
-                part.unlink(missing_ok=True)  # our part is longer than the file: start again
+                state.reset()  # our part is longer than the file: start again
                 raise _ResumableError("the partial file did not fit the remote file", wait=0.0)
             if resp.status_code == 429:
                 raise _ResumableError("rate limited", status=429, wait=self.retry.rate_limit_wait(resp, 1))
@@ -752,24 +758,67 @@ class ZenodoClient:
                     url=url,
                     method="GET",
                 )
-            mode = "ab"
             if resp.status_code == 206:
                 start = _content_range_start(resp.headers.get("Content-Range"))
                 if start != have:
-                    part.unlink(missing_ok=True)
+                    state.reset()
                     raise _ResumableError("the server resumed at the wrong offset", wait=0.0)
-            else:
-                mode = "wb"
-            with open(part, mode) as out:
+            elif have:
+                state.reset()  # 200: the whole file comes again
+            with open(state.path, "ab") as out:
                 try:
                     for chunk in resp.iter_content(chunk_size=self.chunk_size):
                         out.write(chunk)
+                        state.add(chunk)
                         if progress is not None:
                             progress(len(chunk))
                 except _NETWORK_ERRORS as exc:
                     fsync_file(out)
                     raise _ResumableError(_describe_network_error(exc)) from None
                 fsync_file(out)
+
+
+class _PartState:
+    """A ``.part`` file and the hashes of its bytes, kept in step while it grows (no second read)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.hashes = _Hashes(threaded=True)
+        self.length = 0
+        self._synced = False
+
+    def sync(self) -> int:
+        """Make the hashes cover exactly the file on disk (re-reading it only if they do not)."""
+        on_disk = self.path.stat().st_size if self.path.exists() else 0
+        if self._synced and on_disk == self.length:
+            return self.length
+        self.hashes.close()
+        self.hashes = _Hashes(threaded=True)
+        self.length = 0
+        if on_disk:
+            with open(self.path, "rb") as fh:
+                while True:
+                    chunk = fh.read(DEFAULT_CHUNK)
+                    if not chunk:
+                        break
+                    self.hashes.update(chunk)
+                    self.length += len(chunk)
+        self._synced = True
+        return self.length
+
+    def add(self, chunk: bytes) -> None:
+        self.hashes.update(chunk)
+        self.length += len(chunk)
+
+    def reset(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.hashes.close()
+        self.hashes = _Hashes(threaded=True)
+        self.length = 0
+        self._synced = True
+
+    def close(self) -> None:
+        self.hashes.close()
 
 
 class _ResumableError(Exception):
@@ -787,23 +836,6 @@ def _content_range_start(value: str | None) -> int | None:
         return int(value[6:].split("-", 1)[0])
     except ValueError:
         return None
-
-
-def _hash_path(path: Path) -> tuple[int, str, str]:
-    hashes = _Hashes(threaded=True)
-    total = 0
-    try:
-        with open(path, "rb") as fh:
-            while True:
-                chunk = fh.read(DEFAULT_CHUNK)
-                if not chunk:
-                    break
-                hashes.update(chunk)
-                total += len(chunk)
-        md5, sha = hashes.hexdigests()
-    finally:
-        hashes.close()
-    return total, md5, sha
 
 
 def _read_some(resp: requests.Response, limit: int = 65536) -> bytes:
