@@ -257,7 +257,7 @@ class ZenodoClient:
                 self._log_response(method, url, resp, t0)
                 if resp.status_code in expected:
                     return resp
-                body = resp.content if not stream else _read_some(resp)
+                body = _read_some(resp) if stream else _content_or_empty(resp)
                 last_error = error_from_response(
                     resp.status_code, body, resp.headers.get("Content-Type"), url=url, method=method
                 )
@@ -836,6 +836,13 @@ def _content_range_start(value: str | None) -> int | None:
         return int(value[6:].split("-", 1)[0])
     except ValueError:
         return None
+
+
+def _content_or_empty(resp: requests.Response) -> bytes:
+    try:
+        return resp.content or b""
+    except _NETWORK_ERRORS + (requests.exceptions.RequestException,):
+        return b""
 
 
 def _read_some(resp: requests.Response, limit: int = 65536) -> bytes:
