@@ -201,7 +201,6 @@ def run_demo(
     import secrets
 
     from ossr_images.standin.server import LocalZenodo
-
     from ossr_images.workflows.publish import publish
     from ossr_images.zenodo.target import Target
 

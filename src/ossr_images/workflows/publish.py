@@ -693,8 +693,8 @@ class _RemoteRun:
             return None
         newest = max(candidates, key=_dep_id)
         self.matched_by = (
-            f"earlier image record of {self.plan.repository} among your depositions "
-            f"(keyword {IMAGE_KEYWORD} + repository)"
+            f"the newest of your published records with the keyword {IMAGE_KEYWORD} "
+            f"and the repository {self.plan.repository}"
         )
         return newest
 
@@ -720,7 +720,7 @@ class _RemoteRun:
             return dep
         self.previous = previous
         self.say(
-            f"Making a new version of record {previous.get('record_id') or previous['id']} ({self.matched_by})."
+            f"Making a new version of record {previous.get('record_id') or previous['id']}: {self.matched_by}."
         )
         dep = self._pending_version_draft(previous, deps)
         self._ask()
