@@ -141,6 +141,16 @@ def parse_codemeta(data: bytes | str, *, source: str = "codemeta.json") -> CodeM
     except json.JSONDecodeError as exc:
         add("", "error", _json_error_message(source, text, exc), _json_error_hint(text, exc))
         return CodeMetaReport(None, None, problems)
+    except RecursionError:
+        raw = _TOO_DEEP
+    if raw is _TOO_DEEP or _too_deep(raw):
+        add(
+            "",
+            "error",
+            f"{source} nests arrays or objects more than {MAX_DEPTH} levels deep",
+            "A CodeMeta file is a few levels deep: check that the file is the right one.",
+        )
+        return CodeMetaReport(None, None, problems)
     if not isinstance(raw, dict):
         add(
             "",
@@ -188,6 +198,24 @@ def _duplicates(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from _duplicates(value, f"{pointer}/{i}")
+
+
+MAX_DEPTH = 64
+_TOO_DEEP = object()
+
+
+def _too_deep(node: Any) -> bool:
+    """True when the JSON nests deeper than MAX_DEPTH (checked without recursion)."""
+    stack = [(node, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+    return False
 
 
 def _json_error_message(source: str, text: str, exc: json.JSONDecodeError) -> str:
@@ -762,12 +790,7 @@ def _keywords(raw: dict[str, Any], add: Any) -> list[str]:
         parts = [v for v in value if isinstance(v, str)]
     else:
         return []
-    out: list[str] = []
-    for part in parts:
-        word = part.strip()
-        if word and word not in out:
-            out.append(word)
-    return out
+    return list(dict.fromkeys(word for word in (part.strip() for part in parts) if word))
 
 
 def _code_repository(raw: dict[str, Any], add: Any, reported: set[str]) -> str | None:

@@ -83,11 +83,7 @@ def _creator(agent: Agent) -> dict[str, Any]:
 
 
 def _unique(items: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        if item and item not in out:
-            out.append(item)
-    return out
+    return list(dict.fromkeys(item for item in items if item))
 
 
 def to_zenodo_metadata(
