@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ossr_images.errors import IntegrityError
 from ossr_images.workflows.fetch import (
@@ -158,3 +160,16 @@ def test_image_query_names_the_keyword() -> None:
     assert image_query(None) == 'keywords:"ossr-images:container-image"'
     assert image_query("gammapy") == 'keywords:"ossr-images:container-image" AND gammapy'
     assert image_query("a OR b") == 'keywords:"ossr-images:container-image" AND (a OR b)'
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(min_size=0, max_size=40))
+def test_any_accepted_key_stays_a_plain_name_inside_the_folder(key: str) -> None:
+    base = Path("/tmp/ossr-fetch-prop").resolve()
+    try:
+        check_file_keys([key])
+    except IntegrityError:
+        return
+    target = (base / key).resolve()
+    assert target.parent == base and target.name == key
+    assert not key.endswith(".part") and key != ".ossr-images.lock"

@@ -405,7 +405,7 @@ def _fetch(
         conceptdoi=conceptdoi,
         requested=ref_text,
         from_concept=from_concept,
-        directory=Path(dest) if dest is not None else Path.cwd() / f"zenodo-{record_id}",
+        directory=Path(dest).absolute() if dest is not None else Path.cwd() / f"zenodo-{record_id}",
         files=files,
         title=record.get("title") or metadata.get("title"),
         version=metadata.get("version"),
