@@ -487,3 +487,13 @@ def test_any_json_object_gets_a_verdict_without_exception(doc):
 def test_any_text_gets_a_verdict_without_exception(text):
     report = parse_codemeta(text)
     assert report.problems or report.valid
+
+
+@pytest.mark.parametrize(
+    "payload", ["[" * 100_000 + "]" * 100_000, '{"author": ' + "[" * 70 + "]" * 70 + "}"]
+)
+def test_deeply_nested_json_is_one_error(payload):
+    report = parse_codemeta(payload)
+    assert report.codemeta is None
+    [problem] = report.problems
+    assert problem.severity == "error" and "levels deep" in problem.message
