@@ -47,6 +47,7 @@ URL_NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL manually please check your spelling "
     "and try again."
 )
+MISSING_FIELD = "Missing data for required field."
 MAX_JSON = 10 * 1024 * 1024
 DRAIN_LIMIT = 16 * 1024 * 1024
 IO_CHUNK = 1024 * 1024
@@ -419,7 +420,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_json()
         if not isinstance(body, dict):
             raise ApiError(
-                400, "A validation error occurred.", [{"field": "metadata", "messages": [views_missing()]}]
+                400, "A validation error occurred.", [{"field": "metadata", "messages": [MISSING_FIELD]}]
             )
         unknown = [k for k in body if k not in ("metadata",)]
         if unknown:
@@ -679,9 +680,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 self.wfile.write(body)
                 return
-            if parsed != (0, size - 1) or rng.strip() != "":
-                start, end = parsed
-                status = 206
+            start, end = parsed
+            status = 206
         length = max(0, end - start + 1)
         cut = self.app.faults.download_cut(self.info, length)
         self._status = status
@@ -747,10 +747,6 @@ class Handler(BaseHTTPRequestHandler):
         if not m:
             raise ApiError(404, NOT_FOUND)
         self.redirect(f"{self._base()}/records/{m.group(1)}")
-
-
-def views_missing() -> str:
-    return "Missing data for required field."
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
