@@ -435,3 +435,32 @@ def test_fault_hook_before_answers_instead(standin) -> None:
     standin.faults = Busy()
     r = requests.get(f"{standin.api_url}/records", timeout=10)
     assert r.status_code == 503 and r.headers["Retry-After"] == "1" and "X-RateLimit-Limit" in r.headers
+
+
+def test_data_folder_used_by_one_server_only(standin) -> None:
+    from ossr_images.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError) as info:
+        LocalZenodo(standin.data_dir, tokens=[TOKEN]).start()
+    assert "in use by another local Zenodo" in info.value.message and "--data" in info.value.hint
+
+
+def test_corrupt_state_is_a_clear_error(tmp_path: Path) -> None:
+    from ossr_images.errors import InvalidInputError
+
+    (tmp_path / "state.json").write_text("{not json")
+    with pytest.raises(InvalidInputError) as info:
+        LocalZenodo(tmp_path).start()
+    assert str(tmp_path / "state.json") in info.value.message
+    (tmp_path / "state.json").write_text("[]")
+    with pytest.raises(InvalidInputError):
+        LocalZenodo(tmp_path).start()
+    (tmp_path / "state.json").unlink()
+    with LocalZenodo(tmp_path) as z:  # the folder was released by the failed starts
+        assert requests.get(f"{z.api_url}/records", timeout=10).status_code == 200
+
+
+def test_update_needs_a_json_object(standin) -> None:
+    dep = create(standin.api_url)
+    r = requests.put(f"{standin.api_url}/deposit/depositions/{dep['id']}", json=[1], headers=AUTH, timeout=10)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "metadata"

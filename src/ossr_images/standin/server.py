@@ -840,7 +840,12 @@ class LocalZenodo:
         server_class = _Server
         if ":" in self.host:
             server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
-        self._httpd = server_class((self.host, self.port), Handler)
+        try:
+            self._httpd = server_class((self.host, self.port), Handler)
+        except BaseException:
+            self.store.close()
+            self.store = None
+            raise
         self._httpd.app = self
         self.port = self._httpd.server_address[1]
         return self
@@ -875,6 +880,9 @@ class LocalZenodo:
             self._httpd.server_close()
             self._httpd = None
             self._thread = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
         if self.cleanup:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 

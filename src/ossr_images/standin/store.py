@@ -18,6 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
+from ossr_images.errors import InvalidInputError
 from ossr_images.standin.metadata import MetadataError, clean_metadata, publish_errors
 
 STATE_VERSION = 1
@@ -69,19 +72,50 @@ class Store:
         self.quota_bytes = quota_bytes
         self.max_files = max_files
         self.lock = threading.RLock()
-        for d in (self.data_dir, self.blob_dir, self.tmp_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        for leftover in self.tmp_dir.iterdir():  # uploads cut by a crash
-            leftover.unlink(missing_ok=True)
-        self.state = self._load()
+        try:
+            for d in (self.data_dir, self.blob_dir, self.tmp_dir):
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInputError(
+                f"Cannot use {self.data_dir} as the stand-in's data folder: {exc.strerror or exc}",
+                "Give a writable folder with --data.",
+            ) from None
+        self._dir_lock = FileLock(str(self.data_dir / ".lock"))
+        try:
+            self._dir_lock.acquire(timeout=0)
+        except Timeout:
+            raise InvalidInputError(
+                f"The data folder {self.data_dir} is in use by another local Zenodo stand-in",
+                "Stop the other stand-in, or give this one its own --data folder.",
+            ) from None
+        try:
+            for leftover in self.tmp_dir.iterdir():  # uploads cut by a crash
+                leftover.unlink(missing_ok=True)
+            self.state = self._load()
+        except BaseException:
+            self._dir_lock.release()
+            raise
+
+    def close(self) -> None:
+        """Release the data folder (the state is already on disk)."""
+        self._dir_lock.release()
 
     # ---------------------------------------------------------------- persistence
     def _load(self) -> dict[str, Any]:
         if self.state_path.exists():
-            with open(self.state_path, encoding="utf-8") as fh:
-                state = json.load(fh)
-            if state.get("version") != STATE_VERSION:
-                raise RuntimeError(f"{self.state_path}: unknown state version {state.get('version')!r}")
+            try:
+                with open(self.state_path, encoding="utf-8") as fh:
+                    state = json.load(fh)
+            except (OSError, ValueError) as exc:
+                raise InvalidInputError(
+                    f"Cannot read the stand-in's state {self.state_path}: {exc}",
+                    "The file was changed by hand or by another program; restore it or use a new --data folder.",
+                ) from None
+            if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+                raise InvalidInputError(
+                    f"{self.state_path} is not a state file of this stand-in version",
+                    "Use a new --data folder.",
+                )
             return state
         return {"version": STATE_VERSION, "next_id": 1, "records": {}, "concepts": {}, "buckets": {}}
 
