@@ -4,6 +4,7 @@ mismatched remotes, CI variables."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -291,3 +292,16 @@ def test_checkout_wins_over_ci_and_warns_on_disagreement(make_repo):
     report = inspect_source(REPO_URL, repo_dir=repo.path, env=env)
     assert report.source.commit == head and report.source.origin == "git"
     assert [(p.path, p.severity) for p in report.problems] == [("/source/commit", "warning")]
+
+
+@pytest.mark.best_effort
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+def test_checkout_owned_by_another_user_is_explained(make_repo):
+    repo = make_repo(remote=REPO_URL)
+    repo.commit()
+    for path in [repo.path, *repo.path.rglob("*")]:
+        os.lchown(path, 65534, 65534)
+    report = inspect_source(REPO_URL, codemeta_path=repo.path / "codemeta.json")
+    [problem] = report.problems
+    assert problem.path == "/source/repository" and "owned by another user" in problem.message
+    assert "safe.directory" in problem.hint

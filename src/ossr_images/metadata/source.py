@@ -161,6 +161,11 @@ def find_checkout(path: Path) -> Path | None:
         result = _git(start, "rev-parse", "--show-toplevel", check=False)
     except GitError:
         return None
+    if "dubious ownership" in result.stderr:
+        raise GitError(
+            f"git refuses to read the checkout holding {start}: it is owned by another user "
+            f"(fix: git config --global --add safe.directory <its top directory>)"
+        )
     if result.returncode != 0 or not result.stdout.strip():
         return None
     return Path(result.stdout.strip())
@@ -253,9 +258,16 @@ def inspect_source(
         problems.append(Problem(path, severity, message, hint, source="source"))
 
     checkout: Path | None = None
+    try:
+        if repo_dir is not None:
+            checkout = find_checkout(Path(repo_dir)) if Path(repo_dir).is_dir() else None
+        elif codemeta_path is not None:
+            checkout = find_checkout(Path(codemeta_path).resolve())
+    except GitError as exc:
+        add("/source/repository", "error", str(exc).split(" (fix: ")[0], _git_fix_hint(str(exc)))
+        return SourceReport(None, problems, None)
     if repo_dir is not None:
         repo_path = Path(repo_dir)
-        checkout = find_checkout(repo_path) if repo_path.is_dir() else None
         if checkout is None:
             add(
                 "/source/repository",
@@ -264,8 +276,6 @@ def inspect_source(
                 "give the directory of the git checkout the image was built from",
             )
             return SourceReport(None, problems, None)
-    elif codemeta_path is not None:
-        checkout = find_checkout(Path(codemeta_path).resolve())
 
     ci = ci_source(env)
     repository = normalize_repo_url(code_repository) if code_repository else None
@@ -379,6 +389,12 @@ def inspect_source(
             )
     source = SourceLink(repository, full, dirty, ref, origin) if repository and full else None
     return SourceReport(source, problems, checkout)
+
+
+def _git_fix_hint(message: str) -> str:
+    if " (fix: " in message:
+        return message.split(" (fix: ", 1)[1].rstrip(")")
+    return "check that git works in the checkout"
 
 
 def _check_remotes(checkout: Path, repository: str | None, add: object) -> str | None:
