@@ -12,7 +12,8 @@ matches (method + path regex, in the order the rules were added, each for a limi
 - ``delay(seconds)``: forward, then hold the answer back that long (beyond the client's read timeout).
 - ``wrong_md5()``: forward, then rewrite ``"checksum": "md5:..."`` in the JSON answer to a wrong digest.
 - ``cut_download(after_bytes)``: forward, send the headers (full Content-Length) and only that many bytes of
-  the body, then reset.
+  the body, then close the connection (the client keeps what it got and may resume with Range).
+- ``corrupt_download(at_byte)``: forward, flipping one bit of the body at that offset (a bad disk or cache).
 
 ``skip=S`` lets the first S matching requests through before a rule starts to fire. Links in JSON bodies and
 ``Location`` headers that name the upstream are rewritten to name the proxy, so that a client following
@@ -48,7 +49,7 @@ CHUNK = 64 * 1024
 class Rule:
     """One fault: which requests (method, path regex), how many, and what to do to them."""
 
-    kind: str  # status | reset | reset_upload | delay | wrong_md5 | cut_download
+    kind: str  # status | reset | reset_upload | delay | wrong_md5 | cut_download | corrupt_download
     method: str | None = None
     path: str = ".*"
     count: int = 1
@@ -84,6 +85,10 @@ class LogEntry:
 
 class _Reset(Exception):
     """Abort the exchange with a TCP reset."""
+
+
+class _Close(Exception):
+    """End the exchange by closing the connection (FIN): the client keeps the bytes it got."""
 
 
 class FaultProxy:
@@ -200,6 +205,11 @@ class FaultProxy:
     ) -> Rule:
         return self.add(Rule("cut_download", method, path, count, skip, after_bytes=after_bytes))
 
+    def corrupt_download(
+        self, at_byte: int = 0, method: str = "GET", path: str = ".*", *, count: int = 1, skip: int = 0
+    ) -> Rule:
+        return self.add(Rule("corrupt_download", method, path, count, skip, after_bytes=at_byte))
+
     def clear(self) -> None:
         with self._lock:
             self.rules.clear()
@@ -256,6 +266,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             super().handle_one_request()
         except _Reset:
             self._rst()
+        except _Close:
+            self._fin()
         except (ConnectionError, TimeoutError, OSError):
             self.close_connection = True
 
@@ -273,6 +285,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             pass
         try:
             self.connection.close()
+        except OSError:
+            pass
+
+    def _fin(self) -> None:
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
         except OSError:
             pass
 
@@ -437,7 +457,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             body = re.sub(rb'"md5:[0-9a-fA-F]{32}"', b'"md5:' + b"0" * 32 + b'"', body)
             self._send(response, body, entry)
             return
-        if textual and not (rule and rule.kind == "cut_download"):
+        if textual and not (rule and rule.kind in ("cut_download", "corrupt_download")):
             self._send(response, response.read(), entry)
             return
         # stream a (binary) body as it comes
@@ -451,18 +471,21 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return
         limit = rule.after_bytes if rule and rule.kind == "cut_download" else None
+        flip = rule.after_bytes if rule and rule.kind == "corrupt_download" else None
         sent = 0
         while True:
             want = CHUNK if limit is None else min(CHUNK, limit - sent)
             if want <= 0:
-                self.wfile.flush()
                 entry.status = None
-                raise _Reset()
+                raise _Close()
             data = response.read(want)
             if not data:
                 break
+            if flip is not None and sent <= flip < sent + len(data):
+                i = flip - sent
+                data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
             self.wfile.write(data)
             sent += len(data)
         if limit is not None and sent < (int(length) if length else 0):
             entry.status = None
-            raise _Reset()
+            raise _Close()

@@ -147,3 +147,10 @@ def test_cut_download(proxy):
         assert len(got) < len(BLOB)
     assert requests.get(proxy.api_url + "/blob", timeout=5).content == BLOB
     assert [e.status for e in proxy.requests("GET", r"/blob$")] == [None, 200]
+
+
+def test_corrupt_download(proxy):
+    proxy.corrupt_download(70_000, path=r"/blob$")
+    got = requests.get(proxy.api_url + "/blob", timeout=5).content
+    assert len(got) == len(BLOB) and got != BLOB
+    assert [i for i in range(len(BLOB)) if got[i] != BLOB[i]] == [70_000]

@@ -1,0 +1,156 @@
+"""`ossr-images fetch` through injected faults at every request it makes, driving the real CLI against the
+stand-in behind the fault proxy.
+
+For each (fault, step): the first run completes or stops cleanly (exit 3/4, one Error line, one Hint line);
+at no moment is a file under its final name different from the record's bytes (corrupt or partial bytes
+only ever live in ``<key>.part``); a re-run completes with every file verified."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.reliability.conftest import Project, assert_clean_failure, report, run_cli
+from tests.reliability.faultproxy import FaultProxy
+
+STEPS: dict[str, tuple[str, str]] = {
+    "resolve": ("GET", r"^/api/records/\d+$"),
+    "get-metadata-file": ("GET", r"^/api/records/\d+/files/ossr-image-metadata\.json/content$"),
+    "get-image": ("GET", r"^/api/records/\d+/files/hello-[^/]+\.tar/content$"),
+    "get-codemeta": ("GET", r"^/api/records/\d+/files/codemeta\.json/content$"),
+}
+DOWNLOADS = ("get-metadata-file", "get-image", "get-codemeta")
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    steps: tuple[str, ...]
+
+    def inject(self, proxy: FaultProxy, method: str, path: str) -> None:
+        n = self.name
+        if n == "503-once":
+            proxy.status(503, method, path)
+        elif n == "500-once":
+            proxy.status(500, method, path)
+        elif n == "502-exhausting":
+            proxy.status(502, method, path, count=50)
+        elif n == "reset-before":
+            proxy.reset(method, path)
+        elif n == "429-retry-after":
+            proxy.status(429, method, path, retry_after=1)
+        elif n == "slow-answer":
+            proxy.delay(2.6, method, path)
+        elif n == "cut-mid-file":
+            proxy.cut_download(after_bytes=50_000 if "tar" in path else 300, method=method, path=path)
+        elif n == "cut-every-time":
+            proxy.cut_download(
+                after_bytes=20_000 if "tar" in path else 100, method=method, path=path, count=50
+            )
+        elif n == "corrupt-bytes":
+            proxy.corrupt_download(at_byte=1_000 if "tar" in path else 10, method=method, path=path)
+        else:  # pragma: no cover
+            raise AssertionError(n)
+
+
+FAULTS = [
+    Fault("503-once", tuple(STEPS)),
+    Fault("reset-before", tuple(STEPS)),
+    Fault("429-retry-after", tuple(STEPS)),
+    Fault("500-once", ("resolve", "get-image")),
+    Fault("slow-answer", ("resolve", "get-image")),
+    Fault("502-exhausting", ("resolve", "get-image")),
+    Fault("cut-mid-file", DOWNLOADS),
+    Fault("cut-every-time", ("get-image",)),
+    Fault("corrupt-bytes", DOWNLOADS),
+]
+CASES = [pytest.param(f, s, id=f"{f.name}@{s}") for f in FAULTS for s in f.steps]
+
+
+@pytest.fixture
+def record(env: FaultProxy, project: Project) -> dict:
+    run = run_cli(*project.publish_args(), json_out=True)
+    assert run.exit_code == 0, run.explain()
+    env.log.clear()
+    return run.json
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()  # noqa: S324
+
+
+def corrupt_final_files(folder: Path, record: dict) -> list[str]:
+    """Files under their final name whose bytes are not the record's (must always be empty)."""
+    expected = {f["key"]: f["md5"] for f in record["files"]}
+    bad = []
+    if not folder.exists():
+        return bad
+    for path in folder.iterdir():
+        if path.name.endswith(".part") or path.name.startswith(".") or not path.is_file():
+            continue
+        if path.name not in expected or _md5(path) != expected[path.name]:
+            bad.append(path.name)
+    return bad
+
+
+@pytest.mark.parametrize("fault,step", CASES)
+def test_fetch_survives(fault: Fault, step: str, env: FaultProxy, record: dict, tmp_path: Path) -> None:
+    method, path = STEPS[step]
+    fault.inject(env, method, path)
+    out = tmp_path / "fetched"
+    args = ["fetch", record["doi"], "-d", str(out)]
+
+    first = run_cli(*args, json_out=True)
+    assert env.faults_fired() >= 1, f"the fault {fault.name}@{step} never fired:\n{first.explain()}"
+    assert corrupt_final_files(out, record) == [], first.explain()
+    reruns = 0
+    final = first
+    if first.exit_code != 0:
+        assert_clean_failure(first)
+        if fault.name == "corrupt-bytes":
+            assert first.exit_code == 3, first.explain()
+        env.clear()
+        final = run_cli(*args, json_out=True)
+        reruns = 1
+        assert corrupt_final_files(out, record) == [], final.explain()
+    assert final.exit_code == 0, final.explain()
+    files = {f["key"]: f for f in final.json["files"]}
+    assert set(files) == {f["key"] for f in record["files"]}
+    assert all(f["verified"] for f in files.values()), files
+    for f in record["files"]:
+        assert _md5(out / f["key"]) == f["md5"]
+    assert not list(out.glob("*.part")), list(out.iterdir())
+    report(
+        command="fetch",
+        fault=fault.name,
+        step=step,
+        first_exit=first.exit_code,
+        completed_first=first.exit_code == 0,
+        reruns=reruns,
+        data_lost=0,
+    )
+
+
+def test_big_download_cut_twice_is_resumed_with_range(
+    env: FaultProxy, project: Project, tmp_path: Path
+) -> None:
+    """A 9 MB image cut at 5 MB and again later: resumed from where it stopped (Range), not from zero.
+    (The client reads in 4 MiB chunks, so a cut loses at most the chunk in flight.)"""
+    project.release("1.1.0", payload_size=9_000_000)
+    published = run_cli(*project.publish_args(), json_out=True)
+    assert published.exit_code == 0, published.explain()
+    image_path = r"^/api/records/\d+/files/hello-1\.1\.0\.tar/content$"
+    env.cut_download(after_bytes=5_000_000, path=image_path)
+    env.cut_download(after_bytes=4_500_000, path=image_path)
+    out = tmp_path / "big"
+    run = run_cli("fetch", published.json["doi"], "-d", str(out), json_out=True)
+    assert run.exit_code == 0, run.explain()
+    gets = env.requests("GET", image_path)
+    ranges = [e.headers.get("range") for e in gets]
+    assert len(gets) == 3 and ranges[0] is None, ranges
+    starts = [int(r.removeprefix("bytes=").split("-")[0]) for r in ranges[1:]]
+    assert starts[0] >= 4 * 1024 * 1024 and starts[1] > starts[0], ranges
+    assert _md5(out / project.image_path.name) == _md5(project.image_path)
+    assert corrupt_final_files(out, published.json) == []
