@@ -124,10 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in only:
             t0 = time.perf_counter()
+            load0 = os.getloadavg()[0]
             print(f"-- {name} ...", flush=True)
             try:
                 BENCHES[name](ctx)
-                status[name] = f"ok ({time.perf_counter() - t0:.0f} s)"
+                status[name] = (
+                    f"ok ({time.perf_counter() - t0:.0f} s; load average {load0:.1f} before, "
+                    f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs)"
+                )
             except Skip as why:
                 status[name] = f"skipped: {why}"
             except (CommandFailed, RuntimeError, OSError) as exc:
