@@ -464,3 +464,18 @@ def test_update_needs_a_json_object(standin) -> None:
     dep = create(standin.api_url)
     r = requests.put(f"{standin.api_url}/deposit/depositions/{dep['id']}", json=[1], headers=AUTH, timeout=10)
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "metadata"
+
+
+def test_search_sorts(standin) -> None:
+    first = publish(standin.api_url, metadata={**META, "title": "Sorted one"})
+    second = publish(standin.api_url, metadata={**META, "title": "Sorted two"})
+
+    def order(sort: str) -> list[int]:
+        r = requests.get(f"{standin.api_url}/records", params={"q": "sorted", "sort": sort}, timeout=10)
+        assert r.status_code == 200, r.text
+        return [h["id"] for h in r.json()["hits"]["hits"]]
+
+    assert order("mostrecent") == [second["id"], first["id"]]
+    assert order("-mostrecent") == order("oldest") == [first["id"], second["id"]]
+    r = requests.get(f"{standin.api_url}/records", params={"sort": "nonsense"}, timeout=10)
+    assert r.status_code == 400

@@ -11,7 +11,11 @@ from urllib.parse import quote, urlencode
 from ossr_images.standin.metadata import resource_type
 from ossr_images.standin.store import PRERESERVE_PREFIX, ApiError, Store
 
-SEARCH_SORTS = {"bestmatch", "mostrecent", "-mostrecent", "newest", "oldest"}
+SEARCH_SORTS = {
+    "bestmatch", "mostrecent", "-mostrecent", "newest", "oldest", "updated-desc", "updated-asc", "version",
+    "-version", "mostviewed", "mostdownloaded",
+}  # fmt: skip
+ASCENDING_SORTS = {"-mostrecent", "oldest", "updated-asc", "-version"}
 MAX_RESULT_WINDOW = 10_000
 
 
@@ -330,7 +334,7 @@ def sort_records(
             "Invalid querystring parameters.",
             [{"field": "sort", "messages": [f"Invalid sort: {sort}."]}],
         )
-    reverse = sort not in ("-mostrecent", "oldest")
+    reverse = sort not in ASCENDING_SORTS
     return sorted(items, key=lambda r: (r[key_created], r["id"]), reverse=reverse)
 
 
@@ -362,7 +366,7 @@ def search_records(store: Store, params: dict[str, str], base: str, authenticate
                 continue
             candidates.append(rec)
         ordered = sorted(candidates, key=lambda r: (r["published"]["created"], r["id"]), reverse=True)
-        if sort in ("-mostrecent", "oldest"):
+        if sort in ASCENDING_SORTS:
             ordered.reverse()
         elif sort not in SEARCH_SORTS:
             raise ApiError(400, "Invalid querystring parameters.")
