@@ -5,6 +5,8 @@ matches (method + path regex, in the order the rules were added, each for a limi
 
 - ``reset_upload(after_bytes)``: read that many bytes of the request body, then reset the connection (RST);
   the partial body is forwarded too and the upstream connection dropped, as a real network cut would do.
+- ``stall_upload(after_bytes, seconds)``: forward that many bytes of the body, then hold the connection open
+  that long before resetting it (time to kill the client mid-upload).
 - ``status(code, count=K)``: answer ``code`` to the next K matching requests, without forwarding them, or
   after forwarding them (``after_forward=True``: the server did it, the answer was lost); ``retry_after``
   adds a ``Retry-After`` header (use 429 for rate limiting).
@@ -107,6 +109,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._port: int | None = None
 
     # ------------------------------------------------------------------------------------------ lifecycle
     def start(self) -> FaultProxy:
@@ -117,6 +120,7 @@ class FaultProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="faultproxy", daemon=True)
         self._thread.start()
         return self
@@ -135,8 +139,8 @@ class FaultProxy:
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "start the proxy first"
-        return self._server.server_address[1]
+        assert self._port is not None, "start the proxy first"
+        return self._port
 
     @property
     def base(self) -> str:
@@ -191,6 +195,13 @@ class FaultProxy:
         self, after_bytes: int, method: str = "PUT", path: str = ".*", *, count: int = 1, skip: int = 0
     ) -> Rule:
         return self.add(Rule("reset_upload", method, path, count, skip, after_bytes=after_bytes))
+
+    def stall_upload(
+        self, after_bytes: int, seconds: float, method: str = "PUT", path: str = ".*", *, count: int = 1
+    ) -> Rule:
+        return self.add(
+            Rule("stall_upload", method, path, count, 0, after_bytes=after_bytes, seconds=seconds)
+        )
 
     def delay(
         self, seconds: float, method: str | None = None, path: str = ".*", *, count: int = 1, skip: int = 0
@@ -362,7 +373,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._answer_status(rule, entry)
             return
 
-        limit = rule.after_bytes if rule and rule.kind == "reset_upload" else None
+        limit = rule.after_bytes if rule and rule.kind in ("reset_upload", "stall_upload") else None
         upstream = http.client.HTTPConnection(owner.upstream_host, owner.upstream_port, timeout=60)
         try:
             upstream.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
@@ -387,6 +398,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                     else:
                         upstream.send(chunk)
                 if limit is not None:
+                    if rule is not None and rule.kind == "stall_upload":
+                        entry.upstream_status = 0  # marks "stalled mid-body" for the tests
+                        time.sleep(rule.seconds)
                     # a cut network: the server gets a short body and a dropped connection
                     upstream.close()
                     raise _Reset()
