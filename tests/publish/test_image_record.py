@@ -181,3 +181,47 @@ def test_schema_is_a_valid_draft_2020_12_schema():
 
     Draft202012Validator.check_schema(image_record_schema())
     assert json.dumps(image_record_schema())  # serialisable, shipped in the package
+
+
+def test_licence_ids_become_spdx_urls():
+    assert _doc(license=["MIT"])["license"] == ["https://spdx.org/licenses/MIT"]
+    assert _doc(license="Apache-2.0 AND MIT")["license"] == [
+        "https://spdx.org/licenses/Apache-2.0",
+        "https://spdx.org/licenses/MIT",
+    ]
+
+
+def test_document_expands_as_json_ld_without_losing_a_key():
+    """Expanded with the CodeMeta 3.0 context (a local copy, no network), every key of the document maps
+    to an IRI: nothing is dropped, and the image fields land in the ossr-images vocabulary."""
+    jsonld = pytest.importorskip("pyld.jsonld", reason="pyld (test extra) is not installed")
+    from pathlib import Path
+
+    context = json.loads((Path(__file__).parent / "data" / "codemeta-3.0-context.jsonld").read_text())
+
+    def loader(url, options=None):
+        assert url.rstrip("/") == "https://w3id.org/codemeta/3.0", url
+        return {"contextUrl": None, "documentUrl": url, "document": context}
+
+    doc = _doc()
+    expanded = jsonld.expand(doc, {"documentLoader": loader})
+    assert len(expanded) == 1
+    node = expanded[0]
+
+    def props(obj: dict) -> int:  # non-null, non-keyword keys (JSON-LD drops nulls by design)
+        return sum(1 for k, v in obj.items() if not k.startswith("@") and v is not None and v != [])
+
+    def expanded_props(node: dict) -> int:
+        return sum(1 for k in node if not k.startswith("@"))
+
+    assert expanded_props(node) == props(doc)
+    vocab = "https://w3id.org/ossr-images/terms#"
+    image = node[vocab + "containerImage"][0]
+    assert expanded_props(image) == props(doc["containerImage"])
+    assert image[vocab + "sha256"][0]["@value"] == SHA
+    assert image[vocab + "labels"][0]["@type"] == "@json"
+    source = node["https://codemeta.github.io/terms/hasSourceCode"][0]
+    assert expanded_props(source) == props(doc["hasSourceCode"])
+    assert source["@id"] == f"{REPO}/tree/{COMMIT}"
+    assert source[vocab + "commit"][0]["@value"] == COMMIT
+    assert node["http://schema.org/license"][0]["@id"] == "https://spdx.org/licenses/MIT"

@@ -452,11 +452,19 @@ def _name_from(repository: str) -> str:
 
 
 def _licenses(value: list[str] | str | None) -> list[str] | None:
+    """Licences as URLs (CodeMeta's `license` is URL-valued): a bare SPDX id becomes its spdx.org URL."""
     if not value:
         return None
-    if isinstance(value, str):
-        return [value]
-    return list(value)
+    items = [value] if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for item in items:
+        for part in str(item).replace("(", " ").replace(")", " ").split():
+            if part.upper() in ("AND", "OR", "WITH"):
+                continue
+            url = part if "://" in part else f"https://spdx.org/licenses/{part}"
+            if url not in out:
+                out.append(url)
+    return out or None
 
 
 def _str_or_none(value: Any) -> str | None:
