@@ -132,6 +132,11 @@ def test_concurrent_publish_runs_of_one_release(
     assert len(depositions(standin)) == 1
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="KNOWN LIMITATION (publish): the lock is per machine; two machines racing on one release can both "
+    "create a deposition (seen: two published records, or one run failing on the draft the other deleted)",
+)
 def test_concurrent_publish_from_two_machines(
     env: FaultProxy, standin, project: Project, tmp_path: Path
 ) -> None:
@@ -141,9 +146,11 @@ def test_concurrent_publish_from_two_machines(
     procs = [_spawn(project.publish_args("--json"), _env(env, tmp_path / f"machine-{i}")) for i in range(2)]
     outs = [p.communicate(timeout=180) for p in procs]
     codes = [p.returncode for p in procs]
-    published = [d for d in depositions(standin) if d.get("state") == "done"]
+    deps = depositions(standin)
+    published = [d for d in deps if d.get("state") == "done"]
     assert len(published) == 1, (codes, [o[1][-800:] for o in outs])
-    assert codes.count(0) >= 1
+    assert len(deps) == 1, [(d["id"], d.get("state")) for d in deps]
+    assert codes.count(0) >= 1, [o[1][-800:] for o in outs]
 
 
 def test_many_parallel_fetches_into_one_folder(env: FaultProxy, project: Project, tmp_path: Path) -> None:
