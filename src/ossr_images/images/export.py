@@ -183,28 +183,92 @@ def _skopeo() -> str:
     return binary
 
 
-def skopeo_copy(
-    src: str, dst: str, *, src_tls_verify: bool | None = None, log: Callable[[str], None] | None = None
-) -> None:
-    """`skopeo copy SRC DST` (transport-prefixed references). Raises RemoteError with skopeo's message."""
+def _skopeo_cmd(src: str, dst: str, src_tls_verify: bool | None) -> list[str]:
     cmd = [_skopeo(), "copy"]
     if not any(Path(p).exists() for p in ("/etc/containers/policy.json", _user_policy())):
         cmd.append("--insecure-policy")
     if src_tls_verify is False:
         cmd.append("--src-tls-verify=false")
-    cmd += [src, dst]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)  # noqa: S603
+    return [*cmd, src, dst]
+
+
+def _skopeo_outcome(src: str, dst: str, code: int, output: str, log: Callable[[str], None] | None) -> None:
+    lines = [line for line in output.splitlines() if line.strip()]
     if log:
-        for line in (proc.stdout + proc.stderr).splitlines():
-            if line.strip():
-                log(line)
-    if proc.returncode != 0:
-        message = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+        for line in lines:
+            log(line)
+    if code != 0:
+        message = lines[-1] if lines else f"exit {code}"
         raise RemoteError(
             f"skopeo copy {src} -> {dst.split(':', 1)[0]} failed: {message[:400]}",
             hint="Check the reference and that the registry is reachable (`skopeo inspect` it); for a "
             "registry without TLS on another host, log in or configure it in registries.conf.",
         )
+
+
+def skopeo_copy(
+    src: str, dst: str, *, src_tls_verify: bool | None = None, log: Callable[[str], None] | None = None
+) -> None:
+    """`skopeo copy SRC DST` (transport-prefixed references). Raises RemoteError with skopeo's message."""
+    cmd = _skopeo_cmd(src, dst, src_tls_verify)
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)  # noqa: S603
+    _skopeo_outcome(src, dst, proc.returncode, proc.stdout + proc.stderr, log)
+
+
+def skopeo_stream(
+    src: str,
+    transport: str,
+    name: str | None,
+    part: Path,
+    compress: str,
+    *,
+    work: Path,
+    src_tls_verify: bool | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> str:
+    """`skopeo copy SRC TRANSPORT:FIFO[:NAME]` while this process compresses what comes out of the FIFO
+    into `part`: no uncompressed copy on disk. Returns the sha256 of `part`. Raises RemoteError when
+    skopeo fails (then `part` is incomplete: the caller removes it)."""
+    import threading
+
+    fifo = work / f"{transport}.fifo"
+    os.mkfifo(fifo, 0o600)
+    dst = f"{transport}:{fifo}" + (f":{name}" if name else "")
+    log_path = work / "skopeo.log"
+    with open(log_path, "w+", encoding="utf-8", errors="replace") as out:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argument list
+            _skopeo_cmd(src, dst, src_tls_verify), stdout=out, stderr=subprocess.STDOUT
+        )
+
+        opened = threading.Event()
+
+        def unblock_reader() -> None:
+            # if skopeo ends without ever opening the FIFO, our open() below would wait forever: open it
+            # for writing (and close it) once our reader waits in open(), so that it sees an empty stream
+            proc.wait()
+            while not opened.is_set():
+                try:
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                    return
+                except OSError:  # ENXIO: no reader yet
+                    opened.wait(0.01)
+
+        watcher = threading.Thread(target=unblock_reader, name="skopeo-wait", daemon=True)
+        watcher.start()
+        try:
+            with open(fifo, "rb") as stream:
+                opened.set()
+                digest = _write_compressed(stream, part, compress, progress)  # type: ignore[arg-type]
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            code = proc.wait()
+            watcher.join()
+        out.seek(0)
+        _skopeo_outcome(src, dst, code, out.read(), log)
+    return digest
 
 
 def _user_policy() -> str:
@@ -278,19 +342,26 @@ def export_image(
             verify = tls_verify if tls_verify is not None else not _is_loopback(host)
             name = value if "@" not in value else None
             tag = name
-            if fmt == "oci-archive":
-                plain = work / "oci.tar"
-                dst = f"oci-archive:{plain}" + (f":{name}" if name else "")
-                skopeo_copy(f"docker://{value}", dst, src_tls_verify=verify, log=log)
-                src_fmt = "oci-archive"
-            else:
-                plain = work / "docker.tar"
-                dst = f"docker-archive:{plain}" + (f":{name}" if name else "")
-                skopeo_copy(f"docker://{value}", dst, src_tls_verify=verify, log=log)
-                src_fmt = "docker-archive"
-            steps.append(
-                f"skopeo copy docker://{value} {src_fmt}:…" + ("" if verify else " (TLS not verified)")
-            )
+            src_fmt = "oci-archive" if fmt == "oci-archive" else "docker-archive"
+            note = "" if verify else " (TLS not verified)"
+            if fmt != "sif" and hasattr(os, "mkfifo"):
+                steps.append(f"skopeo copy docker://{value} {src_fmt}:FIFO | {compress}{note}")
+                digest = skopeo_stream(
+                    f"docker://{value}",
+                    src_fmt,
+                    name,
+                    part,
+                    compress,
+                    work=work,
+                    src_tls_verify=verify,
+                    progress=progress,
+                    log=log,
+                )
+                return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
+            plain = work / f"{src_fmt}.tar"
+            dst = f"{src_fmt}:{plain}" + (f":{name}" if name else "")
+            skopeo_copy(f"docker://{value}", dst, src_tls_verify=verify, log=log)
+            steps.append(f"skopeo copy docker://{value} {src_fmt}:…{note}")
         else:
             tool = "ossr-images"
             src = Path(value)
