@@ -399,3 +399,12 @@ def test_sif_inspect_metadata_wrong_shape(tmp_path: Path, payload: bytes) -> Non
     info = inspect_image(_write(tmp_path, "odd.sif", bytes(data)), sha256=False)
     assert info.format == "sif"
     assert info.labels["org.opencontainers.image.source"]  # still read from oci-config.json
+
+
+def test_bomb_after_the_end_of_the_archive(tmp_path: Path, synth_bytes, monkeypatch) -> None:
+    """Data after the tar's end marker (here 4 MiB of zeros, compressed to almost nothing) is bounded."""
+    monkeypatch.setattr(inspect_mod, "MAX_TRAILING", 1024 * 1024)
+    packed = zstandard.ZstdCompressor().compress(synth_bytes[0] + bytes(4 * 1024 * 1024))
+    _expect(_write(tmp_path, "bomb.tar.zst", packed), InvalidInputError, "after the end")
+    padded = zstandard.ZstdCompressor().compress(synth_bytes[0] + bytes(20 * 1024))  # padding is fine
+    assert inspect_image(_write(tmp_path, "pad.tar.zst", padded)).image_id == synth_bytes[1]

@@ -31,6 +31,7 @@ JSON_MAX = 16 * 1024 * 1024  # largest JSON member kept in memory
 JSON_BUDGET = 64 * 1024 * 1024  # all JSON members together
 MAX_MEMBERS = 200_000
 MAX_LINK_HOPS = 8
+MAX_TRAILING = 64 * 1024 * 1024  # data after the end-of-archive marker (padding is a few KiB)
 MAX_EXTENDED_HEADER = 1024 * 1024  # pax / GNU long-name headers are read whole by tarfile
 SIF_MAGIC_OFFSET = 32
 SIF_MAGIC = b"SIF_MAGIC"
@@ -312,7 +313,13 @@ def inspect_image(path: Path | str, *, sha256: bool = True, progress: Progress |
                 stream = _HashingReader(decompressing_reader(raw, compression), None, None)  # type: ignore[arg-type]
                 scan, end = _scan_stream(stream)  # type: ignore[arg-type]
                 # read to the end: trailing padding, the compressed stream's end (catches truncation)
-                stream.drain()
+                while stream.read(CHUNK):
+                    if stream.count - end > MAX_TRAILING:
+                        raise InvalidInputError(
+                            f"{path} goes on for more than {MAX_TRAILING // (1024 * 1024)} MiB after the end "
+                            "of its tar archive",
+                            hint="Refusing a hostile or corrupt archive: do not use it.",
+                        )
                 _check_end(end, stream.count)
                 raw.drain()
                 if hasher is not None:
