@@ -96,3 +96,12 @@ def test_build_docker_command(docker_engine, tmp_path: Path, monkeypatch: pytest
     (proj / "Dockerfile").write_text('FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox"]\n')
     code, _, err = _run("build", "docker", str(proj), "-t", "ossr-test/cli:2")
     assert code == 1 and "Hint:" in err
+
+
+def test_export_into_an_unwritable_place(tmp_path: Path) -> None:
+    src = tmp_path / "img.tar"
+    write_docker_archive(src, labels=LABELS, tag="synth:1.0")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = _run("export", str(src), "-o", str(blocker / "x.tar"))
+    assert code == 1 and "cannot write in" in err and "Traceback" not in err

@@ -312,99 +312,126 @@ def export_image(
     out = Path(out)
     if out.is_dir():
         raise InvalidInputError(f"output {out} is a directory", hint="Give the path of the file to write.")
-    out.parent.mkdir(parents=True, exist_ok=True)
     transport, value = parse_ref(ref)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export", dir=out.parent))
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write in {out.parent}: {exc.strerror or exc}",
+            hint="Choose an output folder you can write to.",
+        ) from exc
+    try:
+        return _export(ref, out, work, transport, value, fmt, compress, progress, engine, tls_verify, log)
+    except OSError as exc:  # the disk, not the engine (engine errors are OssrErrors already)
+        raise InvalidInputError(
+            f"writing {out} failed: {exc.strerror or exc}",
+            hint=f"Check the free space and permissions in {out.parent}, then run the command again.",
+        ) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _export(
+    ref: str,
+    out: Path,
+    work: Path,
+    transport: str,
+    value: str,
+    fmt: str,
+    compress: str,
+    progress: Progress | None,
+    engine: Any,
+    tls_verify: bool | None,
+    log: Callable[[str], None] | None,
+) -> ExportResult:
     steps: list[str] = []
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export", dir=out.parent))
     part = work / "result.part"
     tag: str | None = None
     reported = False  # progress already shown for a step (no double counting)
-    try:
-        if transport == "docker-daemon":
-            tool = "docker-sdk"
-            tag = value
-            if engine is None:
-                from ossr_images.images.docker_engine import DockerEngine
+    if transport == "docker-daemon":
+        tool = "docker-sdk"
+        tag = value
+        if engine is None:
+            from ossr_images.images.docker_engine import DockerEngine
 
-                engine = DockerEngine.connect()
-            if fmt == "docker-archive":
-                steps.append(f"docker save {value} (Docker SDK, streamed) | {compress}")
-                digest = _write_compressed(_IterReader(engine.save_stream(value)), part, compress, progress)
-                return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
-            plain = work / "docker.tar"
-            steps.append(f"docker save {value} (Docker SDK, streamed)")
-            _write_compressed(_IterReader(engine.save_stream(value)), plain, "none", progress)
-            reported = True
-            src_fmt = "docker-archive"
-        elif transport == "docker":
-            tool = "skopeo"
-            host = _registry_host(value)
-            verify = tls_verify if tls_verify is not None else not _is_loopback(host)
-            name = value if "@" not in value else None
-            tag = name
-            src_fmt = "oci-archive" if fmt == "oci-archive" else "docker-archive"
-            note = "" if verify else " (TLS not verified)"
-            if fmt != "sif" and hasattr(os, "mkfifo"):
-                steps.append(f"skopeo copy docker://{value} {src_fmt}:FIFO | {compress}{note}")
-                digest = skopeo_stream(
-                    f"docker://{value}",
-                    src_fmt,
-                    name,
-                    part,
-                    compress,
-                    work=work,
-                    src_tls_verify=verify,
-                    progress=progress,
-                    log=log,
-                )
-                return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
-            plain = work / f"{src_fmt}.tar"
-            dst = f"{src_fmt}:{plain}" + (f":{name}" if name else "")
-            skopeo_copy(f"docker://{value}", dst, src_tls_verify=verify, log=log)
-            steps.append(f"skopeo copy docker://{value} {src_fmt}:…{note}")
-        else:
-            tool = "ossr-images"
-            src = Path(value)
-            info = inspect_image(src, sha256=False)
-            src_fmt = info.format
-            tag = info.repo_tags[0] if info.repo_tags else None
-            if src_fmt == fmt:
-                if fmt == "sif":
-                    steps.append(f"copy {src}")
-                    with open(src, "rb") as fh:
-                        digest = _write_compressed(fh, part, "none", progress)
-                else:
-                    steps.append(f"re-pack {src} ({info.compression} -> {compress})")
-                    with open_decompressed(src) as fh:
-                        digest = _write_compressed(fh, part, compress, progress)
-                return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
-            if src_fmt == "sif":
-                raise InvalidInputError(
-                    f"{src} is a .sif file, which cannot be converted to a {fmt}",
-                    hint="Export the Docker image it was built from instead (docker-daemon:NAME:TAG).",
-                )
-            if info.compression != "none":
-                plain = work / f"{src_fmt}.tar"
-                steps.append(f"decompress {src} ({info.compression})")
-                with open_decompressed(src) as fh:
-                    _write_compressed(fh, plain, "none", progress)
-                reported = True
+            engine = DockerEngine.connect()
+        if fmt == "docker-archive":
+            steps.append(f"docker save {value} (Docker SDK, streamed) | {compress}")
+            digest = _write_compressed(_IterReader(engine.save_stream(value)), part, compress, progress)
+            return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
+        plain = work / "docker.tar"
+        steps.append(f"docker save {value} (Docker SDK, streamed)")
+        _write_compressed(_IterReader(engine.save_stream(value)), plain, "none", progress)
+        reported = True
+        src_fmt = "docker-archive"
+    elif transport == "docker":
+        tool = "skopeo"
+        host = _registry_host(value)
+        verify = tls_verify if tls_verify is not None else not _is_loopback(host)
+        name = value if "@" not in value else None
+        tag = name
+        src_fmt = "oci-archive" if fmt == "oci-archive" else "docker-archive"
+        note = "" if verify else " (TLS not verified)"
+        if fmt != "sif" and hasattr(os, "mkfifo"):
+            steps.append(f"skopeo copy docker://{value} {src_fmt}:FIFO | {compress}{note}")
+            digest = skopeo_stream(
+                f"docker://{value}",
+                src_fmt,
+                name,
+                part,
+                compress,
+                work=work,
+                src_tls_verify=verify,
+                progress=progress,
+                log=log,
+            )
+            return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
+        plain = work / f"{src_fmt}.tar"
+        dst = f"{src_fmt}:{plain}" + (f":{name}" if name else "")
+        skopeo_copy(f"docker://{value}", dst, src_tls_verify=verify, log=log)
+        steps.append(f"skopeo copy docker://{value} {src_fmt}:…{note}")
+    else:
+        tool = "ossr-images"
+        src = Path(value)
+        info = inspect_image(src, sha256=False)
+        src_fmt = info.format
+        tag = info.repo_tags[0] if info.repo_tags else None
+        if src_fmt == fmt:
+            if fmt == "sif":
+                steps.append(f"copy {src}")
+                with open(src, "rb") as fh:
+                    digest = _write_compressed(fh, part, "none", progress)
             else:
-                plain = src
-        # convert `plain` (src_fmt, uncompressed) to fmt
-        if src_fmt != fmt:
-            plain, tool = _convert(plain, src_fmt, fmt, work, tag, steps, log)
-        if fmt == "sif":
-            os.replace(plain, part) if plain.parent == work else shutil.copyfile(plain, part)
-            digest = _sha256_file(part)
-            return _finish(part, out, fmt, "none", digest, ref, tool, steps, tag)
-        if compress != "none":
-            steps.append(f"compress with {compress}")
-        with open(plain, "rb") as fh:
-            digest = _write_compressed(fh, part, compress, None if reported else progress)
-        return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+                steps.append(f"re-pack {src} ({info.compression} -> {compress})")
+                with open_decompressed(src) as fh:
+                    digest = _write_compressed(fh, part, compress, progress)
+            return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
+        if src_fmt == "sif":
+            raise InvalidInputError(
+                f"{src} is a .sif file, which cannot be converted to a {fmt}",
+                hint="Export the Docker image it was built from instead (docker-daemon:NAME:TAG).",
+            )
+        if info.compression != "none":
+            plain = work / f"{src_fmt}.tar"
+            steps.append(f"decompress {src} ({info.compression})")
+            with open_decompressed(src) as fh:
+                _write_compressed(fh, plain, "none", progress)
+            reported = True
+        else:
+            plain = src
+    # convert `plain` (src_fmt, uncompressed) to fmt
+    if src_fmt != fmt:
+        plain, tool = _convert(plain, src_fmt, fmt, work, tag, steps, log)
+    if fmt == "sif":
+        os.replace(plain, part) if plain.parent == work else shutil.copyfile(plain, part)
+        digest = _sha256_file(part)
+        return _finish(part, out, fmt, "none", digest, ref, tool, steps, tag)
+    if compress != "none":
+        steps.append(f"compress with {compress}")
+    with open(plain, "rb") as fh:
+        digest = _write_compressed(fh, part, compress, None if reported else progress)
+    return _finish(part, out, fmt, compress, digest, ref, tool, steps, tag)
 
 
 def _convert(
