@@ -206,11 +206,17 @@ def build_singularity(
     ours = L.oci_labels(codemeta, source, created)
     labels = merge_labels(ours, definition_labels(text), source, str(definition))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_sif = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write in {out.parent}: {exc.strerror or exc}",
+            hint="Choose an output folder you can write to.",
+        ) from exc
     # Relative paths in a definition (From:, %files) are resolved against the working directory, not the
     # file's folder, so the labelled copy can live in a private temporary folder.
-    fd, tmp_sif = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd)
     try:
         with tempfile.TemporaryDirectory(prefix="ossr-def-") as tmp:
             tmp_def = Path(tmp) / definition.name

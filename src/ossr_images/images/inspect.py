@@ -293,7 +293,12 @@ def inspect_image(path: Path | str, *, sha256: bool = True, progress: Progress |
         if head[SIF_MAGIC_OFFSET : SIF_MAGIC_OFFSET + len(SIF_MAGIC)] == SIF_MAGIC:
             from ossr_images.images.sif import inspect_sif
 
-            return inspect_sif(path, fh, size, sha256=sha256, progress=progress)
+            try:
+                return inspect_sif(path, fh, size, sha256=sha256, progress=progress)
+            except OSError as exc:
+                raise InvalidInputError(
+                    f"reading {path} failed: {exc.strerror or exc}", hint="Check the file and the disk."
+                ) from exc
         compression = detect_compression_bytes(head)
         if compression == "none" and not _looks_like_tar(head):
             raise InvalidInputError(
