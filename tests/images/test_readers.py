@@ -283,3 +283,57 @@ def test_memory_stays_flat_on_a_big_compressed_archive(tmp_path: Path) -> None:
     image_id, layer_size, maxrss_kib = out.stdout.split()
     assert image_id == f"sha256:{cid}" and int(layer_size) == size
     assert int(maxrss_kib) < 150 * 1024, f"peak memory {int(maxrss_kib) // 1024} MiB"
+
+
+def test_multi_platform_index_with_missing_variants(tmp_path: Path, synth_bytes: tuple[bytes, str]) -> None:
+    """A single-platform save of a multi-platform image: the index names variants the archive lacks."""
+    data, image_id = synth_bytes
+    members = tar_members(data)
+    top = json.loads(members["index.json"])["manifests"][0]
+    image_index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": "sha256:" + "a" * 64,  # not in the archive
+                "size": 10,
+                "platform": {"os": "linux", "architecture": "s390x"},
+            },
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": top["digest"],
+                "size": top["size"],
+                "platform": {"os": "linux", "architecture": "amd64"},
+            },
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": top["digest"],
+                "size": top["size"],
+                "platform": {"os": "unknown", "architecture": "unknown"},
+                "annotations": {"vnd.docker.reference.type": "attestation-manifest"},
+            },
+        ],
+    }
+    blob = json.dumps(image_index).encode()
+    digest = hashlib.sha256(blob).hexdigest()
+    outer = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": f"sha256:{digest}",
+                "size": len(blob),
+                "annotations": top["annotations"],
+            }
+        ],
+    }
+    members[f"blobs/sha256/{digest}"] = blob
+    members["index.json"] = json.dumps(outer).encode()
+    members.pop("manifest.json")
+    path = tmp_path / "multi.tar"
+    path.write_bytes(make_tar(list(members.items())))
+    info = inspect_image(path)
+    assert info.image_id == image_id and info.image_count == 1
+    assert info.manifest_digest == top["digest"]
+    assert info.repo_tags == ["docker.io/library/synth:1.0"]

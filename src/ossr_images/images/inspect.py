@@ -560,11 +560,13 @@ def _blob(scan: _Scan, digest: str, role: str) -> _Member:
 
 
 def _walk_index(scan: _Scan) -> list[tuple[str, Any, dict[str, str]]]:
-    """All image manifests reachable from index.json: (digest, manifest, annotations)."""
+    """All image manifests reachable from index.json: (digest, manifest, annotations). Inside a nested
+    image index, platform variants whose blobs the archive does not carry (a single-platform save of a
+    multi-platform image) and attestation manifests are skipped."""
     index = _json_of(_resolve(scan, "index.json", "index"), "index")
     found: list[tuple[str, Any, dict[str, str]]] = []
 
-    def walk(doc: Any, depth: int) -> None:
+    def walk(doc: Any, depth: int, inherited: dict[str, str]) -> None:
         if depth > 4:
             raise InvalidInputError(
                 "the OCI index nests more than 4 levels", hint="Refusing a hostile or corrupt archive."
@@ -579,19 +581,31 @@ def _walk_index(scan: _Scan) -> list[tuple[str, Any, dict[str, str]]]:
             if not isinstance(entry, dict):
                 continue
             digest = _parse_digest(entry.get("digest"), "a manifest in the OCI index")
+            platform = entry.get("platform") if isinstance(entry.get("platform"), dict) else {}
+            ann = entry.get("annotations") if isinstance(entry.get("annotations"), dict) else {}
+            if depth > 0 and (platform.get("os") == "unknown" or "vnd.docker.reference.type" in ann):
+                continue  # an attestation, not an image
+            alg, _, hex_ = digest.partition(":")
+            if depth > 0 and f"blobs/{alg}/{hex_}" not in scan.members:
+                continue  # a platform this archive does not carry
             member = _blob(scan, digest, "manifest")
             if member.data is not None:
                 _check_digest(member.data, digest, f"manifest blob {member.name}")
             doc2 = _json_of(member, f"manifest {digest}")
             media = entry.get("mediaType") or (doc2.get("mediaType") if isinstance(doc2, dict) else None)
             media = media if isinstance(media, str) else None
+            merged = {**ann, **inherited}
             if media in MT_INDEXES or (isinstance(doc2, dict) and "manifests" in doc2):
-                walk(doc2, depth + 1)
+                walk(doc2, depth + 1, merged)
             else:
-                ann = entry.get("annotations")
-                found.append((digest, doc2, ann if isinstance(ann, dict) else {}))
+                if platform:
+                    merged = {
+                        **merged,
+                        "ossr-images.platform": f"{platform.get('os')}/{platform.get('architecture')}",
+                    }
+                found.append((digest, doc2, merged))
 
-    walk(index, 0)
+    walk(index, 0, {})
     return found
 
 
@@ -643,11 +657,24 @@ def _describe_oci(scan: _Scan, path: Path) -> ImageInfo:
         annotations.get("io.containerd.image.name") or annotations.get("org.opencontainers.image.ref.name")
         for _d, _m, annotations in manifests
     ]
-    info.repo_tags = [n for n in names if isinstance(n, str)]
+    info.repo_tags = list(dict.fromkeys(n for n in names if isinstance(n, str)))
     return info
 
 
+def _host_platform() -> str:
+    import platform
+
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    return f"linux/{arch}"
+
+
 def _pick_manifest(manifests: list[tuple[str, Any, dict[str, str]]]) -> tuple[str, Any, dict[str, str]]:
+    """The manifest for this machine's platform when the index says, else the first."""
+    host = _host_platform()
+    for entry in manifests:
+        if entry[2].get("ossr-images.platform") == host:
+            return entry
     return manifests[0]
 
 
