@@ -340,3 +340,61 @@ def test_sif_with_commit_option_and_no_checkout(zenodo_env, tmp_path):
     assert (record.engine, record.engine_version) == ("apptainer", "1.4.5")
     assert record.run_command == "apptainer run hello.sif"
     assert record.sha256 == sha256_of(sif)
+
+
+def test_check_limits_units():
+    from ossr_images.workflows.publish import MAX_FILES, QUOTA_BYTES, check_limits
+
+    check_limits([("image.tar", QUOTA_BYTES - 2_000_000), ("codemeta.json", 1000)])
+    with pytest.raises(Exception) as info:
+        check_limits([("image.tar", QUOTA_BYTES), ("codemeta.json", 1000)])
+    assert "image.tar" in str(info.value) and "50 GB" in str(info.value)
+    with pytest.raises(Exception) as info:
+        check_limits([(f"f{i}", 1) for i in range(MAX_FILES)])
+    assert "100" in str(info.value)
+
+
+def test_interrupt_exits_130_and_rerun_continues(zenodo_env, project: Project, monkeypatch):
+    image = project.image()
+    with monkeypatch.context() as m:
+
+        def interrupted(self, *a, **k):
+            raise KeyboardInterrupt
+
+        m.setattr(ZenodoClient, "update_deposition", interrupted)
+        res = run(*publish_args(project, image))
+    assert res.exit_code == 130
+    assert "continues where it stopped" in res.stderr
+    assert [d["state"] for d in depositions(zenodo_env)] == ["unsubmitted"]
+    res = run(*publish_args(project, image, "--json"))
+    assert res.exit_code == 0, res.output
+    assert "Continuing the draft" in res.stderr
+    assert [d["state"] for d in depositions(zenodo_env)] == ["done"]
+
+
+def test_communities_options(zenodo_env, project: Project):
+    res = run(*publish_args(project, project.image(), "--no-community", "--json"))
+    assert res.exit_code == 0, res.output
+    rec = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"])
+    assert not rec["metadata"].get("communities")
+    project.release("1.0.5")
+    res = run(
+        *publish_args(project, project.image(), "--community", "cta", "--community", "escape2020", "--json")
+    )
+    assert res.exit_code == 0, res.output
+    deps = {d["record_id"]: d for d in depositions(zenodo_env)}
+    dep = deps[int(json.loads(res.stdout)["record_id"])]
+    assert [c["identifier"] for c in dep["metadata"]["communities"]] == ["cta", "escape2020"]
+
+
+def test_token_file(standin, project: Project, tmp_path, monkeypatch):
+    monkeypatch.delenv("ZENODO_TOKEN", raising=False)
+    token_file = tmp_path / "token"
+    token_file.write_text(TEST_TOKEN + "\n")
+    res = run(
+        *publish_args(
+            project, project.image(), "--zenodo-url", standin.api_url, "--token-file", str(token_file)
+        )
+    )
+    assert res.exit_code == 0, res.output
+    assert TEST_TOKEN not in res.stdout + res.stderr
