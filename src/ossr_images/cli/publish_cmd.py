@@ -93,6 +93,14 @@ def publish(
     draft is continued (files already uploaded are not sent again) and a release that is already published
     is reported, not duplicated.
 
+    A new commit of a repository already archived becomes a new version of its newest image record (a
+    record with the keyword ossr-images:container-image and this repository, never the source code's own
+    record), unless --new-version-of says which.
+
+    \b
+    Exit status: 0 published (or already published), 1 invalid input or local check failed,
+    3 checksum/provenance disagreement, 4 Zenodo refused or failed, 130 interrupted.
+
     \b
     Examples:
       ossr-images publish hello.tar.zst --codemeta codemeta.json --sandbox
