@@ -27,7 +27,6 @@ DEEP_OBJECT = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
         "https://zenodo.org]/records/1",
     ],
 )
-@pytest.mark.xfail(strict=True, reason="BUG doi.py: urlsplit/ipaddress ValueError escapes parse_record_ref")
 def test_doi_parser_bad_bracketed_host(text: str) -> None:
     """urlsplit raises ValueError('Invalid IPv6 URL'); the parser must turn it into its own error."""
     from ossr_images.zenodo.doi import parse_record_ref

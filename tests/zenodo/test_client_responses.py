@@ -274,7 +274,9 @@ def test_download_404_is_not_retried(client: ZenodoClient, tmp_path) -> None:
 @responses.activate
 def test_publish_404_after_lost_answer_is_checked_again(client: ZenodoClient) -> None:
     # attempt 1: answer lost, the check still sees a draft; attempt 2: 404 because it did publish meanwhile
-    responses.post(f"{DEP}/actions/publish", body=requests.exceptions.ConnectionError("Connection reset by peer"))
+    responses.post(
+        f"{DEP}/actions/publish", body=requests.exceptions.ConnectionError("Connection reset by peer")
+    )
     responses.post(f"{DEP}/actions/publish", status=404, json={"status": 404, "message": "not found"})
     responses.get(DEP, json=_dep("unsubmitted"))
     responses.get(DEP, json=_dep("done"))

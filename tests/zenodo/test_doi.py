@@ -71,6 +71,11 @@ REFUSED = [
     "-42",
     "1" * 20,
     "x" * 5000,
+    "https://[::1/api/records/1",
+    "http://[zenodo.org]/records/1",
+    "https://zenodo.org]/records/1",
+    "http://h:99999/records/1",
+    "http://h:port/records/1",
 ]
 
 

@@ -176,7 +176,11 @@ class ZenodoClient:
 
     def _auth_headers(self, url: str) -> dict[str, str]:
         token = self.target.token
-        if not token or urlsplit(url).netloc.lower() != self._api_netloc:
+        try:
+            netloc = urlsplit(url).netloc.lower()
+        except ValueError:
+            return {}
+        if not token or netloc != self._api_netloc:
             return {}
         check_token_transport(url, self.target.allow_insecure_http)
         return {"Authorization": f"Bearer {token}"}

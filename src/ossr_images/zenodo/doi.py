@@ -102,10 +102,15 @@ def parse_record_ref(text: str) -> RecordRef:
         return _from_doi(unquote(raw), text, "doi")
     if "://" not in raw:
         raise _bad(text, "not a DOI, a URL or a record id")
-    parts = urlsplit(raw)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(raw)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:  # e.g. "Invalid IPv6 URL" for unbalanced brackets
+        raise _bad(text, "this URL is malformed") from None
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
         raise _bad(text, "only http(s) URLs are understood")
-    host = parts.hostname.lower()
+    host = hostname.lower()
     path = unquote(parts.path)
     if host in _DOI_HOSTS or host in _DATACITE_TEST_HOSTS:
         return _from_doi(path.lstrip("/"), text, "doi-url")

@@ -73,13 +73,17 @@ def is_loopback_host(host: str | None) -> bool:
 
 def check_token_transport(url: str, allow_insecure_http: bool = False) -> None:
     """Refuse sending a token over plain http to a host other than loopback (unless explicitly allowed)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise InvalidInputError(f"Not a usable URL: {url!r}", "Check the server URL.") from None
     if parts.scheme == "https" or allow_insecure_http:
         return
-    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+    if parts.scheme == "http" and is_loopback_host(hostname):
         return
     raise InvalidInputError(
-        f"Refusing to send the Zenodo token over plain {parts.scheme or 'unknown-scheme'} to {parts.hostname}: "
+        f"Refusing to send the Zenodo token over plain {parts.scheme or 'unknown-scheme'} to {hostname}: "
         f"{url}",
         "Use an https:// URL, or pass --allow-insecure-http if you really trust the network.",
     )
@@ -88,8 +92,12 @@ def check_token_transport(url: str, allow_insecure_http: bool = False) -> None:
 def normalize_api_url(url: str) -> str:
     """``https://host/api/`` -> ``https://host/api``; a bare server URL gets ``/api`` appended."""
     text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError(
             f"Not a usable Zenodo API URL: {url!r}",
             "Give the API base with its scheme, e.g. https://zenodo.org/api or http://127.0.0.1:8765/api.",
