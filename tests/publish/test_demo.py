@@ -52,3 +52,15 @@ def test_demo_keep_keeps_everything(tmp_path: Path):
     again = CliRunner().invoke(main, ["demo", "--keep", str(keep)])
     assert again.exit_code == 1
     assert "not empty" in again.stderr
+
+
+def test_demo_ignores_ci_variables_of_the_machine(monkeypatch):
+    """Run inside someone's CI job, the demo still links the image to its own example repository."""
+    monkeypatch.setenv("GITHUB_SHA", "1" * 40)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "someone/else")
+    monkeypatch.setenv("CI_COMMIT_SHA", "2" * 40)
+    monkeypatch.setenv("CI_PROJECT_URL", "https://gitlab.example/else")
+    res = CliRunner().invoke(main, ["demo", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "Warning" not in res.stderr
+    assert json.loads(res.stdout)["source"]["repository"] == "https://github.com/escape2020/ossr-images"

@@ -35,6 +35,8 @@ def demo(ctx: click.Context, keep: Path | None, as_json: bool) -> None:
         return Progress(total, description, enabled=not (quiet or as_json))
 
     result = run_demo(keep=keep, notify=info, progress=progress)
+    for warning in getattr(result.publish, "warnings", []):
+        info(f"Warning: {warning.path or '-'}: {warning.message}")
     if as_json:
         emit_json(result.to_json())
         return

@@ -225,6 +225,7 @@ def run_demo(
                 progress=progress,
                 notify=say,
                 cache_root=root / "cache",
+                env=_without_ci_variables(os.environ),
             )
             fetched = _fetch_back(result, target, root, say, progress) if fetch_back else None
             return DemoResult(
@@ -237,6 +238,11 @@ def run_demo(
                 publish=result,
                 fetch=fetched,
             )
+
+
+def _without_ci_variables(environ: Any) -> dict[str, str]:
+    """The environment without the CI variables that name a source (the demo's source is its own repo)."""
+    return {k: v for k, v in environ.items() if not k.startswith(("GITHUB_", "CI_"))}
 
 
 def _fetch_back(result: Any, target: Any, root: Path, say: Notify, progress: Any) -> Any:

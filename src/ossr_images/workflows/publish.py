@@ -30,7 +30,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,13 +190,15 @@ def publish(
     notify: Notify | None = None,
     client: Any = None,
     cache_root: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> PublishResult:
     """Publish `image` (a file, or `docker-daemon:NAME:TAG` / `docker://...`, exported on the fly) with the
     CodeMeta file of its source on the `target` Zenodo server (a `zenodo.target.Target` with a token).
 
     `confirm(summary)` is called once, after the local checks and before the first write on the server; a
     False answer stops with `InvalidInputError`. `progress(total, description)` returns a byte sink;
-    `notify(line)` receives human progress lines. Raises the `OssrError` family; never prints.
+    `notify(line)` receives human progress lines; `env` replaces os.environ for the CI variables that may
+    give the source link. Raises the `OssrError` family; never prints.
     """
     say = notify or (lambda _m: None)
     with _materialize(image, progress, say) as materialized:
@@ -207,6 +209,7 @@ def publish(
             commit=commit,
             allow_dirty=allow_dirty,
             communities=communities,
+            env=env,
         )
         plan.engine, plan.engine_version = materialized.engine, materialized.engine_version
         if dry_run:
@@ -247,6 +250,7 @@ def prepare(
     commit: str | None = None,
     allow_dirty: bool = False,
     communities: Sequence[str] = ("escape2020",),
+    env: Mapping[str, str] | None = None,
 ) -> PublishPlan:
     """Run every local check and build the Zenodo metadata; raises `InvalidInputError` listing problems."""
     from ossr_images.workflows.validate import run_validate
@@ -273,6 +277,7 @@ def prepare(
         allow_dirty=allow_dirty,
         strict=False,
         communities=tuple(communities),
+        env=env,
     )
     errors = [p for p in result.problems if p.severity == "error"]
     if not result.valid or errors:
