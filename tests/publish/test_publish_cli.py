@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -398,3 +399,35 @@ def test_token_file(standin, project: Project, tmp_path, monkeypatch):
     )
     assert res.exit_code == 0, res.output
     assert TEST_TOKEN not in res.stdout + res.stderr
+
+
+def test_steps_happen_in_the_documented_order(zenodo_env, project: Project, recorder: Recorder):
+    image = project.image()
+    res = run(*publish_args(project, image))
+    assert res.exit_code == 0, res.output
+
+    def step(method: str, path: str) -> str | None:
+        if method == "POST" and re.fullmatch(r"/api/deposit/depositions/?", path):
+            return "create"
+        if method == "PUT" and path.startswith("/api/files/"):
+            return "upload:" + path.rsplit("/", 1)[-1]
+        if method == "PUT" and path.startswith("/api/deposit/depositions/"):
+            return "metadata"
+        if method == "POST" and path.endswith("/actions/publish"):
+            return "publish"
+        if method == "GET" and re.fullmatch(r"/api/records/\d+", path):
+            return "read-back"
+        return None
+
+    steps = [s for s in (step(m, p) for m, p in recorder.requests) if s]
+    assert steps == [
+        "create",
+        f"upload:{image.name}",
+        "upload:codemeta.json",
+        f"upload:{IMAGE_RECORD_KEY}",
+        "metadata",
+        "publish",
+        "read-back",
+    ]
+    # before any write: the lookup of depositions an earlier run of this release may have left
+    assert recorder.requests[0] == ("GET", "/api/deposit/depositions")
