@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from ossr_images.errors import InvalidInputError, OssrError
 
-KNOWN_DOI_BRACKET_BUG = True  # set to False once doi.py turns urlsplit's ValueError into its own error
 DATA = Path(__file__).resolve().parent.parent / "data"
 SETTINGS = settings(
     max_examples=int(os.environ.get("OSSR_FUZZ_EXAMPLES", "150")),
@@ -69,11 +68,11 @@ _doi_pieces = st.sampled_from(
 @example("https://zenodo.org/records/1" + "0" * 5000)
 @example("doi:" + "%" * 100)
 @example("http://user:pass@zenodo.org:99999/records/1")
+@example("https://[::1/api/records/1")
+@example("http://[zenodo.org]/records/1")
 def test_doi_parser_raises_only_its_own_error(text: str) -> None:
     from ossr_images.zenodo.doi import parse_record_ref
 
-    # KNOWN BUG (xfail in test_hostile_inputs.py): brackets in a URL host make urlsplit raise ValueError
-    assume(KNOWN_DOI_BRACKET_BUG is False or ("[" not in text and "]" not in text))
     try:
         ref = parse_record_ref(text)
     except InvalidInputError as exc:
@@ -182,6 +181,9 @@ def test_codemeta_loader_never_raises_on_json(doc: dict) -> None:
 @example(b"\xff\xfe{\x00}\x00")
 @example(b'{"name": "a", "name": "b"}')
 @example(b'{"version": 1e999999}')
+@example(b"[" * 100_000 + b"]" * 100_000)
+@example(b'{"a":' * 50_000 + b"1" + b"}" * 50_000)
+@example(b'{"author": ' + b"[" * 5000 + b"]" * 5000 + b"}")
 def test_codemeta_loader_never_raises_on_bytes(data: bytes) -> None:
     from ossr_images.metadata.codemeta import load_codemeta
 
@@ -424,6 +426,9 @@ def test_sif_reader_hostile_descriptors(data: st.DataObject, sha256: bool) -> No
                 [
                     b'{"data": {"attributes": {"labels": {"a": {"b": 1}, "c": null, "d": 1e999}}}}',
                     b"\xff\xfe\x00",
+                    b'{"data": 1}',
+                    b"[" * 200_000,
+                    b'{"data": {"attributes": {"labels": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}}",
                     b"null",
                     b'"text"',
                 ]
