@@ -17,39 +17,43 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
-import shlex
 import shutil
-import subprocess
 import tempfile
 import threading
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ossr_images.errors import IntegrityError, InvalidInputError, OssrError, RemoteError
+from ossr_images.workflows.fetch_load import Loaded, clone_source, load_docker, load_singularity
+from ossr_images.workflows.fetch_records import (
+    LOCK_NAME,
+    PART_SUFFIX,
+    FetchedFile,
+    check_file_keys,
+    check_provenance,
+    compare_zenodo_link,
+    guess_image_key,
+    parse_tree_url,
+    raise_provenance,
+    read_image_info,
+    record_files,
+    unsafe_key_reason,
+    zenodo_source,
+)
 
 log = logging.getLogger("ossr_images.fetch")
 
-LOCK_NAME = ".ossr-images.lock"
-PART_SUFFIX = ".part"
 MAX_WORKERS = 3
 MAX_RESUMES = 5  # extra rounds when the client gave up on a download that was still making progress
 MAX_METADATA_BYTES = 5 * 1024 * 1024  # the image metadata file is small; refuse a hostile huge one
 CHUNK = 1024 * 1024
 
-LABEL_SOURCE = "org.opencontainers.image.source"
-LABEL_REVISION = "org.opencontainers.image.revision"
 
 ONLY_CHOICES = ("image", "metadata")
 LOAD_CHOICES = ("docker", "singularity")
-
-# file names a record made by another tool might use for its image (no image metadata file to tell)
-_IMAGE_SUFFIXES = (".sif", ".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".oci", ".oci.tar")
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 
 
 class ProgressSink(Protocol):
@@ -64,52 +68,6 @@ Notify = Callable[[str], None]
 
 
 # ----------------------------------------------------------------------------------------------- results
-
-
-@dataclass
-class FetchedFile:
-    """One file of the record and what happened to it."""
-
-    key: str
-    path: Path | None  # None when not selected (--only)
-    size: int | None
-    md5: str | None
-    sha256: str | None = None
-    verified: bool = False  # md5 (and sha256 when the metadata file gives one) checked
-    downloaded: bool = False  # False when an identical file was already there
-    url: str | None = field(default=None, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "path": str(self.path) if self.path else None,
-            "size": self.size,
-            "md5": self.md5,
-            "sha256": self.sha256,
-            "verified": self.verified,
-        }
-
-
-@dataclass
-class Loaded:
-    """Where the image went: an engine image (docker) or a .sif file (singularity)."""
-
-    engine: str  # "docker" | "singularity"
-    image_id: str | None = None
-    ref: str | None = None
-    path: Path | None = None
-    command: str = ""
-    id_verified: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "engine": self.engine,
-            "image_id": self.image_id,
-            "ref": self.ref,
-            "path": str(self.path) if self.path else None,
-            "command": self.command,
-            "id_verified": self.id_verified,
-        }
 
 
 @dataclass
@@ -141,6 +99,10 @@ class FetchResult:
     warnings: list[str] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def image_file(self) -> FetchedFile | None:
+        """The record's image file (None when the record has none that can be told)."""
+        return next((f for f in self.files if f.key == self.image_key), None)
+
     def to_dict(self) -> dict[str, Any]:
         source = None
         if self.repository or self.commit:
@@ -161,120 +123,6 @@ class FetchResult:
             "image": image,
             "loaded": self.loaded.to_dict() if self.loaded else None,
         }
-
-
-# --------------------------------------------------------------------------------------------- file keys
-
-
-def check_file_keys(keys: Iterable[str], *, where: str = "the record") -> None:
-    """Refuse (IntegrityError, exit 3) a record whose file keys could escape the download folder or collide:
-    empty, `.`/`..`, path separators, absolute paths, NUL or control characters, names equal ignoring case
-    (and Unicode normalisation), our own lock and `.part` names, Windows device names and trailing dots."""
-    seen: dict[str, str] = {}
-    for key in keys:
-        reason = unsafe_key_reason(key)
-        if reason is None:
-            folded = unicodedata.normalize("NFC", key).casefold()
-            if folded in seen:
-                reason = f"it differs only in case or Unicode form from {seen[folded]!r}"
-            else:
-                seen[folded] = key
-        if reason is not None:
-            raise IntegrityError(
-                f"{where} has an unsafe file name {key!r}: {reason}; nothing was written",
-                "Do not use this record: it could write outside the download folder or overwrite its own "
-                "files. Report it to the record's owner or to Zenodo.",
-                details={"key": key, "reason": reason},
-            )
-
-
-def unsafe_key_reason(key: Any) -> str | None:
-    """Why a file key is unsafe to use as a file name in the download folder, or None when it is safe."""
-    if not isinstance(key, str):
-        return "it is not a string"
-    if key == "":
-        return "it is empty"
-    if key in (".", ".."):
-        return "it names a folder"
-    if "/" in key or "\\" in key:
-        return "it contains a path separator"
-    if any(ord(c) < 32 or ord(c) == 127 or unicodedata.category(c) == "Cc" for c in key):
-        return "it contains a NUL or control character"
-    if ":" in key and (os.name == "nt" or re.match(r"^[A-Za-z]:", key)):
-        return "it contains a drive or stream separator"
-    if os.path.isabs(key):
-        return "it is an absolute path"
-    if key.casefold() == LOCK_NAME or key.casefold().endswith(PART_SUFFIX):
-        return f"it collides with the names fetch uses itself ({LOCK_NAME}, *{PART_SUFFIX})"
-    if key.endswith((".", " ")):
-        return "it ends with a dot or a space"
-    if _WINDOWS_RESERVED.match(key):
-        return "it is a reserved device name on Windows"
-    if len(key.encode("utf-8")) > 240:
-        return "it is longer than file systems allow"
-    return None
-
-
-# -------------------------------------------------------------------------------------- record reading
-
-
-def record_files(record: Mapping[str, Any]) -> list[FetchedFile]:
-    """The files of a record as Zenodo lists them (records API `files[]`; legacy `filename`/`filesize` too)."""
-    out: list[FetchedFile] = []
-    files = record.get("files") or []
-    if isinstance(files, Mapping):  # RDM JSON: files.entries{key: {...}}
-        files = list((files.get("entries") or {}).values())
-    for entry in files:
-        if not isinstance(entry, Mapping):
-            continue
-        key = entry.get("key", entry.get("filename"))
-        size = entry.get("size", entry.get("filesize"))
-        checksum = entry.get("checksum") or ""
-        md5 = checksum.split(":")[-1].lower() if isinstance(checksum, str) and checksum else None
-        links = entry.get("links") or {}
-        url = links.get("self") or links.get("content") or links.get("download")
-        if isinstance(url, str) and not url.endswith("/content") and "/files/" in url and "/api/" in url:
-            url = url.rstrip("/") + "/content"
-        out.append(
-            FetchedFile(
-                key=key,
-                path=None,
-                size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
-                md5=md5,
-                url=url,
-            )
-        )
-    return out
-
-
-def parse_tree_url(url: str) -> tuple[str, str] | None:
-    """`https://github.com/o/r/tree/<c>` or `https://gitlab.x/g/p/-/tree/<c>` -> (repository, ref)."""
-    m = re.match(r"^(?P<repo>.+?)(?:/-)?/tree/(?P<ref>[^/?#]+)/?$", url.strip())
-    if not m:
-        return None
-    return m.group("repo"), m.group("ref")
-
-
-def zenodo_source(record: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(repository, commit) from the record's `isDerivedFrom` related identifier (a tree URL), or None."""
-    metadata = record.get("metadata") or {}
-    for rel in metadata.get("related_identifiers") or []:
-        if not isinstance(rel, Mapping):
-            continue
-        if str(rel.get("relation", "")).lower() != "isderivedfrom":
-            continue
-        parsed = parse_tree_url(str(rel.get("identifier", "")))
-        if parsed:
-            return parsed
-    return None
-
-
-def guess_image_key(files: list[FetchedFile]) -> str | None:
-    """Without an image metadata file: the largest file whose name looks like an image archive or .sif."""
-    candidates = [f for f in files if f.key.lower().endswith(_IMAGE_SUFFIXES)]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda f: f.size or 0).key
 
 
 # -------------------------------------------------------------------------------------------- the steps
@@ -444,7 +292,7 @@ def _fetch(
         finally:
             lock.release()
 
-    image_entry = _image_entry(result)
+    image_entry = result.image_file()
     result.image_fetched = bool(image_entry and image_entry.path and image_entry.verified)
     # 3. provenance: labels == metadata file == Zenodo related identifiers
     if image_record is not None:
@@ -453,9 +301,9 @@ def _fetch(
         zsrc = zenodo_source(record)
         if zsrc:
             result.repository, result.commit = zsrc
-        image_entry = _image_entry(result)
+        image_entry = result.image_file()
         if image_entry is not None and image_entry.path is not None:
-            _read_image_info(result, image_entry)
+            read_image_info(result, image_entry)
 
     # 4. load and source
     if load == "docker":
@@ -494,10 +342,6 @@ def _selected(f: FetchedFile, only: str | None, image_key: str | None) -> bool:
     if only == "image":
         return f.key == image_key
     return f.key != image_key  # metadata: everything but the image
-
-
-def _image_entry(result: FetchResult) -> FetchedFile | None:
-    return next((f for f in result.files if f.key == result.image_key), None)
 
 
 def _read_image_record(client: Any, result: FetchResult, scratch: Path) -> Any:
@@ -555,9 +399,9 @@ def _read_image_record(client: Any, result: FetchResult, scratch: Path) -> Any:
         )
     # the record's own source link is compared now, before gigabytes are downloaded
     problems: list[str] = []
-    _compare_zenodo_link(problems, result, rec)
+    compare_zenodo_link(problems, result, rec)
     if problems:
-        _raise_provenance(result, problems)
+        raise_provenance(result, problems)
     result.image_key = rec.file_name
     result.image_format = rec.format
     result.image_id = rec.image_id
@@ -722,100 +566,6 @@ class _SharedProgress:
                 self._sink(n)
 
 
-# ----------------------------------------------------------------------------------------- verification
-
-
-def check_provenance(result: FetchResult, rec: Any, *, image_on_disk: bool = True) -> None:
-    """Image labels == image metadata file == Zenodo related identifiers, for repository and commit (and the
-    image ID). Raises IntegrityError listing every disagreement with both values."""
-    from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
-
-    result.repository, result.commit = rec.repository, rec.commit
-    problems: list[str] = []
-    _compare_zenodo_link(problems, result, rec)
-
-    entry = _image_entry(result)
-    if image_on_disk and entry is not None and entry.path is not None:
-        info = _read_image_info(result, entry)
-        if rec.image_id and info.image_id and info.image_id != rec.image_id:
-            problems.append(
-                f"image ID: {entry.key} has {info.image_id}, {IMAGE_RECORD_KEY} says {rec.image_id}"
-            )
-        if rec.format and info.format and info.format != rec.format:
-            problems.append(f"format: {entry.key} is {info.format}, {IMAGE_RECORD_KEY} says {rec.format}")
-        labels = result.image_labels or {}
-        _compare(
-            problems,
-            f"the labels of {entry.key}",
-            (labels.get(LABEL_SOURCE), labels.get(LABEL_REVISION)),
-            IMAGE_RECORD_KEY,
-            rec,
-        )
-    else:  # the image was not fetched (--only metadata): compare the labels the metadata file recorded
-        labels = rec.labels or {}
-        _compare(
-            problems,
-            f"the image labels recorded in {IMAGE_RECORD_KEY}",
-            (labels.get(LABEL_SOURCE), labels.get(LABEL_REVISION)),
-            IMAGE_RECORD_KEY,
-            rec,
-        )
-    if problems:
-        _raise_provenance(result, problems)
-    result.provenance_checked = True
-
-
-def _compare_zenodo_link(problems: list[str], result: FetchResult, rec: Any) -> None:
-    from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
-
-    zsrc = zenodo_source(result.record)
-    if zsrc is None:
-        problems.append(
-            f"the Zenodo record has no isDerivedFrom source link, but {IMAGE_RECORD_KEY} names "
-            f"{rec.repository} at {rec.commit}"
-        )
-    else:
-        _compare(problems, "the Zenodo related identifier (isDerivedFrom)", zsrc, IMAGE_RECORD_KEY, rec)
-
-
-def _raise_provenance(result: FetchResult, problems: list[str]) -> None:
-    raise IntegrityError(
-        f"record {result.record_id}: provenance disagreement: " + "; ".join(problems),
-        "Do not trust this image's provenance: the image labels, its metadata file and the Zenodo record "
-        "must name the same repository and commit. Report the record to its owner.",
-        details={"disagreements": problems},
-    )
-
-
-def _read_image_info(result: FetchResult, entry: FetchedFile) -> Any:
-    """Read format, image ID and labels from the downloaded image (no engine)."""
-    from ossr_images.images.inspect import inspect_image
-
-    try:
-        info = inspect_image(entry.path, sha256=False)
-    except OssrError as exc:
-        raise IntegrityError(
-            f"{entry.path}: the file matches its checksums but cannot be read as an image ({exc.message})",
-            "Do not use this record; report it to its owner.",
-        ) from None
-    result.image_labels = dict(info.labels or {})
-    result.image_format = info.format or result.image_format
-    result.image_id = info.image_id or result.image_id
-    if getattr(info, "repo_tags", None) and not result.repo_tags:
-        result.repo_tags = list(info.repo_tags)
-    return info
-
-
-def _compare(out: list[str], a_name: str, a: tuple[str | None, str | None], b_name: str, rec: Any) -> None:
-    from ossr_images.metadata.source import same_repository
-
-    repo_a, commit_a = a
-    if not repo_a or not same_repository(repo_a, rec.repository):
-        out.append(f"repository: {a_name} says {repo_a or '(none)'}, {b_name} says {rec.repository}")
-    if not commit_a or commit_a.strip().lower() != rec.commit.strip().lower():
-        out.append(f"commit: {a_name} says {commit_a or '(none)'}, {b_name} says {rec.commit}")
-
-
 def _is_identical(f: FetchedFile, path: Path, expected_sha256: str | None) -> bool:
     """Size and md5 (and sha256 when known) of an existing file equal the record's."""
     try:
@@ -864,142 +614,22 @@ def _most_serious(errors: list[BaseException]) -> BaseException:
     return errors[0]
 
 
-# ------------------------------------------------------------------------------------------ load, source
-
-
-def load_docker(result: FetchResult, say: Notify) -> Loaded:
-    """Stream the image archive (decompressed on the fly) into the Docker engine and check that the loaded
-    image ID is the archived one (IntegrityError otherwise)."""
-    from ossr_images.images.compression import open_decompressed
-    from ossr_images.images.docker_engine import DockerEngine
-
-    entry = _image_entry(result)
-    if entry is None or entry.path is None:
-        raise InvalidInputError(
-            f"record {result.record_id} has no image file to load", "Fetch a record that holds an image."
-        )
-    if result.image_format == "sif":
-        raise InvalidInputError(
-            f"{entry.key} is an Apptainer/Singularity .sif, which Docker cannot load",
-            "Use --load singularity instead.",
-        )
-    engine = DockerEngine.connect()
-    say(f"Loading {entry.path} into Docker...")
-    with open_decompressed(entry.path) as stream:
-        loaded_ids = list(engine.load(stream))
-    expected = result.image_id
-    if expected and expected not in loaded_ids:
-        raise IntegrityError(
-            f"Docker loaded {', '.join(loaded_ids) or 'no image'} from {entry.path}, but the archived image "
-            f"ID is {expected}",
-            "Do not run this image; remove it (docker rmi) and report the record.",
-            details={"expected": expected, "loaded": loaded_ids},
-        )
-    image_id = expected or (loaded_ids[0] if loaded_ids else None)
-    ref = result.repo_tags[0] if result.repo_tags else image_id
-    return Loaded(
-        engine="docker",
-        image_id=image_id,
-        ref=ref,
-        command=f"docker run --rm {shlex.quote(ref or '')}",
-        id_verified=bool(expected),
-    )
-
-
-def load_singularity(result: FetchResult, say: Notify) -> Loaded:
-    """Keep a .sif as it is, or build one beside a Docker/OCI archive with Apptainer (a compressed archive is
-    decompressed to a temporary tar first: Apptainer reads only plain archives)."""
-    entry = _image_entry(result)
-    if entry is None or entry.path is None:
-        raise InvalidInputError(
-            f"record {result.record_id} has no image file to load", "Fetch a record that holds an image."
-        )
-    if result.image_format == "sif":
-        return Loaded(
-            engine="singularity",
-            path=entry.path,
-            command=f"apptainer run {shlex.quote(str(entry.path))}",
-            id_verified=True,
-        )
-    from ossr_images.images.apptainer import build_sif, require_apptainer
-    from ossr_images.images.compression import detect_compression, open_decompressed
-
-    binary = require_apptainer()
-    sif = entry.path.with_name(_strip_archive_suffix(entry.path.name) + ".sif")
-    building = sif.with_name(f".{sif.name}.building")
-    plain = entry.path
-    temp_tar: Path | None = None
-    try:
-        if detect_compression(entry.path) != "none":
-            temp_tar = entry.path.with_name(f".{entry.path.name}.decompressed.tar")
-            say(f"Decompressing {entry.path.name} for Apptainer...")
-            with open_decompressed(entry.path) as src, open(temp_tar, "wb") as dst:
-                shutil.copyfileobj(src, dst, CHUNK)
-            plain = temp_tar
-        transport = "oci-archive" if result.image_format == "oci-archive" else "docker-archive"
-        say(f"Building {sif} from {entry.path.name} with Apptainer...")
-        build_sif(f"{transport}:{plain}", building, binary=binary, log=lambda line: log.debug("%s", line))
-        os.replace(building, sif)
-    finally:
-        for leftover in (temp_tar, building):
-            if leftover is not None:
-                _remove(leftover)
-    return Loaded(
-        engine="singularity",
-        path=sif,
-        command=f"apptainer run {shlex.quote(str(sif))}",
-        id_verified=False,
-    )
-
-
-def _strip_archive_suffix(name: str) -> str:
-    for suffix in (".tar.zst", ".tar.zstd", ".tar.gz", ".oci.tar", ".tgz", ".tar", ".zst", ".gz"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def clone_source(repository: str, commit: str, dest: Path, say: Notify) -> Path:
-    """Clone `repository` into `dest` and check out `commit` (detached); verify `git rev-parse HEAD`.
-    An existing checkout of the same commit is accepted; a non-empty folder that is not one is refused."""
-    git = shutil.which("git")
-    if git is None:
-        raise InvalidInputError("--source needs git, which is not on PATH", "Install git, or drop --source.")
-    dest = Path(dest)
-    if dest.exists() and any(dest.iterdir()):
-        if not (dest / ".git").exists():
-            raise InvalidInputError(
-                f"--source {dest} exists and is not empty", "Give a new or empty folder for the source."
-            )
-        head = _git(git, ["rev-parse", "HEAD"], cwd=dest, check=False)
-        if head.lower() != commit.lower():
-            _git(git, ["fetch", "--quiet", "origin"], cwd=dest, check=False)
-            _git(git, ["checkout", "--quiet", "--detach", commit], cwd=dest)
-    else:
-        say(f"Cloning {repository} into {dest}...")
-        _git(git, ["clone", "--quiet", "--no-checkout", "--", repository, str(dest)])
-        _git(git, ["checkout", "--quiet", "--detach", commit], cwd=dest)
-    head = _git(git, ["rev-parse", "HEAD"], cwd=dest)
-    if head.lower() != commit.lower():
-        raise IntegrityError(
-            f"the checkout in {dest} is at {head}, but the image was built from {commit}",
-            "Check the repository history (was the commit rewritten?) and report the record.",
-        )
-    return dest
-
-
-def _git(git: str, args: list[str], *, cwd: Path | None = None, check: bool = True) -> str:
-    proc = subprocess.run(  # noqa: S603 - fixed git binary, no shell
-        [git, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-    )
-    if proc.returncode != 0 and check:
-        detail = " ".join((proc.stderr or proc.stdout).split())[:300]
-        raise RemoteError(
-            f"git {args[0]} failed in {cwd or '.'}: {detail}",
-            "Check that the repository is reachable and still holds the commit (git clone / git fetch).",
-        )
-    return proc.stdout.strip()
+__all__ = [
+    "LOCK_NAME",
+    "PART_SUFFIX",
+    "FetchResult",
+    "FetchedFile",
+    "Loaded",
+    "check_file_keys",
+    "check_provenance",
+    "clone_source",
+    "fetch",
+    "guess_image_key",
+    "load_docker",
+    "load_singularity",
+    "parse_tree_url",
+    "record_files",
+    "resolve_fetch_target",
+    "unsafe_key_reason",
+    "zenodo_source",
+]
