@@ -93,7 +93,7 @@ def image_query(text: str | None) -> str:
 def is_image_record(record: Mapping[str, Any]) -> bool:
     """True for a record published by ossr-images: its keyword or its image metadata file."""
     from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY
-    from ossr_images.workflows.fetch import record_files
+    from ossr_images.workflows.fetch_records import record_files
 
     keywords = (record.get("metadata") or {}).get("keywords") or []
     if any(isinstance(k, str) and k.strip().lower() == IMAGE_KEYWORD for k in keywords):
@@ -144,7 +144,12 @@ def describe_record(
 ) -> SearchHit:
     """A SearchHit from a record; with a client, the image metadata file is read for format and size."""
     from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
-    from ossr_images.workflows.fetch import guess_image_key, record_files, unsafe_key_reason, zenodo_source
+    from ossr_images.workflows.fetch_records import (
+        guess_image_key,
+        record_files,
+        unsafe_key_reason,
+        zenodo_source,
+    )
 
     metadata = record.get("metadata") or {}
     files = record_files(record)
