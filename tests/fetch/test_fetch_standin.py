@@ -427,3 +427,43 @@ def test_parallel_fetch_processes_into_one_folder(zenodo_env, client, tmp_path: 
     for key in files:
         assert sha256(out / key) == remote_sha256(files, key)
     assert sorted(p.name for p in out.iterdir()) == sorted([*files, ".ossr-images.lock"])
+
+
+def test_a_refused_token_does_not_stop_fetching_a_public_record(tmp_path: Path, monkeypatch) -> None:
+    """Real Zenodo answers 401 to a stale token even on public records (the stand-in does not check tokens
+    there), so this server does: with a token 401, without one the record."""
+    import http.server
+
+    body = b"public bytes\n"
+    seen: list[tuple[str, bool]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            authorized = "Authorization" in self.headers
+            seen.append((self.path, authorized))
+            base = f"http://{self.headers['Host']}"
+            if authorized:
+                status, data, ctype = 401, b'{"status": 401, "message": "Invalid token."}', "application/json"
+            elif self.path.endswith("/content"):
+                status, data, ctype = 200, body, "application/octet-stream"
+            else:
+                record = {"id": 7, "doi": "10.5072/zenodo.7", "conceptdoi": "10.5072/zenodo.6", "metadata": {}, "files": [
+                    {"key": "a.txt", "size": len(body), "checksum": "md5:" + hashlib.md5(body).hexdigest(),  # noqa: S324
+                     "links": {"self": f"{base}/api/records/7/files/a.txt/content"}}]}  # fmt: skip
+                status, data, ctype = 200, json.dumps(record).encode(), "application/json"
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    monkeypatch.setenv("ZENODO_TOKEN", "stale-token-value-0123456789")
+    with serve(Handler) as base:
+        result = run("fetch", "7", "--zenodo-url", f"{base}/api", "-d", str(tmp_path / "o"), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "refused the token" in result.stderr and "stale-token-value" not in result.stdout + result.stderr
+    assert (tmp_path / "o" / "a.txt").read_bytes() == body
+    assert seen[0] == ("/api/records/7", True) and all(not auth for _, auth in seen[1:])

@@ -14,6 +14,8 @@ Order of steps (nothing is written before the record's file keys are known to be
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -183,29 +185,63 @@ def fetch(
     say = notify or (lambda _m: None)
     _check_options(only, load)
     ref = parse_record_ref(ref_text)
-    if client is None:
-        from ossr_images.zenodo.client import ZenodoClient
+    with contextlib.ExitStack() as stack:
+        if client is None:
+            from ossr_images.zenodo.client import ZenodoClient
 
-        with ZenodoClient(target) as own_client:
-            return _fetch(
-                ref,
-                ref_text,
-                own_client,
-                dest,
-                only,
-                force,
-                load,
-                source_dir,
-                progress_factory,
-                say,
-                max_workers,
+            client = stack.enter_context(ZenodoClient(target))
+        record, client = _get_record(client, ref, ref_text, say, stack)
+        return _fetch(
+            record,
+            ref,
+            ref_text,
+            client,
+            dest,
+            only,
+            force,
+            load,
+            source_dir,
+            progress_factory,
+            say,
+            max_workers,
+        )
+
+
+def _get_record(
+    client: Any, ref: Any, ref_text: str, say: Notify, stack: contextlib.ExitStack
+) -> tuple[dict[str, Any], Any]:
+    """Read the record (a concept id is redirected to the latest version). A public record needs no token:
+    when the server refuses the token (401, e.g. a stale ZENODO_TOKEN), the record is read without it.
+    Returns the record and the client to use from then on."""
+    from ossr_images.zenodo.errors import ZenodoError
+
+    try:
+        return client.get_record(ref.record_id), client
+    except ZenodoError as exc:
+        target = getattr(client, "target", None)
+        if exc.status == 401 and getattr(target, "token", None):
+            from ossr_images.zenodo.client import ZenodoClient
+
+            say("Warning: the server refused the token (401); reading the record without it.")
+            anonymous = stack.enter_context(
+                ZenodoClient(dataclasses.replace(target, token=None), retry=client.retry)
             )
-    return _fetch(
-        ref, ref_text, client, dest, only, force, load, source_dir, progress_factory, say, max_workers
-    )
+            return _get_record(anonymous, ref, ref_text, say, stack)
+        if exc.status in (404, 410):
+            api = getattr(target, "api_url", "the server")
+            raise ZenodoError(
+                f"there is no record {ref.record_id} on {api} ({ref_text})",
+                "Check the DOI or id, and the server: sandbox DOIs (10.5072) live on --sandbox, production "
+                "ones (10.5281) on zenodo.org; --zenodo-url or OSSR_IMAGES_ZENODO_URL override both.",
+                status=exc.status,
+                url=exc.url,
+                method="GET",
+            ) from None
+        raise
 
 
 def _fetch(
+    record: dict[str, Any],
     ref: Any,
     ref_text: str,
     client: Any,
@@ -218,22 +254,6 @@ def _fetch(
     say: Notify,
     max_workers: int,
 ) -> FetchResult:
-    from ossr_images.zenodo.errors import ZenodoError
-
-    try:
-        record = client.get_record(ref.record_id)
-    except ZenodoError as exc:
-        if exc.status in (404, 410):
-            api = getattr(getattr(client, "target", None), "api_url", "the server")
-            raise ZenodoError(
-                f"there is no record {ref.record_id} on {api} ({ref_text})",
-                "Check the DOI or id, and the server: sandbox DOIs (10.5072) live on --sandbox, production "
-                "ones (10.5281) on zenodo.org; --zenodo-url or OSSR_IMAGES_ZENODO_URL override both.",
-                status=exc.status,
-                url=exc.url,
-                method="GET",
-            ) from None
-        raise
     record_id = str(record.get("id") or record.get("recid") or ref.record_id)
     conceptdoi = record.get("conceptdoi")
     from_concept = record_id != str(ref.record_id) or bool(
