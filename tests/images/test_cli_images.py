@@ -105,3 +105,12 @@ def test_export_into_an_unwritable_place(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     code, _, err = _run("export", str(src), "-o", str(blocker / "x.tar"))
     assert code == 1 and "cannot write in" in err and "Traceback" not in err
+
+
+def test_inspect_verify(tmp_path: Path) -> None:
+    path = tmp_path / "img.tar.gz"
+    write_docker_archive(path, labels=LABELS, tag="synth:1.0", compression="gzip")
+    code, out, _ = _run("inspect", str(path), "--verify")
+    assert code == 0 and "each verified against its digest" in out
+    code, out, _ = _run("inspect", str(path), "--verify", "--json")
+    assert json.loads(out)["layers_verified"] is True

@@ -408,3 +408,19 @@ def test_bomb_after_the_end_of_the_archive(tmp_path: Path, synth_bytes, monkeypa
     _expect(_write(tmp_path, "bomb.tar.zst", packed), InvalidInputError, "after the end")
     padded = zstandard.ZstdCompressor().compress(synth_bytes[0] + bytes(20 * 1024))  # padding is fine
     assert inspect_image(_write(tmp_path, "pad.tar.zst", padded)).image_id == synth_bytes[1]
+
+
+@pytest.mark.parametrize("layout", ["docker", "oci"])
+@pytest.mark.parametrize("sha256", [True, False])
+def test_verify_layers_finds_a_changed_layer(tmp_path: Path, synth_bytes, layout: str, sha256: bool) -> None:
+    data, image_id = synth_bytes
+    members = _oci_members(data) if layout == "oci" else tar_members(data)
+    layer_name = next(n for n, d in members.items() if n.startswith("blobs/") and not d.startswith(b"{"))
+    good = _write(tmp_path, "good.tar", make_tar(list(members.items())))
+    assert inspect_image(good, sha256=sha256, verify_layers=True).layers_verified
+    members[layer_name] = members[layer_name].replace(b"Hello", b"HELLO")  # same size, other bytes
+    bad = _write(tmp_path, "bad.tar", make_tar(list(members.items())))
+    assert inspect_image(bad, sha256=sha256).image_id == image_id  # unnoticed without verification
+    with pytest.raises(IntegrityError, match="does not match its digest") as err:
+        inspect_image(bad, sha256=sha256, verify_layers=True)
+    assert err.value.exit_code == 3 and err.value.hint

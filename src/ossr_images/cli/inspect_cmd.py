@@ -45,7 +45,8 @@ def render(info: Any) -> list[str]:
         lines.append(f"Created:        {info.created}")
     kind = "Partitions" if info.format == "sif" else "Layers"
     total = sum(int(layer.get("size") or 0) for layer in info.layers)
-    lines.append(f"{kind + ':':<16}{len(info.layers)} ({_size(total)})")
+    checked = ", each verified against its digest" if info.layers_verified else ""
+    lines.append(f"{kind + ':':<16}{len(info.layers)} ({_size(total)}{checked})")
     for layer in info.layers:
         name = layer.get("digest") or layer.get("fstype") or "-"
         lines.append(f"  {name}  {_size(int(layer.get('size') or 0))}")
@@ -61,11 +62,14 @@ def render(info: Any) -> list[str]:
 @click.command("inspect")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
+    "--verify", is_flag=True, help="Also hash every layer and compare it with its digest (same single pass)."
+)
+@click.option(
     "--no-sha256", is_flag=True, help="Do not hash the file (an uncompressed archive is then only seeked)."
 )
 @json_option
 @click.pass_context
-def inspect_cmd(ctx: click.Context, file: Path, no_sha256: bool, as_json: bool) -> None:
+def inspect_cmd(ctx: click.Context, file: Path, verify: bool, no_sha256: bool, as_json: bool) -> None:
     """Show what an image file holds, without any engine.
 
     FILE is a Docker archive (`docker save`, legacy or with the OCI layout), an OCI image-layout archive
@@ -85,7 +89,7 @@ def inspect_cmd(ctx: click.Context, file: Path, no_sha256: bool, as_json: bool) 
     total = file.stat().st_size if file.is_file() else None
     enabled = not (quiet or as_json) and bool(total and total > 256 * 1024 * 1024)
     with Progress(total, f"Reading {file.name}", enabled=enabled) as progress:
-        info = inspect_image(file, sha256=not no_sha256, progress=progress)
+        info = inspect_image(file, sha256=not no_sha256, progress=progress, verify_layers=verify)
     if as_json:
         emit_json(info.to_dict())
         return

@@ -62,6 +62,7 @@ class ImageInfo:
     created: str | None = None
     layers: list[dict[str, Any]] = field(default_factory=list)  # [{digest, size}]
     layout: str | None = None  # "docker-legacy", "docker+oci", "oci", "sif"
+    layers_verified: bool = False  # every layer's content was hashed and matched its digest
     image_count: int = 1
     sif: dict[str, Any] | None = None  # SIF header and descriptors
 
@@ -134,14 +135,16 @@ class _Member:
     size: int
     linkname: str = ""
     data: bytes | None = None  # kept only for small JSON-looking members
+    sha256: str | None = None  # of the content, for kept members and (with verify) every file
 
 
 class _Scan:
     """The members of a tar, with the small JSON ones kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, verify: bool = False) -> None:
         self.members: dict[str, _Member] = {}
         self.kept = 0
+        self.verify = verify
 
     def wants(self, name: str, size: int) -> bool:
         if size > JSON_MAX:
@@ -169,6 +172,8 @@ class _Scan:
         else:
             kind = "other"
         member = _Member(name, kind, ti.size if kind == "file" else 0, ti.linkname)
+        fh: BinaryIO | None = None
+        head = b""
         if kind == "file" and self.wants(name, ti.size):
             fh = reader()
             if fh is not None:
@@ -189,6 +194,21 @@ class _Scan:
                             hint="The file is incomplete: download or export it again.",
                         )
                     member.data = data
+                    member.sha256 = hashlib.sha256(data).hexdigest()
+        if kind == "file" and self.verify and member.data is None:
+            fh = fh or reader()
+            if fh is not None:
+                hasher = hashlib.sha256(head)
+                count = len(head)
+                while chunk := fh.read(CHUNK):
+                    hasher.update(chunk)
+                    count += len(chunk)
+                if count != ti.size:
+                    raise InvalidInputError(
+                        f"member {name} of the archive is truncated",
+                        hint="The file is incomplete: download or export it again.",
+                    )
+                member.sha256 = hasher.hexdigest()
         self.members[name] = member
 
 
@@ -198,9 +218,9 @@ def _norm_member_name(name: str) -> str:
     return name.rstrip("/") if name not in ("", "/") else name
 
 
-def _scan_stream(stream: BinaryIO) -> tuple[_Scan, int]:
+def _scan_stream(stream: BinaryIO, verify: bool = False) -> tuple[_Scan, int]:
     """Scan a tar read sequentially; also return where the end-of-archive marker should start."""
-    scan = _Scan()
+    scan = _Scan(verify)
     with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK, tarinfo=_BoundedTarInfo) as tar:
         for ti in tar:
             scan.add(ti, lambda ti=ti: tar.extractfile(ti))
@@ -216,8 +236,8 @@ def _check_end(end: int, total: int) -> None:
         )
 
 
-def _scan_seek(path: Path, size: int) -> _Scan:
-    scan = _Scan()
+def _scan_seek(path: Path, size: int, verify: bool = False) -> _Scan:
+    scan = _Scan(verify)
     with tarfile.open(path, mode="r:", tarinfo=_BoundedTarInfo) as tar:
         while True:
             ti = tar.next()
@@ -257,12 +277,20 @@ def _corrupt(path: Path, compression: str, exc: BaseException) -> InvalidInputEr
 # --------------------------------------------------------------------------------------------- public
 
 
-def inspect_image(path: Path | str, *, sha256: bool = True, progress: Progress | None = None) -> ImageInfo:
+def inspect_image(
+    path: Path | str,
+    *,
+    sha256: bool = True,
+    progress: Progress | None = None,
+    verify_layers: bool = False,
+) -> ImageInfo:
     """Describe the image file at `path` (Docker archive, OCI archive or .sif; plain, gzip or zstd).
 
     With `sha256=True` the whole file is read once and its sha256 reported; with `sha256=False` an
     uncompressed archive is read by seeking (headers and small JSON members only). `progress(n)` is
-    called with the number of raw bytes read.
+    called with the number of raw bytes read. With `verify_layers=True` every layer is hashed too (in the
+    same pass) and compared with its digest / diff_id: a mismatch raises IntegrityError. The config and
+    manifest blobs are always checked against their digests.
     """
     path = Path(path)
     try:
@@ -309,14 +337,14 @@ def inspect_image(path: Path | str, *, sha256: bool = True, progress: Progress |
         digest: str | None = None
         try:
             if compression == "none" and not sha256:
-                scan = _scan_seek(path, size)
+                scan = _scan_seek(path, size, verify_layers)
                 if progress is not None:
                     progress(size)
             else:
                 hasher = hashlib.sha256() if sha256 else None
                 raw = _HashingReader(fh, hasher, progress)
                 stream = _HashingReader(decompressing_reader(raw, compression), None, None)  # type: ignore[arg-type]
-                scan, end = _scan_stream(stream)  # type: ignore[arg-type]
+                scan, end = _scan_stream(stream, verify_layers)  # type: ignore[arg-type]
                 # read to the end: trailing padding, the compressed stream's end (catches truncation)
                 while stream.read(CHUNK):
                     if stream.count - end > MAX_TRAILING:
@@ -334,6 +362,7 @@ def inspect_image(path: Path | str, *, sha256: bool = True, progress: Progress |
         except errors as exc:
             raise _corrupt(path, compression, exc) from exc
     info = _describe(scan, path)
+    info.layers_verified = verify_layers
     info.compression = compression
     info.size = size
     info.sha256 = digest
@@ -480,6 +509,18 @@ def _config_facts(config: Any, info: ImageInfo, where: str) -> list[str]:
     return [d for d in diff_ids if isinstance(d, str)] if isinstance(diff_ids, list) else []
 
 
+def _check_layer(member: _Member, digest: str, path: Path) -> None:
+    alg, _, expected = digest.partition(":")
+    if alg != "sha256" or member.sha256 is None:
+        return  # only sha256 digests are computed
+    if member.sha256 != expected:
+        raise IntegrityError(
+            f"layer {member.name} in {path} does not match its digest: expected {digest}, found "
+            f"sha256:{member.sha256}",
+            hint="The archive was altered or corrupted: do not use it; export or download it again.",
+        )
+
+
 def _blank(path: Path, fmt: str) -> ImageInfo:
     return ImageInfo(
         path=str(path),
@@ -533,6 +574,8 @@ def _describe_docker(scan: _Scan, path: Path) -> ImageInfo:
         )
     for ref, diff_id in zip(layer_refs, diff_ids, strict=True):
         member = _resolve(scan, ref, "layer", follow_links=True)
+        if scan.verify:
+            _check_layer(member, diff_id, path)
         info.layers.append({"digest": diff_id, "size": member.size})
     info.layout = "docker-legacy"
     if "index.json" in scan.members and "oci-layout" in scan.members:
@@ -649,6 +692,8 @@ def _describe_oci(scan: _Scan, path: Path) -> ImageInfo:
                 f"layer blob {member.name} in {path} is {member.size} bytes but its manifest says {declared}",
                 hint="The archive was altered or corrupted: do not use it; export or download it again.",
             )
+        if scan.verify:
+            _check_layer(member, ldigest, path)
         entry = {"digest": ldigest, "size": member.size}
         if isinstance(layer.get("mediaType"), str):
             entry["media_type"] = layer["mediaType"]
