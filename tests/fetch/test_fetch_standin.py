@@ -380,6 +380,17 @@ def test_source_is_cloned_at_the_recorded_commit(zenodo_env, client, tmp_path: P
     )
     assert head.stdout.strip() == commit and not (tmp_path / "src-co" / "later.txt").exists()
 
+    again = run(
+        "fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--source", str(tmp_path / "src-co"), env=env
+    )
+    assert again.exit_code == 0, again.stderr  # the same checkout is accepted as it is
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x").write_text("x")
+    busy = run(
+        "fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--source", str(tmp_path / "other"), env=env
+    )
+    assert busy.exit_code == 1 and "not empty" in busy.stderr
+
 
 def test_token_never_in_output(zenodo_env, image_record, tmp_path: Path) -> None:
     for args in (["-v", "-v", "fetch", str(image_record["id"]), "-d", str(tmp_path / "a"), "--json"],

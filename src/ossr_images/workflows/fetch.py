@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ossr_images.errors import IntegrityError, InvalidInputError, OssrError, RemoteError
-from ossr_images.workflows.fetch_load import Loaded, clone_source, load_docker, load_singularity
+from ossr_images.workflows.fetch_load import (
+    Loaded,
+    check_source_dir,
+    clone_source,
+    load_docker,
+    load_singularity,
+)
 from ossr_images.workflows.fetch_records import (
     LOCK_NAME,
     PART_SUFFIX,
@@ -184,6 +190,8 @@ def fetch(
 
     say = notify or (lambda _m: None)
     _check_options(only, load)
+    if source_dir is not None:
+        check_source_dir(Path(source_dir))  # before any download
     ref = parse_record_ref(ref_text)
     with contextlib.ExitStack() as stack:
         if client is None:

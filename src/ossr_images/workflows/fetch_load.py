@@ -138,6 +138,14 @@ def _strip_archive_suffix(name: str) -> str:
     return name
 
 
+def check_source_dir(dest: Path) -> None:
+    """--source DIR must be new, empty, or an existing git checkout (InvalidInputError otherwise)."""
+    if dest.exists() and (not dest.is_dir() or (any(dest.iterdir()) and not (dest / ".git").exists())):
+        raise InvalidInputError(
+            f"--source {dest} exists and is not empty", "Give a new or empty folder for the source."
+        )
+
+
 def clone_source(repository: str, commit: str, dest: Path, say: Notify) -> Path:
     """Clone `repository` into `dest` and check out `commit` (detached); verify `git rev-parse HEAD`.
     An existing checkout of the same commit is accepted; a non-empty folder that is not one is refused."""
@@ -145,11 +153,8 @@ def clone_source(repository: str, commit: str, dest: Path, say: Notify) -> Path:
     if git is None:
         raise InvalidInputError("--source needs git, which is not on PATH", "Install git, or drop --source.")
     dest = Path(dest)
+    check_source_dir(dest)
     if dest.exists() and any(dest.iterdir()):
-        if not (dest / ".git").exists():
-            raise InvalidInputError(
-                f"--source {dest} exists and is not empty", "Give a new or empty folder for the source."
-            )
         head = _git(git, ["rev-parse", "HEAD"], cwd=dest, check=False)
         if head.lower() != commit.lower():
             _git(git, ["fetch", "--quiet", "origin"], cwd=dest, check=False)
