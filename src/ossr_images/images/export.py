@@ -398,8 +398,8 @@ def _export(
         src_fmt = info.format
         tag = info.repo_tags[0] if info.repo_tags else None
         if src_fmt == fmt:
-            if fmt == "sif":
-                steps.append(f"copy {src}")
+            if fmt == "sif" or info.compression == compress:
+                steps.append(f"copy {src} (already a {fmt}, {info.compression})")
                 with open(src, "rb") as fh:
                     digest = _write_compressed(fh, part, "none", progress)
             else:
