@@ -394,11 +394,6 @@ def test_self_signed_https_server_is_refused(
         server.server_close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG client.py _describe_network_error: an SSLError (certificate verify failed) is shown as '1006' "
-    "and retried 4 times; the message should name the certificate problem",
-)
 def test_certificate_failure_is_named(
     self_signed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:

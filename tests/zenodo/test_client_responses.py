@@ -282,3 +282,20 @@ def test_publish_404_after_lost_answer_is_checked_again(client: ZenodoClient) ->
     responses.get(DEP, json=_dep("done"))
     assert client.publish(7)["state"] == "done"
     assert [c.request.method for c in responses.calls] == ["POST", "GET", "POST", "GET"]
+
+
+@responses.activate
+def test_tls_failure_is_named_and_not_retried(client: ZenodoClient, sleeps: Sleeps) -> None:
+    responses.get(
+        f"{API}/records/1",
+        body=requests.exceptions.SSLError(
+            "HTTPSConnectionPool(host='zenodo.test', port=443): Max retries exceeded (Caused by SSLError("
+            "SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+            "self-signed certificate (_ssl.c:1006)')))"
+        ),
+    )
+    with pytest.raises(ZenodoError) as info:
+        client.get_record(1)
+    assert "TLS certificate could not be verified (self-signed certificate)" in info.value.message
+    assert "REQUESTS_CA_BUNDLE" in info.value.hint and "1006" not in info.value.message
+    assert len(responses.calls) == 1 and sleeps == []

@@ -18,6 +18,7 @@ import email.utils
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -246,6 +247,15 @@ class ZenodoClient:
                     stream=stream,
                     **kwargs,
                 )
+            except requests.exceptions.SSLError as exc:
+                self._log_response(method, url, None, t0, " [SSLError]")
+                raise ZenodoError(
+                    f"Cannot talk to {safe_url(url)} securely: {_describe_tls_error(exc)}",
+                    TLS_HINT,
+                    status=None,
+                    url=url,
+                    method=method,
+                ) from None
             except _NETWORK_ERRORS as exc:
                 self._log_response(method, url, None, t0, f" [{type(exc).__name__}]")
                 last_error = ZenodoError(
@@ -742,6 +752,15 @@ class ZenodoClient:
                 stream=True,
                 timeout=(self.connect_timeout, self.transfer_timeout),
             )
+        except requests.exceptions.SSLError as exc:
+            self._log_response("GET", url, None, t0, " [SSLError]")
+            raise ZenodoError(
+                f"Cannot download {safe_url(url)} securely: {_describe_tls_error(exc)}",
+                TLS_HINT,
+                status=None,
+                url=url,
+                method="GET",
+            ) from None
         except _NETWORK_ERRORS as exc:
             self._log_response("GET", url, None, t0, f" [{type(exc).__name__}]")
             raise _ResumableError(_describe_network_error(exc)) from None
@@ -878,8 +897,26 @@ def _created_after(dep: dict[str, Any], started: float, slack: float = 600.0) ->
     return when >= started - slack
 
 
+def _describe_tls_error(exc: BaseException) -> str:
+    text = str(exc)
+    match = re.search(r"certificate verify failed:?\s*([^(\]'\"]*)", text)
+    if match:
+        reason = match.group(1).strip(" ,.") or "unknown reason"
+        return f"the server's TLS certificate could not be verified ({reason})"
+    match = re.search(r"\[SSL: ([A-Z_]+)\]", text)
+    return f"the TLS handshake failed ({match.group(1).lower() if match else type(exc).__name__})"
+
+
+TLS_HINT = (
+    "TLS verification stays on. Check the server URL; behind a proxy or with a private certificate authority, "
+    "point REQUESTS_CA_BUNDLE at its CA certificate."
+)
+
+
 def _describe_network_error(exc: BaseException) -> str:
     text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return _describe_tls_error(exc)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "the connection timed out"
     if isinstance(exc, requests.exceptions.ReadTimeout):
