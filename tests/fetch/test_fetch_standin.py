@@ -478,3 +478,14 @@ def test_a_refused_token_does_not_stop_fetching_a_public_record(tmp_path: Path, 
     assert "refused the token" in result.stderr and "stale-token-value" not in result.stdout + result.stderr
     assert (tmp_path / "o" / "a.txt").read_bytes() == body
     assert seen[0] == ("/api/records/7", True) and all(not auth for _, auth in seen[1:])
+
+
+def test_load_docker_without_an_engine_fails_before_downloading(
+    zenodo_env, image_record, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
+    out = tmp_path / "o"
+    result = run("fetch", str(image_record["id"]), "-d", str(out), "--load", "docker")
+    assert result.exit_code == 4, result.stderr
+    assert "no-such-docker.sock" in result.stderr and "Hint:" in result.stderr
+    assert not out.exists() or not [p for p in out.iterdir() if p.name != ".ossr-images.lock"]

@@ -294,6 +294,7 @@ def _fetch(
         # 2. the image metadata file (small) is read first, into a scratch folder: it says which file is
         #    the image and its sha256
         image_record = _read_image_record(client, result, Path(scratch))
+        engine = _engine_for(load, result)  # an engine that is not there fails before the download
         selected = [f for f in files if _selected(f, only, result.image_key)]
         directory = result.directory
         directory.mkdir(parents=True, exist_ok=True)
@@ -335,7 +336,7 @@ def _fetch(
 
     # 4. load and source
     if load == "docker":
-        result.loaded = load_docker(result, say)
+        result.loaded = load_docker(result, say, engine=engine)
     elif load == "singularity":
         result.loaded = load_singularity(result, say)
     if source_dir is not None:
@@ -346,6 +347,24 @@ def _fetch(
             )
         result.checkout = clone_source(result.repository, result.commit, Path(source_dir), say)
     return result
+
+
+def _engine_for(load: str | None, result: FetchResult) -> Any:
+    """Connect to Docker (or find Apptainer) up front when --load needs it; the Docker engine is returned."""
+    if load == "docker" and result.image_format == "sif":
+        raise InvalidInputError(
+            f"{result.image_key} is an Apptainer/Singularity .sif, which Docker cannot load",
+            "Use --load singularity instead.",
+        )
+    if load == "docker":
+        from ossr_images.images.docker_engine import DockerEngine
+
+        return DockerEngine.connect()
+    if load == "singularity" and result.image_format != "sif":
+        from ossr_images.images.apptainer import require_apptainer
+
+        require_apptainer()
+    return None
 
 
 def _check_options(only: str | None, load: str | None) -> None:

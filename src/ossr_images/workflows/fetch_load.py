@@ -46,7 +46,7 @@ class Loaded:
         }
 
 
-def load_docker(result: FetchResult, say: Notify) -> Loaded:
+def load_docker(result: FetchResult, say: Notify, *, engine: Any = None) -> Loaded:
     """Stream the image archive (decompressed on the fly) into the Docker engine and check that the loaded
     image ID is the archived one (IntegrityError otherwise)."""
     from ossr_images.images.compression import open_decompressed
@@ -62,7 +62,7 @@ def load_docker(result: FetchResult, say: Notify) -> Loaded:
             f"{entry.key} is an Apptainer/Singularity .sif, which Docker cannot load",
             "Use --load singularity instead.",
         )
-    engine = DockerEngine.connect()
+    engine = engine or DockerEngine.connect()
     say(f"Loading {entry.path} into Docker...")
     with open_decompressed(entry.path) as stream:
         loaded_ids = list(engine.load(stream))
