@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import posixpath
 import re
 import tarfile
@@ -721,8 +720,3 @@ def _pick_manifest(manifests: list[tuple[str, Any, dict[str, str]]]) -> tuple[st
         if entry[2].get("ossr-images.platform") == host:
             return entry
     return manifests[0]
-
-
-def file_size(path: Path | str) -> int:
-    """Size in bytes of `path`."""
-    return os.stat(path).st_size
