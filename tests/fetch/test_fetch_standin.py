@@ -253,14 +253,18 @@ def test_hostile_key_is_refused_before_anything_is_written(tmp_path: Path) -> No
 
 
 def test_record_without_image_metadata_file(zenodo_env, client, tmp_path: Path) -> None:
-    files = {"data.csv": b"a,b\n1,2\n", "README.md": b"# other tool\n"}
+    files = {"data.csv": b"a,b\n1,2\n", "README.md": b"# other tool\n", "results.tar": b"not an image" * 100}
     record = publish_record(client, files, keywords=["physics"])
     result = run("fetch", record["doi"], "-d", str(tmp_path / "o"), "--json")
     assert result.exit_code == 0, result.stderr
     assert "provenance could not be checked" in result.stderr
     doc = json.loads(result.stdout)
     assert {f["key"] for f in doc["files"]} == set(files) and all(f["verified"] for f in doc["files"])
-    assert doc["image"] is None and doc["loaded"] is None
+    assert (
+        doc["image"] is None
+        and doc["loaded"] is None
+        and "results.tar is not a container image" in result.stderr
+    )
     assert (tmp_path / "o" / "data.csv").read_bytes() == files["data.csv"]
 
 
@@ -489,3 +493,18 @@ def test_load_docker_without_an_engine_fails_before_downloading(
     assert result.exit_code == 4, result.stderr
     assert "no-such-docker.sock" in result.stderr and "Hint:" in result.stderr
     assert not out.exists() or not [p for p in out.iterdir() if p.name != ".ossr-images.lock"]
+
+
+def test_image_from_another_tool_is_read_but_provenance_unchecked(zenodo_env, client, tmp_path: Path) -> None:
+    files = image_files(tmp_path / "src", compression="gzip")
+    del files[IMAGE_RECORD_KEY]  # e.g. a record made by donodo: an image, no image metadata file
+    record = publish_record(client, files, keywords=["docker"])
+    result = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "provenance could not be checked" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["image"]["format"] == "docker-archive" and doc["image"]["id"].startswith("sha256:")
+    # the source named by the Zenodo record is reported, marked as not verified in the human output
+    assert doc["source"]["repository"] == REPO and doc["source"]["commit"] == COMMIT
+    human = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"))
+    assert "from the Zenodo record only; not verified" in human.stdout

@@ -332,7 +332,14 @@ def _fetch(
             result.repository, result.commit = zsrc
         image_entry = result.image_file()
         if image_entry is not None and image_entry.path is not None:
-            read_image_info(result, image_entry)
+            try:  # another tool's record: a .tar may be data, not an image
+                read_image_info(result, image_entry)
+            except OssrError:
+                result.warnings.append(
+                    f"{image_entry.key} is not a container image that ossr-images can read"
+                )
+                result.image_key = None
+                result.image_fetched = False
 
     # 4. load and source
     if load == "docker":
