@@ -424,7 +424,10 @@ def _export(
     if src_fmt != fmt:
         plain, tool = _convert(plain, src_fmt, fmt, work, tag, steps, log)
     if fmt == "sif":
-        os.replace(plain, part) if plain.parent == work else shutil.copyfile(plain, part)
+        if plain.parent == work:
+            os.replace(plain, part)
+        else:
+            shutil.copyfile(plain, part)
         digest = _sha256_file(part)
         return _finish(part, out, fmt, "none", digest, ref, tool, steps, tag)
     if compress != "none":
