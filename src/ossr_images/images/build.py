@@ -1,8 +1,8 @@
 """Build an image with provenance labels: Docker (SDK) from a context, Apptainer from a definition file.
 
-The labels come from `metadata.labels.oci_labels(codemeta, source, created)` (the caller computes them).
-Labels the Dockerfile / definition sets itself are kept, unless they contradict the source link: that is
-an error naming both values. After the build the image's labels are read back and checked.
+The labels are `metadata.labels.oci_labels(codemeta, source, created)` for the CodeMeta and source link the
+caller gives. Labels the Dockerfile / definition sets itself are kept, unless they contradict the source
+link: that is an error naming both values. After the build the image's labels are read back and checked.
 """
 
 from __future__ import annotations
