@@ -51,7 +51,7 @@ def _provenance(codemeta_path: Path | None, repo_dir: Path | None, commit: str |
     if codemeta_path is not None:
         report = load_codemeta(codemeta_path)
         for p in report.problems:
-            info(f"{p.severity} {codemeta_path}{p.path}: {p.message}")
+            info(f"{p.severity.capitalize()}: {codemeta_path}#{p.path}: {p.message}")
         codemeta = report.codemeta
     else:
         info(
