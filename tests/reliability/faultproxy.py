@@ -15,6 +15,8 @@ matches (method + path regex, in the order the rules were added, each for a limi
 - ``wrong_md5()``: forward, then rewrite ``"checksum": "md5:..."`` in the JSON answer to a wrong digest.
 - ``cut_download(after_bytes)``: forward, send the headers (full Content-Length) and only that many bytes of
   the body, then close the connection (the client keeps what it got and may resume with Range).
+- ``rewrite(fn)``: forward, then replace a JSON/text answer by ``fn(status, body) -> (status, body)`` (a
+  hostile or broken server: HTML error pages, wrong shapes, unsafe file keys, absurd sizes).
 - ``corrupt_download(at_byte)``: forward, flipping one bit of the body at that offset (a bad disk or cache).
 
 ``skip=S`` lets the first S matching requests through before a rule starts to fire. Links in JSON bodies and
@@ -30,6 +32,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -63,6 +66,7 @@ class Rule:
     seconds: float = 0.0
     fired: int = 0
     seen: int = 0
+    fn: Callable[[int, bytes], tuple[int, bytes]] | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
@@ -220,6 +224,17 @@ class FaultProxy:
         self, at_byte: int = 0, method: str = "GET", path: str = ".*", *, count: int = 1, skip: int = 0
     ) -> Rule:
         return self.add(Rule("corrupt_download", method, path, count, skip, after_bytes=at_byte))
+
+    def rewrite(
+        self,
+        fn: Callable[[int, bytes], tuple[int, bytes]],
+        method: str | None = None,
+        path: str = ".*",
+        *,
+        count: int = 1,
+        skip: int = 0,
+    ) -> Rule:
+        return self.add(Rule("rewrite", method, path, count, skip, fn=fn))
 
     def clear(self) -> None:
         with self._lock:
@@ -466,6 +481,18 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         ctype = (response.getheader("Content-Type") or "").lower()
         length = response.getheader("Content-Length")
         textual = "json" in ctype or "text" in ctype or length is None
+        if rule and rule.kind == "rewrite" and rule.fn is not None:
+            status, body = rule.fn(response.status, self.owner.rewrite_text(response.read()))
+            self.send_response(status)
+            for key, value in self._headers_out(response):
+                if key.lower() not in ("content-type", "etag", "content-range", "accept-ranges"):
+                    self.send_header(key, value)
+            self.send_header("Content-Type", response.getheader("Content-Type") or "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            entry.status = status
+            return
         if rule and rule.kind == "wrong_md5":
             body = response.read()
             body = re.sub(rb'"md5:[0-9a-fA-F]{32}"', b'"md5:' + b"0" * 32 + b'"', body)

@@ -154,3 +154,9 @@ def test_corrupt_download(proxy):
     got = requests.get(proxy.api_url + "/blob", timeout=5).content
     assert len(got) == len(BLOB) and got != BLOB
     assert [i for i in range(len(BLOB)) if got[i] != BLOB[i]] == [70_000]
+
+
+def test_rewrite(proxy):
+    proxy.rewrite(lambda status, body: (200, body.replace(b"self", b"evil")), "GET", r"/thing$")
+    assert "evil" in requests.get(proxy.api_url + "/thing", timeout=5).json()["links"]
+    assert "self" in requests.get(proxy.api_url + "/thing", timeout=5).json()["links"]
