@@ -378,7 +378,12 @@ def test_source_is_cloned_at_the_recorded_commit(zenodo_env, client, tmp_path: P
     )
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["source"] == {"repository": REPO, "commit": commit, "checkout": str(tmp_path / "src-co")}
+    assert doc["source"] == {
+        "repository": REPO,
+        "commit": commit,
+        "checkout": str(tmp_path / "src-co"),
+        "verified": True,
+    }
     head = subprocess.run(
         ["git", "-C", str(tmp_path / "src-co"), "rev-parse", "HEAD"], capture_output=True, text=True
     )
@@ -505,6 +510,6 @@ def test_image_from_another_tool_is_read_but_provenance_unchecked(zenodo_env, cl
     doc = json.loads(result.stdout)
     assert doc["image"]["format"] == "docker-archive" and doc["image"]["id"].startswith("sha256:")
     # the source named by the Zenodo record is reported, marked as not verified in the human output
-    assert doc["source"]["repository"] == REPO and doc["source"]["commit"] == COMMIT
+    assert doc["source"] == {"repository": REPO, "commit": COMMIT, "checkout": None, "verified": False}
     human = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"))
     assert "from the Zenodo record only; not verified" in human.stdout

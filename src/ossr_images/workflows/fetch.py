@@ -118,6 +118,7 @@ class FetchResult:
                 "repository": self.repository,
                 "commit": self.commit,
                 "checkout": str(self.checkout) if self.checkout else None,
+                "verified": self.provenance_checked,
             }
         image = None
         if self.image_key is not None:
