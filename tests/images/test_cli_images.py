@@ -114,3 +114,27 @@ def test_inspect_verify(tmp_path: Path) -> None:
     assert code == 0 and "each verified against its digest" in out
     code, out, _ = _run("inspect", str(path), "--verify", "--json")
     assert json.loads(out)["layers_verified"] is True
+
+
+@pytest.mark.parametrize("method", ["zstd", "gzip", "none"])
+def test_interrupted_export_leaves_nothing(tmp_path: Path, method: str) -> None:
+    """Ctrl-C in the middle of writing: no file under the final name, no temporary folder left."""
+    from ossr_images.images.export import export_image
+
+    src_dir = tmp_path / "src"
+    src_dir.mkdir()
+    src = src_dir / "img.tar"
+    write_docker_archive(src, labels=LABELS, tag="synth:1.0", files={"big": os.urandom(3 * 1024 * 1024)})
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    seen = 0
+
+    def progress(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > 1024 * 1024:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        export_image(str(src), out_dir / "img.tar.x", compress=method, progress=progress)
+    assert list(out_dir.iterdir()) == []
