@@ -357,3 +357,25 @@ def test_build_singularity_with_labels(built, project: Path, provenance, tmp_pat
     assert labels["org.opencontainers.image.version"] == "v1.0.0"
     assert result.export is not None and result.export.sha256
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.tar", "hello.def", "out"]
+
+
+@pytest.mark.docker
+def test_pure_oci_archive_and_old_engines(docker_engine, tmp_path: Path) -> None:
+    """Docker before 25 cannot load an archive without manifest.json: the error says so."""
+    from .conftest import make_tar, tar_members
+
+    synth = tmp_path / "synth.tar"
+    info = write_docker_archive(synth, labels={"k": "v"}, tag="ossr-test/oci-only:1")
+    members = tar_members(synth.read_bytes())
+    members.pop("manifest.json")
+    oci = tmp_path / "oci.tar"
+    oci.write_bytes(make_tar(list(members.items())))
+    assert inspect_image(oci).image_id == info.image_id
+    major = int(docker_engine.version.split(".")[0])
+    with open(oci, "rb") as fh:
+        if major >= 25:
+            assert docker_engine.load(fh) == [info.image_id]
+        else:
+            with pytest.raises(RemoteError) as err:
+                docker_engine.load(fh)
+            assert "OCI" in err.value.hint
