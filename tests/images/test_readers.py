@@ -342,3 +342,15 @@ def test_multi_platform_index_with_missing_variants(tmp_path: Path, synth_bytes:
     assert info.image_id == image_id and info.image_count == 1
     assert info.manifest_digest == top["digest"]
     assert info.repo_tags == ["docker.io/library/synth:1.0"]
+
+
+def test_multi_frame_zstd_and_multi_member_gzip(tmp_path: Path, synth_bytes: tuple[bytes, str]) -> None:
+    """pzstd/zstd -T and concatenated gzip files have several frames/members: all are read."""
+    data, image_id = synth_bytes
+    cut = len(data) // 3
+    zst = tmp_path / "mf.tar.zst"
+    c = zstandard.ZstdCompressor()
+    zst.write_bytes(c.compress(data[:cut]) + c.compress(data[cut:]))
+    gz = tmp_path / "mf.tar.gz"
+    gz.write_bytes(gzip.compress(data[:cut]) + gzip.compress(data[cut:]))
+    assert inspect_image(zst).image_id == inspect_image(gz).image_id == image_id
