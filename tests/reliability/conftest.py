@@ -14,7 +14,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from tests.conftest import TEST_TOKEN
-from tests.reliability.faultproxy import FaultProxy
+from tests.reliability.faultproxy import REPORT_ROWS, FaultProxy
 
 REPOSITORY = "https://github.com/escape2020/ossr-images-reliability-test"
 CI_VARIABLES = (
@@ -252,7 +252,9 @@ REPORT_ENV = "OSSR_RELIABILITY_REPORT"
 
 
 def report(**row: object) -> None:
-    """Append one result row (JSON line) to $OSSR_RELIABILITY_REPORT when set (the issue's summary table)."""
+    """Record one result row for the summary table printed at the end of the run (and append it as a JSON
+    line to $OSSR_RELIABILITY_REPORT when set)."""
+    REPORT_ROWS.append(row)
     path = os.environ.get(REPORT_ENV)
     if path:
         with open(path, "a", encoding="utf-8") as fh:
@@ -268,3 +270,27 @@ def assert_clean_failure(run: Run, allowed: tuple[int, ...] = (3, 4)) -> None:
     hints = [line for line in lines if line.startswith("Hint: ")]
     assert len(errors) == 1 and len(hints) == 1, run.explain()
     assert "Traceback" not in run.stderr, run.explain()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    """The issue's table: per command and fault, steps tried, runs that completed at once, re-runs needed,
+    data lost (the tests fail on any loss, so a printed row always says 0)."""
+    if not REPORT_ROWS:
+        return
+    groups: dict[tuple[str, str], list[dict[str, object]]] = {}
+    for row in REPORT_ROWS:
+        groups.setdefault((str(row["command"]), str(row["fault"])), []).append(row)
+    tr = terminalreporter
+    tr.section("reliability: faults tried x steps")
+    tr.write_line(
+        f"{'command':<20} {'fault':<22} {'steps':>5} {'completed':>9} {'re-runs':>7} {'lost':>4}  steps"
+    )
+    totals = [0, 0, 0, 0]
+    for (command, fault), rows in sorted(groups.items()):
+        done = sum(1 for r in rows if r["completed_first"])
+        reruns = sum(int(r["reruns"]) for r in rows)  # type: ignore[call-overload]
+        lost = sum(int(r["data_lost"]) for r in rows)  # type: ignore[call-overload]
+        steps = ", ".join(str(r["step"]) for r in rows)
+        tr.write_line(f"{command:<20} {fault:<22} {len(rows):>5} {done:>9} {reruns:>7} {lost:>4}  {steps}")
+        totals = [totals[0] + len(rows), totals[1] + done, totals[2] + reruns, totals[3] + lost]
+    tr.write_line(f"{'total':<43} {totals[0]:>5} {totals[1]:>9} {totals[2]:>7} {totals[3]:>4}")

@@ -48,6 +48,7 @@ HOP_BY_HOP = {
     "upgrade",
 }
 CHUNK = 64 * 1024
+REPORT_ROWS: list[dict[str, object]] = []  # results of the reliability tests, for the summary table
 
 
 @dataclass
