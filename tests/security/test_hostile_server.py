@@ -154,21 +154,11 @@ GARBAGE = {
 }
 
 
-BUG_SHAPE = pytest.mark.xfail(
-    strict=True,
-    reason="BUG client.py/publish.py: a 2xx JSON answer of the wrong shape ([] or null; {} at create) is used "
-    "as a dict -> KeyError/TypeError/AttributeError escapes (publish.py _dep_id, _result_from_record, "
-    "_check_record; client.py upload_file)",
-)
 PUBLISH_GARBAGE = [
     pytest.param(
         step,
         garbage,
         id=f"{step}-{garbage}",
-        marks=[BUG_SHAPE]
-        if (step == "create" and garbage in ("empty-object", "list", "null"))
-        or (step in ("upload-image", "publish", "read-back") and garbage in ("list", "null"))
-        else [],
     )
     for step in ["find", "create", "upload-image", "publish", "read-back"]
     for garbage in GARBAGE
@@ -178,14 +168,6 @@ FETCH_GARBAGE = [
         step,
         garbage,
         id=f"{step}-{garbage}",
-        marks=[
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG fetch.py _fetch: a record answer that is [] or null -> AttributeError escapes",
-            )
-        ]
-        if step == "resolve" and garbage in ("list", "null")
-        else [],
     )
     for step in ["resolve", "get-metadata-file"]
     for garbage in GARBAGE

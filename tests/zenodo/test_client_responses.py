@@ -86,7 +86,16 @@ def test_create_lost_answer_finds_the_draft(client: ZenodoClient) -> None:
     )
     responses.get(
         f"{API}/deposit/depositions",
-        json=[{"id": 9, "title": "T", "files": [], "created": now, "state": "unsubmitted"}],
+        json=[
+            {
+                "id": 9,
+                "title": "T",
+                "files": [],
+                "created": now,
+                "state": "unsubmitted",
+                "links": {"bucket": "b"},
+            }
+        ],
     )
     dep = client.create_deposition({"title": "T"})
     assert dep["id"] == 9
@@ -299,3 +308,47 @@ def test_tls_failure_is_named_and_not_retried(client: ZenodoClient, sleeps: Slee
     assert "TLS certificate could not be verified (self-signed certificate)" in info.value.message
     assert "REQUESTS_CA_BUNDLE" in info.value.hint and "1006" not in info.value.message
     assert len(responses.calls) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("body", [[], None, "text", {}, {"id": 7}, {"id": 7, "links": []}])
+@responses.activate
+def test_wrong_shape_answers_are_clean_errors(client: ZenodoClient, body) -> None:
+    responses.post(f"{API}/deposit/depositions", status=201, json=body)
+    with pytest.raises(ZenodoError) as info:
+        client.create_deposition({"title": "T"})
+    assert "wrong shape" in info.value.message and "--zenodo-url" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    "call,method,path",
+    [
+        (lambda c: c.get_record(1), "GET", "/records/1"),
+        (lambda c: c.get_deposition(7), "GET", "/deposit/depositions/7"),
+        (lambda c: c.publish(7), "POST", "/deposit/depositions/7/actions/publish"),
+        (lambda c: c.list_files(7), "GET", "/deposit/depositions/7/files"),
+        (lambda c: list(c.search_records("x")), "GET", "/records"),
+        (lambda c: list(c.list_depositions()), "GET", "/deposit/depositions"),
+    ],
+)
+@pytest.mark.parametrize("body", [None, 5, "x"])
+@responses.activate
+def test_wrong_shapes_everywhere(client: ZenodoClient, call, method: str, path: str, body) -> None:
+    responses.add(method, f"{API}{path}", json=body, status=202 if path.endswith("publish") else 200)
+    with pytest.raises(ZenodoError):
+        call(client)
+
+
+@responses.activate
+def test_search_with_wrong_hits(client: ZenodoClient) -> None:
+    responses.get(f"{API}/records", json={"hits": {"hits": [1, 2], "total": 2}})
+    with pytest.raises(ZenodoError, match="wrong shape"):
+        list(client.search_records())
+
+
+@responses.activate
+def test_upload_answer_of_wrong_shape(client: ZenodoClient) -> None:
+    import io
+
+    responses.put(f"{API}/files/b/k", status=201, json=[])
+    with pytest.raises(ZenodoError, match="wrong shape"):
+        client.upload_file(f"{API}/files/b", "k", io.BytesIO(b"abc"), 3)

@@ -186,6 +186,13 @@ class ZenodoClient:
         check_token_transport(url, self.target.allow_insecure_http)
         return {"Authorization": f"Bearer {token}"}
 
+    def _auth_free_host(self, url: str) -> bool:
+        """True when ``url`` is not on the API's host (or cannot be parsed)."""
+        try:
+            return urlsplit(url).netloc.lower() != self._api_netloc
+        except ValueError:
+            return True
+
     def _log_response(
         self, method: str, url: str, resp: requests.Response | None, t0: float, note: str = ""
     ) -> None:
@@ -339,6 +346,29 @@ class ZenodoClient:
                 method=method,
             ) from None
 
+    def _shaped(
+        self, value: Any, method: str, path: str, kind: type = dict, needs: tuple[str, ...] = ()
+    ) -> Any:
+        """``value`` if it is a ``kind`` (with the keys ``needs``); else a clean error (no KeyError later)."""
+        ok = isinstance(value, kind) and all(
+            isinstance(value, dict) and value.get(k) not in (None, "") for k in needs
+        )
+        if ok:
+            return value
+        what = "an object" if kind is dict else "a list"
+        if needs:
+            what += " with " + ", ".join(repr(k) for k in needs)
+        got = "null" if value is None else type(value).__name__
+        raise ZenodoError(
+            f"Zenodo answered {method} {safe_url(self.url(path))} with JSON of the wrong shape ({got} where "
+            f"{what} was expected)",
+            "The server does not behave like Zenodo (or a proxy changed the answer): check the server URL "
+            "(--sandbox / --zenodo-url) and run the command again.",
+            status=None,
+            url=self.url(path),
+            method=method,
+        )
+
     def request_json(
         self,
         method: str,
@@ -387,18 +417,23 @@ class ZenodoClient:
         def check() -> dict[str, Any] | None:
             for dep in self.list_depositions(status="draft", max_pages=1):
                 if (
-                    (dep.get("title") or "") == title
+                    isinstance(dep, dict)
+                    and (dep.get("title") or "") == title
                     and not dep.get("files")
                     and _created_after(dep, started)
                 ):
                     return dep
             return None
 
-        return self.request_json("POST", "/deposit/depositions", expected=(201,), json_body=body, check=check)
+        dep = self.request_json("POST", "/deposit/depositions", expected=(201,), json_body=body, check=check)
+        self._shaped(dep, "POST", "/deposit/depositions", needs=("id", "links"))
+        self._shaped(dep["links"], "POST", "/deposit/depositions", needs=("bucket",))
+        return dep
 
     def get_deposition(self, deposition_id: int | str) -> dict[str, Any]:
         """The deposition (draft or published) as the deposit API shows it."""
-        return self.request_json("GET", f"/deposit/depositions/{deposition_id}")
+        path = f"/deposit/depositions/{deposition_id}"
+        return self._shaped(self.request_json("GET", path), "GET", path, needs=("id",))
 
     def list_depositions(
         self,
@@ -435,9 +470,9 @@ class ZenodoClient:
 
     def update_deposition(self, deposition_id: int | str, metadata: dict[str, Any]) -> dict[str, Any]:
         """Replace the draft's metadata (PUT; Zenodo checks completeness only at publish)."""
-        return self.request_json(
-            "PUT", f"/deposit/depositions/{deposition_id}", json_body={"metadata": metadata}
-        )
+        path = f"/deposit/depositions/{deposition_id}"
+        answer = self.request_json("PUT", path, json_body={"metadata": metadata})
+        return self._shaped(answer, "PUT", path, needs=("id",))
 
     def delete_deposition(self, deposition_id: int | str) -> None:
         """Delete an unpublished draft (204)."""
@@ -461,9 +496,11 @@ class ZenodoClient:
             dep = self.get_deposition(deposition_id)
             return dep if done(dep) else None
 
-        return self.request_json(
-            "POST", f"/deposit/depositions/{deposition_id}/actions/{action}", expected=expected, check=check
-        )
+        path = f"/deposit/depositions/{deposition_id}/actions/{action}"
+        answer = self.request_json("POST", path, expected=expected, check=check)
+        if answer is None and action == "discard":
+            return None  # 204 with an empty body
+        return self._shaped(answer, "POST", path, needs=("id",))
 
     def publish(self, deposition_id: int | str) -> dict[str, Any]:
         """Publish the draft (202); a lost answer is checked (state "done") before any repeat."""
@@ -499,16 +536,22 @@ class ZenodoClient:
             expected=(201, 200),
             check=check,
         )
-        if isinstance(result, dict) and str(result.get("id")) == str(deposition_id):
-            latest = (result.get("links") or {}).get("latest_draft")
-            if latest:
-                return self.request_json("GET", latest)
+        path = f"/deposit/depositions/{deposition_id}/actions/newversion"
+        result = self._shaped(result, "POST", path, needs=("id",))
+        if str(result.get("id")) == str(deposition_id):
+            latest = _links(result).get("latest_draft")
+            if isinstance(latest, str) and latest:
+                return self._shaped(self.request_json("GET", latest), "GET", latest, needs=("id",))
         return result
 
     def _latest_draft_of(self, deposition_id: int | str) -> dict[str, Any] | None:
         dep = self.get_deposition(deposition_id)
-        latest = (dep.get("links") or {}).get("latest_draft")
-        if not latest or latest.rstrip("/").rsplit("/", 1)[-1] == str(deposition_id):
+        latest = _links(dep).get("latest_draft")
+        if (
+            not isinstance(latest, str)
+            or not latest
+            or latest.rstrip("/").rsplit("/", 1)[-1] == str(deposition_id)
+        ):
             return None
         draft = self.request_json("GET", latest)
         if isinstance(draft, dict) and draft.get("state") != "done" and not draft.get("submitted"):
@@ -517,7 +560,8 @@ class ZenodoClient:
 
     def list_files(self, deposition_id: int | str) -> list[dict[str, Any]]:
         """The draft's files as the deposit API lists them (``filename``, ``filesize``, ``checksum``, ``id``)."""
-        return self.request_json("GET", f"/deposit/depositions/{deposition_id}/files")
+        path = f"/deposit/depositions/{deposition_id}/files"
+        return self._shaped(self.request_json("GET", path), "GET", path, kind=list)
 
     def delete_file(self, deposition_id: int | str, file_id: str) -> None:
         """Delete one file of a draft (204); a 404 after a lost answer counts as done."""
@@ -597,7 +641,7 @@ class ZenodoClient:
         finally:
             for r in readers:
                 r.close()
-        answer = self._json(resp, "PUT", url)
+        answer = self._shaped(self._json(resp, "PUT", url), "PUT", url)
         remote = str(answer.get("checksum") or "")
         remote_md5 = remote.split(":", 1)[1] if remote.startswith("md5:") else remote
         remote_size = answer.get("size")
@@ -620,7 +664,8 @@ class ZenodoClient:
     def get_record(self, record_id: int | str) -> dict[str, Any]:
         """A published record (``GET /records/<id>``); a concept id is redirected to its latest version, so
         the returned ``id`` may differ from ``record_id``."""
-        return self.request_json("GET", f"/records/{record_id}")
+        path = f"/records/{record_id}"
+        return self._shaped(self.request_json("GET", path), "GET", path, needs=("id",))
 
     def search_records(
         self,
@@ -647,20 +692,22 @@ class ZenodoClient:
         seen = 0
         page_params: dict[str, Any] | None = params
         while url:
-            doc = self.request_json("GET", url, params=page_params)
-            hits = ((doc or {}).get("hits") or {}).get("hits") or []
-            total = _total(((doc or {}).get("hits") or {}).get("total"))
+            doc = self._shaped(self.request_json("GET", url, params=page_params), "GET", url, needs=("hits",))
+            hits_doc = self._shaped(doc["hits"], "GET", url)
+            hits = self._shaped(hits_doc.get("hits") or [], "GET", url, kind=list)
+            total = _total(hits_doc.get("total"))
             for hit in hits:
+                if not isinstance(hit, dict):
+                    self._shaped(hit, "GET", url)
                 yield hit
                 seen += 1
                 if max_results is not None and seen >= max_results:
                     return
             if not hits or (total is not None and seen >= total):
                 return
-            next_url = ((doc or {}).get("links") or {}).get("next")
-            if next_url:
-                if urlsplit(next_url).netloc.lower() != self._api_netloc:
-                    next_url = None
+            next_url = _links(doc).get("next")
+            if not isinstance(next_url, str) or self._auth_free_host(next_url):
+                next_url = None
             if next_url:
                 url, page_params = next_url, None
             else:
@@ -859,6 +906,11 @@ def _content_range_start(value: str | None) -> int | None:
         return int(value[6:].split("-", 1)[0])
     except ValueError:
         return None
+
+
+def _links(doc: Any) -> dict[str, Any]:
+    links = doc.get("links") if isinstance(doc, dict) else None
+    return links if isinstance(links, dict) else {}
 
 
 def _content_or_empty(resp: requests.Response) -> bytes:
