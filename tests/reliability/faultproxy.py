@@ -217,9 +217,19 @@ class FaultProxy:
         return self.add(Rule("wrong_md5", method, path, count, skip))
 
     def cut_download(
-        self, after_bytes: int, method: str = "GET", path: str = ".*", *, count: int = 1, skip: int = 0
+        self,
+        after_bytes: int,
+        method: str = "GET",
+        path: str = ".*",
+        *,
+        count: int = 1,
+        skip: int = 0,
+        hold: float = 0.0,
     ) -> Rule:
-        return self.add(Rule("cut_download", method, path, count, skip, after_bytes=after_bytes))
+        """``hold`` seconds: keep the connection open (stalled) after those bytes before closing it."""
+        return self.add(
+            Rule("cut_download", method, path, count, skip, after_bytes=after_bytes, seconds=hold)
+        )
 
     def corrupt_download(
         self, at_byte: int = 0, method: str = "GET", path: str = ".*", *, count: int = 1, skip: int = 0
@@ -519,6 +529,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             want = CHUNK if limit is None else min(CHUNK, limit - sent)
             if want <= 0:
                 entry.status = None
+                if rule is not None and rule.seconds:
+                    self.wfile.flush()
+                    entry.upstream_status = 0  # marks "stalled mid-body" for the tests
+                    time.sleep(rule.seconds)
                 raise _Close()
             data = response.read(want)
             if not data:

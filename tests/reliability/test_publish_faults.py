@@ -49,8 +49,8 @@ class Fault:
         n = self.name
         if n == "503-once":
             proxy.status(503, method, path, skip=skip)
-        elif n == "500-once":
-            proxy.status(500, method, path, skip=skip)
+        elif n in ("500-once", "403-once", "413-once"):
+            proxy.status(int(n.split("-")[0]), method, path, skip=skip)
         elif n == "502-exhausting":
             proxy.status(502, method, path, skip=skip, count=50)
         elif n == "504-after-done":
@@ -80,6 +80,8 @@ FAULTS = [
     Fault("429-retry-after", ("find", "create", "upload-image", "publish")),
     Fault("slow-answer", KEY_STEPS),
     Fault("502-exhausting", ("create", "upload-image", "publish")),
+    Fault("403-once", ("upload-image", "upload-codemeta")),
+    Fault("413-once", ("upload-image",)),
     Fault("upload-reset-midway", UPLOADS),
     Fault("wrong-md5", UPLOADS),
 ]
