@@ -391,3 +391,23 @@ def test_access_token_query_is_accepted_by_standin(standin) -> None:
     # other clients (eossr, zenodo_get) use ?access_token=; ossr-images never does
     r = requests.get(f"{standin.api_url}/deposit/depositions", params={"access_token": TOKEN}, timeout=10)
     assert r.status_code == 200 and r.json() == []
+
+
+def test_source_shorter_than_declared_is_refused_once(standin, client: ZenodoClient) -> None:
+    from ossr_images.errors import InvalidInputError
+
+    puts: list[str] = []
+
+    class Count(Faults):
+        def before(self, request):
+            if request.route == "bucket_put":
+                puts.append(request.path)
+            return False
+
+    dep = client.create_deposition(METADATA)
+    standin.faults = Count()
+    with pytest.raises(InvalidInputError) as info:
+        client.upload_file(dep["links"]["bucket"], "short.bin", io.BytesIO(b"abc"), 10)
+    assert "ended after 3 of 10 bytes" in info.value.message
+    assert len(puts) == 1  # not retried
+    assert client.list_files(dep["id"]) == []

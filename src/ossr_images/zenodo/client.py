@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ossr_images import __version__
+from ossr_images.errors import InvalidInputError
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, error_from_response, safe_url
 from ossr_images.zenodo.target import Target, check_token_transport
 from ossr_images.zenodo.transfer import DEFAULT_CHUNK, HashingReader, Progress, _Hashes, fsync_file
@@ -602,7 +603,15 @@ class ZenodoClient:
                 progress(sent["now"] - sent["reported"])
                 sent["reported"] = sent["now"]
 
+        def short_source(reader: HashingReader) -> InvalidInputError:
+            return InvalidInputError(
+                f"The file for {key} ended after {reader.bytes_read} of {size} bytes while being uploaded",
+                "Was the file changed or truncated during the upload? Check it and run the command again.",
+            )
+
         def body() -> HashingReader:
+            if readers and readers[-1].ended_early:
+                raise short_source(readers[-1])
             if readers:
                 readers[-1].close()
                 if start_pos is None:
@@ -619,16 +628,21 @@ class ZenodoClient:
             return reader
 
         try:
-            resp = self._send(
-                "PUT",
-                url,
-                expected=(200, 201),
-                body_factory=body,
-                headers={"Content-Type": "application/octet-stream"},
-                idempotent=start_pos is not None,
-                timeout=self.transfer_timeout,
-                max_elapsed=None,
-            )
+            try:
+                resp = self._send(
+                    "PUT",
+                    url,
+                    expected=(200, 201),
+                    body_factory=body,
+                    headers={"Content-Type": "application/octet-stream"},
+                    idempotent=start_pos is not None,
+                    timeout=self.transfer_timeout,
+                    max_elapsed=None,
+                )
+            except ZenodoError:
+                if readers and readers[-1].ended_early:
+                    raise short_source(readers[-1]) from None
+                raise
             reader = readers[-1]
             if reader.bytes_read != size:
                 raise ZenodoError(
@@ -645,7 +659,7 @@ class ZenodoClient:
         remote = str(answer.get("checksum") or "")
         remote_md5 = remote.split(":", 1)[1] if remote.startswith("md5:") else remote
         remote_size = answer.get("size")
-        if remote_md5.lower() != md5 or (remote_size is not None and int(remote_size) != size):
+        if remote_md5.lower() != md5 or (remote_size is not None and str(remote_size) != str(size)):
             raise ZenodoIntegrityError(
                 f"Zenodo stored {key} with md5 {remote_md5 or 'none'} and size {remote_size}, but the bytes sent "
                 f"have md5 {md5} and size {size} ({safe_url(url)})",

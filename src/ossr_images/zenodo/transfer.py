@@ -91,6 +91,7 @@ class HashingReader:
         self._progress = progress
         self._hashes = _Hashes(threaded and size > self.chunk_size)
         self.bytes_read = 0
+        self.ended_early = False
 
     def __len__(self) -> int:
         return self.size
@@ -102,6 +103,7 @@ class HashingReader:
         want = remaining if n is None or n < 0 else min(n, remaining)
         data = self._file.read(want)
         if not data:
+            self.ended_early = True
             raise OSError(f"the file ended after {self.bytes_read} of {self.size} bytes")
         self._hashes.update(data)
         self.bytes_read += len(data)
