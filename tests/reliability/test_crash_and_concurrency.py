@@ -134,7 +134,7 @@ def test_publish_killed_at_each_step_then_rerun(
     report(
         command="publish",
         fault="SIGKILL" if sig == signal.SIGKILL else "SIGINT (Ctrl-C)",
-        step=name.split("-", 1)[1],
+        step=name.removeprefix("kill-").removeprefix("ctrl-c-"),
         first_exit=-int(sig) if sig == signal.SIGKILL else 130,
         completed_first=False,
         reruns=1,
@@ -168,9 +168,8 @@ def test_fetch_killed_mid_download_then_rerun(env: FaultProxy, project: Project,
     rerun = run_cli("fetch", published.json["doi"], "-d", str(out), json_out=True)
     assert rerun.exit_code == 0, rerun.explain()
     ranges = [e.headers.get("range") for e in env.requests("GET", image_path)]
-    assert ranges and ranges[0] == f"bytes={4 * 1024 * 1024}-" or (ranges[0] or "").startswith("bytes="), (
-        ranges
-    )
+    assert ranges and (ranges[0] or "").startswith("bytes="), ranges
+    assert int(ranges[0].removeprefix("bytes=").split("-")[0]) >= 4 * 1024 * 1024, ranges
     assert (
         hashlib.md5((out / project.image_path.name).read_bytes()).hexdigest()
         == hashlib.md5(  # noqa: S324
