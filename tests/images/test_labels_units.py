@@ -159,3 +159,31 @@ def test_definition_labels() -> None:
 def test_default_tag(codemeta) -> None:
     assert default_tag(codemeta) == "hello-p4:v1.0.0"
     assert default_tag(None) == "ossr-images-build:latest"
+
+
+def test_find_apptainer_or_singularity(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from ossr_images.errors import EngineUnavailableError
+    from ossr_images.images.apptainer import apptainer_version, find_apptainer, require_apptainer
+
+    monkeypatch.delenv("OSSR_IMAGES_APPTAINER", raising=False)
+    bins = {}
+    for name in ("apptainer", "singularity"):
+        folder = tmp_path / name
+        folder.mkdir()
+        script = folder / name
+        script.write_text(f"#!/bin/sh\necho '{name} version 9.9'\n")
+        script.chmod(0o755)
+        bins[name] = folder
+    monkeypatch.setenv("PATH", str(tmp_path / "none"))
+    assert find_apptainer() is None
+    with pytest.raises(EngineUnavailableError, match="neither apptainer nor singularity"):
+        require_apptainer()
+    monkeypatch.setenv("PATH", str(bins["singularity"]))  # SingularityCE only
+    assert find_apptainer() == str(bins["singularity"] / "singularity")
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bins["singularity"]), str(bins["apptainer"])]))
+    assert find_apptainer() == str(bins["apptainer"] / "apptainer")  # apptainer preferred
+    assert apptainer_version() == "apptainer version 9.9"
+    monkeypatch.setenv("OSSR_IMAGES_APPTAINER", str(bins["singularity"] / "singularity"))
+    assert find_apptainer() == str(bins["singularity"] / "singularity")
