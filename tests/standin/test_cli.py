@@ -135,3 +135,30 @@ def test_bytes_io_wrapper_not_needed_for_small(tmp_path: Path) -> None:
         import shutil
 
         shutil.rmtree(served.data, ignore_errors=True)
+
+
+def test_bad_doi_prefix_is_a_usage_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ossr_images", "local-zenodo", "--doi-prefix", "zenodo"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "not a DOI prefix" in proc.stderr
+
+
+def test_custom_doi_prefix(tmp_path: Path) -> None:
+    served = Served("--data", str(tmp_path / "d"), "--token", "tok-prefix-123456", "--doi-prefix", "10.99999")
+    try:
+        client = ZenodoClient(Target("custom", served.api, "tok-prefix-123456", None))
+        dep = client.create_deposition(
+            {"title": "abc", "upload_type": "software", "creators": [{"name": "A"}]}
+        )
+        client.upload_file(dep["links"]["bucket"], "f", io.BytesIO(b"x"), 1)
+        pub = client.publish(dep["id"])
+        assert (
+            pub["doi"] == f"10.99999/zenodo.{dep['id']}" and pub["doi_url"] == f"https://doi.org/{pub['doi']}"
+        )
+        assert (
+            pub["metadata"]["prereserve_doi"]["doi"] == f"10.5281/zenodo.{dep['id']}"
+        )  # hard-coded, as Zenodo
+    finally:
+        assert served.stop()[0] == 0

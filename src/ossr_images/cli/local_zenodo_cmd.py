@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import threading
 from types import FrameType
 
 import click
+
+
+def _check_prefix(value: str) -> str:
+    if not re.fullmatch(r"10\.\d{4,9}", value):
+        raise click.BadParameter(f"{value!r} is not a DOI prefix such as 10.5072")
+    return value
 
 
 @click.command("local-zenodo")
@@ -29,7 +36,13 @@ import click
     metavar="T",
     help="A token the server accepts (repeatable; default: one random token, printed).",
 )
-@click.option("--doi-prefix", default="10.5072", show_default=True, help="Prefix of the DOIs it mints.")
+@click.option(
+    "--doi-prefix",
+    default="10.5072",
+    show_default=True,
+    callback=lambda _c, _p, v: _check_prefix(v),
+    help="Prefix of the DOIs it mints.",
+)
 @click.option("--quota", "quota_bytes", type=int, default=50_000_000_000, show_default=True, hidden=True)
 @click.option("--max-files", type=int, default=100, show_default=True, hidden=True)
 @click.option(
@@ -63,6 +76,10 @@ def local_zenodo(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}",
             "Choose another --port (0 picks a free one) or stop the program using this one.",
         ) from None
+    from ossr_images.zenodo.target import is_loopback_host
+
+    if not is_loopback_host(host):
+        log.warning("listening on %s: tokens and files travel in plain http on this network", host)
     lines = [f"API {server.api_url}"] + [f"TOKEN {t}" for t in server.tokens] + [f"DATA {server.data_dir}"]
     click.echo("\n".join(lines))
     sys.stdout.flush()
