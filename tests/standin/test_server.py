@@ -479,3 +479,10 @@ def test_search_sorts(standin) -> None:
     assert order("-mostrecent") == order("oldest") == [first["id"], second["id"]]
     r = requests.get(f"{standin.api_url}/records", params={"sort": "nonsense"}, timeout=10)
     assert r.status_code == 400
+
+
+def test_record_names_communities_by_id(standin) -> None:
+    pub = publish(standin.api_url)
+    rec = requests.get(f"{standin.api_url}/records/{pub['id']}", timeout=10).json()
+    assert rec["metadata"]["communities"] == [{"id": "escape2020"}]
+    assert pub["metadata"]["communities"] == [{"identifier": "escape2020"}]

@@ -145,6 +145,8 @@ def _record(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
     upload_type_fields = {"upload_type", "publication_type", "image_type"}
     md = {k: v for k, v in md.items() if k not in upload_type_fields}
     md["resource_type"] = resource_type(pub["metadata"])
+    if md.get("communities"):  # the record serializer names them by id, the deposit API by identifier
+        md["communities"] = [{"id": c.get("identifier")} for c in md["communities"]]
     md["relations"] = {
         "version": [
             {
