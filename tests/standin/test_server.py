@@ -304,6 +304,7 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         pub = publish(z.api_url, files={"keep.bin": b"persisted bytes"})
         draft = create(z.api_url)
     (tmp_path / "tmp" / "leftover.part").write_bytes(b"half an upload")  # as a crash would leave it
+    (tmp_path / "blobs" / "orphan").write_bytes(b"renamed, but the state was not written")
     (tmp_path / ".state.json.1.2.tmp").write_text("{half")
     json.loads((tmp_path / "state.json").read_text())  # always a complete document
     with LocalZenodo(tmp_path, tokens=["another-token"]) as z:
@@ -322,6 +323,7 @@ def test_state_survives_restart(tmp_path: Path) -> None:
     assert {d["id"] for d in mine} == {pub["id"], draft["id"]}
     assert new["id"] > draft["id"]
     assert not (tmp_path / "tmp" / "leftover.part").exists()
+    assert not (tmp_path / "blobs" / "orphan").exists()
 
 
 def test_two_requests_at_once(standin) -> None:

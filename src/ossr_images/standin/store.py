@@ -92,9 +92,21 @@ class Store:
             for leftover in self.tmp_dir.iterdir():  # uploads cut by a crash
                 leftover.unlink(missing_ok=True)
             self.state = self._load()
+            self._drop_orphan_blobs()
         except BaseException:
             self._dir_lock.release()
             raise
+
+    def _drop_orphan_blobs(self) -> None:
+        """Remove blobs no record refers to (a crash between a blob's rename and the state write)."""
+        used = set()
+        for rec in self.state["records"].values():
+            used.update(f["blob"] for f in rec["files"])
+            if rec.get("published"):
+                used.update(f["blob"] for f in rec["published"]["files"])
+        for blob in self.blob_dir.iterdir():
+            if blob.name not in used:
+                blob.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Release the data folder (the state is already on disk)."""
