@@ -424,3 +424,20 @@ def test_verify_layers_finds_a_changed_layer(tmp_path: Path, synth_bytes, layout
     with pytest.raises(IntegrityError, match="does not match its digest") as err:
         inspect_image(bad, sha256=sha256, verify_layers=True)
     assert err.value.exit_code == 3 and err.value.hint
+
+
+def test_gzip_edge_cases(tmp_path: Path, synth_bytes) -> None:
+    """Zero padding after the last member is accepted (as gzip(1) does); garbage and cut headers are not."""
+    from ossr_images.images.compression import open_decompressed
+
+    data, image_id = synth_bytes
+    packed = gzip.compress(data)
+    padded = _write(tmp_path, "pad.tar.gz", packed + bytes(4096))
+    assert inspect_image(padded).image_id == image_id
+    _expect(_write(tmp_path, "junk.tar.gz", packed + b"trailing junk"), InvalidInputError, "gzip")
+    _expect(_write(tmp_path, "cuthead.tar.gz", packed[:5]), InvalidInputError, "gzip")
+    with open_decompressed(_write(tmp_path, "two.gz", gzip.compress(b"ab") + gzip.compress(b"cd"))) as fh:
+        assert fh.read() == b"abcd"
+    with open_decompressed(_write(tmp_path, "cut.gz", gzip.compress(os.urandom(5000))[:-10])) as fh:
+        with pytest.raises(EOFError):
+            fh.read()

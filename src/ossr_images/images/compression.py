@@ -5,7 +5,6 @@ Nothing here reads a whole file in memory: every function works on file objects 
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import shutil
@@ -67,7 +66,7 @@ def decompressing_reader(raw: BinaryIO, method: str) -> BinaryIO:
     if method == "none":
         return raw
     if method == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return _GzipReader(raw)  # type: ignore[return-value]
     if method == "zstd":
         import zstandard
 
@@ -76,6 +75,50 @@ def decompressing_reader(raw: BinaryIO, method: str) -> BinaryIO:
             raw, read_size=CHUNK, read_across_frames=True, closefd=False
         )
     raise ValueError(f"unknown compression {method!r}")
+
+
+class _GzipReader(io.RawIOBase):
+    """gzip decompression straight on zlib (faster than gzip.GzipFile), bounded output per read,
+    several members (pigz, concatenated files); CRC and length are checked by zlib at each member's end;
+    a stream that stops inside a member raises EOFError."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""  # compressed input not yet given to zlib
+        self._in_member = False
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        if size is None or size < 0:
+            size = CHUNK
+        while not self._eof:
+            if not self._pending:
+                self._pending = self._raw.read(CHUNK)
+                if not self._pending:
+                    if self._in_member:
+                        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                    self._eof = True
+                    return b""
+            if self._d.eof:  # the previous member ended: start the next one
+                self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._in_member = False
+            out = self._d.decompress(self._pending, size)
+            self._in_member = not self._d.eof
+            self._pending = self._d.unconsumed_tail or self._d.unused_data
+            if self._d.eof and self._pending and not self._pending.lstrip(b"\x00"):
+                self._pending = b""  # zero padding after the last member (as gzip(1) accepts)
+            if out:
+                return out
+        return b""
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def open_decompressed(path: Path | str) -> BinaryIO:
