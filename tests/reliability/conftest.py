@@ -283,7 +283,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: igno
     tr = terminalreporter
     tr.section("reliability: faults tried x steps")
     tr.write_line(
-        f"{'command':<20} {'fault':<22} {'steps':>5} {'completed':>9} {'re-runs':>7} {'lost':>4}  steps"
+        f"{'command':<20} {'fault':<26} {'steps':>5} {'completed':>9} {'re-runs':>7} {'lost':>4}  steps"
     )
     totals = [0, 0, 0, 0]
     for (command, fault), rows in sorted(groups.items()):
@@ -291,6 +291,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: igno
         reruns = sum(int(r["reruns"]) for r in rows)  # type: ignore[call-overload]
         lost = sum(int(r["data_lost"]) for r in rows)  # type: ignore[call-overload]
         steps = ", ".join(str(r["step"]) for r in rows)
-        tr.write_line(f"{command:<20} {fault:<22} {len(rows):>5} {done:>9} {reruns:>7} {lost:>4}  {steps}")
+        tr.write_line(f"{command:<20} {fault:<26} {len(rows):>5} {done:>9} {reruns:>7} {lost:>4}  {steps}")
         totals = [totals[0] + len(rows), totals[1] + done, totals[2] + reruns, totals[3] + lost]
-    tr.write_line(f"{'total':<43} {totals[0]:>5} {totals[1]:>9} {totals[2]:>7} {totals[3]:>4}")
+    tr.write_line(f"{'total':<47} {totals[0]:>5} {totals[1]:>9} {totals[2]:>7} {totals[3]:>4}")

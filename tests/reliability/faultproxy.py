@@ -17,6 +17,8 @@ matches (method + path regex, in the order the rules were added, each for a limi
   the body, then close the connection (the client keeps what it got and may resume with Range).
 - ``rewrite(fn)``: forward, then replace a JSON/text answer by ``fn(status, body) -> (status, body)`` (a
   hostile or broken server: HTML error pages, wrong shapes, unsafe file keys, absurd sizes).
+- ``corrupt_upload(at_byte)``: forward the request body with one bit flipped at that offset (the server stores
+  and answers the checksum of damaged bytes).
 - ``corrupt_download(at_byte)``: forward, flipping one bit of the body at that offset (a bad disk or cache).
 
 ``skip=S`` lets the first S matching requests through before a rule starts to fire. Links in JSON bodies and
@@ -67,6 +69,7 @@ class Rule:
     seconds: float = 0.0
     fired: int = 0
     seen: int = 0
+    acted: int = 0  # for data-dependent faults: how often the bytes were really cut, flipped or rewritten
     fn: Callable[[int, bytes], tuple[int, bytes]] | None = None
 
     def matches(self, method: str, path: str) -> bool:
@@ -247,6 +250,11 @@ class FaultProxy:
     ) -> Rule:
         return self.add(Rule("rewrite", method, path, count, skip, fn=fn))
 
+    def corrupt_upload(
+        self, at_byte: int = 0, method: str = "PUT", path: str = ".*", *, count: int = 1
+    ) -> Rule:
+        return self.add(Rule("corrupt_upload", method, path, count, 0, after_bytes=at_byte))
+
     def clear(self) -> None:
         with self._lock:
             self.rules.clear()
@@ -267,6 +275,18 @@ class FaultProxy:
     def faults_fired(self) -> int:
         with self._lock:
             return sum(r.fired for r in self.rules)
+
+    def faults_acted(self) -> int:
+        """Faults that really changed something (a cut, a flipped bit, a rewritten md5 happened)."""
+        data_dependent = {
+            "reset_upload",
+            "stall_upload",
+            "cut_download",
+            "corrupt_upload",
+            "corrupt_download",
+        }
+        with self._lock:
+            return sum(r.acted if r.kind in data_dependent | {"wrong_md5"} else r.fired for r in self.rules)
 
     def record(self, entry: LogEntry) -> None:
         with self._lock:
@@ -417,12 +437,19 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             upstream.putheader("Connection", "close")
             upstream.endheaders()
             if has_body:
+                flip = rule.after_bytes if rule and rule.kind == "corrupt_upload" else None
                 for chunk in self._body_chunks(limit):
+                    if flip is not None and entry.body_bytes <= flip < entry.body_bytes + len(chunk):
+                        i = flip - entry.body_bytes
+                        chunk = chunk[:i] + bytes([chunk[i] ^ 0x01]) + chunk[i + 1 :]
+                        rule.acted += 1  # type: ignore[union-attr]
                     entry.body_bytes += len(chunk)
                     if chunked:
                         upstream.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                     else:
                         upstream.send(chunk)
+                if limit is not None and entry.body_bytes >= limit:
+                    rule.acted += 1  # type: ignore[union-attr]
                 if limit is not None:
                     if rule is not None and rule.kind == "stall_upload":
                         entry.upstream_status = 0  # marks "stalled mid-body" for the tests
@@ -505,8 +532,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             entry.status = status
             return
         if rule and rule.kind == "wrong_md5":
-            body = response.read()
-            body = re.sub(rb'"md5:[0-9a-fA-F]{32}"', b'"md5:' + b"0" * 32 + b'"', body)
+            body, n = re.subn(rb'"md5:[0-9a-fA-F]{32}"', b'"md5:' + b"0" * 32 + b'"', response.read())
+            rule.acted += 1 if n else 0
             self._send(response, body, entry)
             return
         if textual and not (rule and rule.kind in ("cut_download", "corrupt_download")):
@@ -529,6 +556,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             want = CHUNK if limit is None else min(CHUNK, limit - sent)
             if want <= 0:
                 entry.status = None
+                rule.acted += 1  # type: ignore[union-attr]
                 if rule is not None and rule.seconds:
                     self.wfile.flush()
                     entry.upstream_status = 0  # marks "stalled mid-body" for the tests
@@ -540,6 +568,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             if flip is not None and sent <= flip < sent + len(data):
                 i = flip - sent
                 data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
+                rule.acted += 1  # type: ignore[union-attr]
             self.wfile.write(data)
             sent += len(data)
         if limit is not None and sent < (int(length) if length else 0):

@@ -103,7 +103,7 @@ def test_fetch_survives(fault: Fault, step: str, env: FaultProxy, record: dict, 
     args = ["fetch", record["doi"], "-d", str(out)]
 
     first = run_cli(*args, json_out=True)
-    assert env.faults_fired() >= 1, f"the fault {fault.name}@{step} never fired:\n{first.explain()}"
+    assert env.faults_acted() >= 1, f"the fault {fault.name}@{step} never acted:\n{first.explain()}"
     assert corrupt_final_files(out, record) == [], first.explain()
     reruns = 0
     final = first
