@@ -96,6 +96,7 @@ def test_build_docker_command(docker_engine, tmp_path: Path, monkeypatch: pytest
     (proj / "Dockerfile").write_text('FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox"]\n')
     code, _, err = _run("build", "docker", str(proj), "-t", "ossr-test/cli:2")
     assert code == 1 and "Hint:" in err
+    docker_engine.remove("ossr-test/cli:1", force=True)
 
 
 def test_export_into_an_unwritable_place(tmp_path: Path) -> None:

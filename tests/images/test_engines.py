@@ -93,7 +93,8 @@ def built(docker_engine, project: Path, provenance, tmp_path_factory: pytest.Tem
         engine=docker_engine,
     )
     assert any("Successfully" in line or "Step" in line for line in log), "the build log was streamed"
-    return result
+    yield result
+    docker_engine.remove("ossr-test/hello-p4:1.0", force=True)  # keep the test engine's disk small
 
 
 @pytest.mark.docker

@@ -69,6 +69,7 @@ def test_build_example_with_docker(docker_engine, hello, tmp_path: Path) -> None
     code, stdout, err = _invoke("validate", str(root / "codemeta.json"), "--image", str(out), "--json")
     assert code == 0, stdout + err
     assert not [p for p in json.loads(stdout)["problems"] if p["path"].startswith("/labels")]
+    docker_engine.remove("ossr-test/example-hello:1.0.0", force=True)
 
 
 @pytest.mark.apptainer
