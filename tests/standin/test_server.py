@@ -488,3 +488,10 @@ def test_record_names_communities_by_id(standin) -> None:
     rec = requests.get(f"{standin.api_url}/records/{pub['id']}", timeout=10).json()
     assert rec["metadata"]["communities"] == [{"id": "escape2020"}]
     assert pub["metadata"]["communities"] == [{"identifier": "escape2020"}]
+
+
+def test_deeply_nested_json_is_a_400(standin) -> None:
+    body = b'{"metadata":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = requests.post(f"{standin.api_url}/deposit/depositions", data=body,
+                      headers={**AUTH, "Content-Type": "application/json"}, timeout=10)  # fmt: skip
+    assert r.status_code == 400 and r.json()["message"] == "Unable to decode JSON data in request body."

@@ -352,3 +352,15 @@ def test_upload_answer_of_wrong_shape(client: ZenodoClient) -> None:
     responses.put(f"{API}/files/b/k", status=201, json=[])
     with pytest.raises(ZenodoError, match="wrong shape"):
         client.upload_file(f"{API}/files/b", "k", io.BytesIO(b"abc"), 3)
+
+
+@responses.activate
+def test_deeply_nested_answer_is_a_clean_error(client: ZenodoClient) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    responses.get(f"{API}/records/1", body=deep, content_type="application/json")
+    responses.get(f"{API}/records/2", status=500, body=deep, content_type="application/json")
+    with pytest.raises(ZenodoError):
+        client.get_record(1)
+    with pytest.raises(ZenodoError) as info:
+        client.get_record(2)
+    assert info.value.status == 500

@@ -336,7 +336,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(415, "Invalid 'Content-Type' header. Expected one of: application/json.")
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError(400, "Unable to decode JSON data in request body.") from None
 
     def _chunked_body(self, limit: int | None = None):

@@ -337,7 +337,7 @@ class ZenodoClient:
     def _json(self, resp: requests.Response, method: str, url: str) -> Any:
         try:
             return resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ZenodoError(
                 f"Zenodo answered {resp.status_code} to {method} {safe_url(url)} with a body that is not JSON "
                 f"({resp.headers.get('Content-Type') or 'no content type'}, {len(resp.content)} bytes)",

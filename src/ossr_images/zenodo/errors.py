@@ -147,7 +147,7 @@ def error_from_response(
     if text.strip()[:1] in ("{", "["):
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
     where = f"{method} {safe_url(url)}"
     field_errors: FieldErrors = []
