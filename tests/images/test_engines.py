@@ -277,6 +277,7 @@ def test_export_from_registry_without_daemon(built, pushed: str, docker_engine, 
     oci = tmp_path / "from-registry.oci.tar"
     res = export_image(f"docker://{pushed}", oci, fmt="oci-archive", compress="none")
     assert inspect_image(oci).format == "oci-archive" and res.manifest_digest
+    docker_engine.remove(pushed, force=True)
 
 
 @pytest.mark.skopeo
