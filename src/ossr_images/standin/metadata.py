@@ -63,6 +63,10 @@ class MetadataError(Exception):
         self.errors = errors
 
 
+def _one_of(value: Any, choices: set[str]) -> bool:
+    return isinstance(value, str) and value in choices
+
+
 def _err(field: str, message: str) -> dict[str, Any]:
     return {"field": field, "messages": [message]}
 
@@ -88,14 +92,14 @@ def clean_metadata(metadata: Any) -> dict[str, Any]:
         if key not in KNOWN_KEYS or key == "prereserve_doi":
             continue  # RDM drops unknown keys silently
         out[key] = value
-    if "upload_type" in out and out["upload_type"] not in UPLOAD_TYPES:
+    if "upload_type" in out and not _one_of(out["upload_type"], UPLOAD_TYPES):
         errors.append(_err("metadata.upload_type", f"Invalid resource type: {out['upload_type']!r}."))
     if "title" in out and not isinstance(out["title"], str):
         errors.append(_err("metadata.title", "Not a valid string."))
     if "description" in out and not isinstance(out["description"], str):
         errors.append(_err("metadata.description", "Not a valid string."))
     if "access_right" in out:
-        if out["access_right"] not in ACCESS_RIGHTS:
+        if not _one_of(out["access_right"], ACCESS_RIGHTS):
             errors.append(_err("metadata.access_right", "Unknown access type."))
         elif out["access_right"] == "embargoed" and not out.get("embargo_date"):
             errors.append(_err("metadata.access_right", "Unknown access type."))
@@ -132,7 +136,7 @@ def clean_metadata(metadata: Any) -> dict[str, Any]:
             for i, r in enumerate(rel):
                 if not isinstance(r, dict) or not isinstance(r.get("identifier"), str) or not r["identifier"]:
                     errors.append(_err(f"metadata.related_identifiers.{i}.identifier", MISSING))
-                elif r.get("relation") not in RELATIONS:
+                elif not _one_of(r.get("relation"), RELATIONS):
                     errors.append(
                         _err(
                             f"metadata.related_identifiers.{i}.relation",
