@@ -411,3 +411,17 @@ def test_source_shorter_than_declared_is_refused_once(standin, client: ZenodoCli
     assert "ended after 3 of 10 bytes" in info.value.message
     assert len(puts) == 1  # not retried
     assert client.list_files(dep["id"]) == []
+
+
+def test_deleting_an_imported_file_keeps_the_published_one(client: ZenodoClient, tmp_path: Path) -> None:
+    v1 = make_published(client, files={"image.tar": b"version one"})
+    draft = client.new_version(v1["id"])
+    client.delete_file(draft["id"], draft["files"][0]["id"])
+    client.delete_deposition(draft["id"])
+    entry = client.get_record(v1["id"])["files"][0]
+    out = client.download_file(
+        entry["links"]["self"], tmp_path / "image.tar", size=entry["size"], md5=entry["checksum"]
+    )
+    assert out.path.read_bytes() == b"version one"
+    # the concept has no draft any more: a new version can be made again
+    assert client.new_version(v1["id"])["files"][0]["filename"] == "image.tar"
