@@ -151,6 +151,8 @@ GARBAGE = {
     "list": b"[]",
     "null": b"null",
     "cut-json": b'{"id": 1, "links": {"bucket": "http',
+    "deep-json": b"[" * 200_000 + b"]" * 200_000,
+    "huge-json": b'{"id": 1, "pad": "' + b"x" * 30_000_000 + b'"}',
 }
 
 
