@@ -172,3 +172,55 @@ def test_image_record_hostile_bytes(payload: bytes) -> None:
     with pytest.raises(OssrError) as info:
         ImageRecord.from_bytes(payload)
     assert info.value.hint
+
+
+@pytest.mark.parametrize(
+    "config,layer",
+    [
+        ("../../etc/passwd", "layer.tar"),
+        ("/etc/passwd", "layer.tar"),
+        ("cfg.json", "../../../etc/shadow"),
+        ("cfg.json", "/dev/zero"),
+        ("missing.json", "layer.tar"),
+    ],
+)
+def test_manifest_pointing_outside_the_archive(tmp_path: Path, config: str, layer: str) -> None:
+    """Nothing outside the archive is ever opened: the reader reads tar members only."""
+    from ossr_images.images.inspect import inspect_image
+
+    members = {
+        "manifest.json": json.dumps([{"Config": config, "RepoTags": ["x:1"], "Layers": [layer]}]).encode(),
+        "cfg.json": b'{"architecture": "amd64", "os": "linux", "config": {}, "rootfs": {"type": "layers"}}',
+        "layer.tar": _tar({"a": b"b"}),
+    }
+    path = tmp_path / "outside.tar"
+    path.write_bytes(_tar(members))
+    for sha in (True, False):
+        with pytest.raises(OssrError) as info:
+            inspect_image(path, sha256=sha)
+        assert info.value.hint
+        assert "root:" not in info.value.message  # no content of /etc/passwd
+
+
+@pytest.mark.parametrize("field", ["offset", "size"])
+def test_sif_descriptor_past_the_end(tmp_path: Path, field: str) -> None:
+    from ossr_images.images.inspect import inspect_image
+    from ossr_images.images.sif import DESCRIPTOR, HEADER
+
+    buf = bytearray((DATA / "hello.sif").read_bytes())
+    header = HEADER.unpack_from(buf, 0)
+    base = header[9]  # the first descriptor
+    fields = list(DESCRIPTOR.unpack_from(buf, base))
+    if field == "offset":
+        fields[5] = len(buf) + 4096
+    else:
+        fields[6] = 2**40  # a terabyte in a 45 kB file
+    buf[base : base + DESCRIPTOR.size] = DESCRIPTOR.pack(*fields)
+    path = tmp_path / "past.sif"
+    path.write_bytes(bytes(buf))
+    for sha in (True, False):
+        start = time.monotonic()
+        with pytest.raises(InvalidInputError) as info:
+            inspect_image(path, sha256=sha)
+        assert time.monotonic() - start < 2
+        assert "outside the file" in info.value.message or "past" in info.value.message, info.value.message
