@@ -246,13 +246,21 @@ def _without_ci_variables(environ: Any) -> dict[str, str]:
 
 
 def _fetch_back(result: Any, target: Any, root: Path, say: Notify, progress: Any) -> Any:
-    """Fetch the published record back and verify it (the fetch workflow, issue 6); None when that
-    workflow is not available in this installation."""
-    try:
-        from ossr_images.workflows.fetch import fetch
-    except ImportError:
-        return None
+    """Fetch the published record back by its DOI into `root/fetched` (the fetch workflow, issue 6): every
+    file verified (md5 from Zenodo, sha256 from the image metadata file) and the provenance proven (image
+    labels == image metadata file == Zenodo record); says what was proven. Returns the FetchResult."""
+    from ossr_images.workflows.fetch import fetch
+
     if not getattr(result, "doi", None):
         return None
     say(f"Fetching {result.doi} back and verifying it.")
-    return fetch(result.doi, target, dest=root / "fetched", progress_factory=progress, notify=say)
+    fetched = fetch(result.doi, target, dest=root / "fetched", progress_factory=progress, notify=say)
+    files = [f for f in fetched.files if f.path is not None and f.verified]
+    say(
+        f"Fetched {len(files)} file(s) into {fetched.directory}, each verified by md5 (the image by sha256 too)."
+    )
+    say(
+        f"Provenance verified: built from {fetched.repository} at {fetched.commit} "
+        "(image labels, image metadata file and Zenodo record agree)."
+    )
+    return fetched
