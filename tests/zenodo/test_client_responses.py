@@ -349,7 +349,11 @@ def test_search_with_wrong_hits(client: ZenodoClient) -> None:
 def test_upload_answer_of_wrong_shape(client: ZenodoClient) -> None:
     import io
 
-    responses.put(f"{API}/files/b/k", status=201, json=[])
+    def consume(request):
+        b"".join(request.body)  # like a server, read the streamed body
+        return 201, {}, "[]"
+
+    responses.add_callback(responses.PUT, f"{API}/files/b/k", callback=consume)
     with pytest.raises(ZenodoError, match="wrong shape"):
         client.upload_file(f"{API}/files/b", "k", io.BytesIO(b"abc"), 3)
 

@@ -32,7 +32,7 @@ from ossr_images import __version__
 from ossr_images.errors import InvalidInputError
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, error_from_response, safe_url
 from ossr_images.zenodo.target import Target, check_token_transport
-from ossr_images.zenodo.transfer import DEFAULT_CHUNK, HashingReader, Progress, _Hashes, fsync_file
+from ossr_images.zenodo.transfer import DEFAULT_CHUNK, HashingReader, IterBody, Progress, _Hashes, fsync_file
 
 log = logging.getLogger("ossr_images.zenodo")
 
@@ -609,7 +609,7 @@ class ZenodoClient:
                 "Was the file changed or truncated during the upload? Check it and run the command again.",
             )
 
-        def body() -> HashingReader:
+        def body() -> IterBody:
             if readers and readers[-1].ended_early:
                 raise short_source(readers[-1])
             if readers:
@@ -625,7 +625,7 @@ class ZenodoClient:
             sent["now"] = 0
             reader = HashingReader(fileobj, size, chunk_size=self.chunk_size, progress=report)
             readers.append(reader)
-            return reader
+            return IterBody(reader)
 
         try:
             try:

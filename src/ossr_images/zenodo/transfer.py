@@ -131,6 +131,24 @@ class HashingReader:
         self._hashes.close()
 
 
+class IterBody:
+    """A ``requests`` body of known length that yields the reader's big chunks.
+
+    It has no ``read`` on purpose: urllib3 reads file-like bodies 16 KiB at a time, but sends an iterable's
+    chunks as they are. ``__len__`` makes requests send ``Content-Length`` rather than chunked encoding.
+    """
+
+    def __init__(self, reader: HashingReader) -> None:
+        self.reader = reader
+        self.len = reader.size
+
+    def __len__(self) -> int:
+        return self.reader.size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.reader)
+
+
 def hash_file(
     fileobj: BinaryIO, *, chunk_size: int = DEFAULT_CHUNK, progress: Progress | None = None
 ) -> tuple[int, str, str]:
