@@ -60,3 +60,17 @@ def test_publish_then_search_then_fetch_with_source(zenodo_env, tmp_path: Path) 
     )
     assert head.stdout.strip() == commit
     assert TEST_TOKEN not in fetched.stdout + fetched.stderr + published.stdout + published.stderr
+
+
+def test_demo_fetches_the_record_back_and_shows_the_verified_provenance() -> None:
+    result = CliRunner().invoke(main, ["demo", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    fetched, source = doc["fetch"], doc["source"]
+    assert fetched["doi"] == doc["publish"]["doi"]
+    assert (
+        fetched["source"]["repository"] == source["repository"]
+        and fetched["source"]["commit"] == source["commit"]
+    )
+    assert fetched["source"]["verified"] is True and all(f["verified"] for f in fetched["files"])
+    assert f"built from {source['repository']} at {source['commit']}" in result.stderr
