@@ -9,6 +9,7 @@ import io
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -189,10 +190,11 @@ class CuttingProxy:
     file content URL are cut after `cut_after` bytes: headers announce the full length, then the connection
     is closed, as a dropped network connection would."""
 
-    def __init__(self, upstream: str, *, cut_after: int, cuts: int = 1) -> None:
+    def __init__(self, upstream: str, *, cut_after: int, cuts: int = 1, slow: float = 0.0) -> None:
         self.upstream = upstream.rstrip("/")
         self.cut_after = cut_after
         self.cuts = cuts
+        self.slow = slow  # seconds of pause per 64 KiB of file content (a slow network)
         self.requests: list[tuple[str, str | None, int]] = []  # (path, Range header, status)
         self._cut_count: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -233,6 +235,9 @@ class CuttingProxy:
                         if done < proxy.cuts:
                             proxy._cut_count[path] = done + 1
                             cut = True
+                if not cut and proxy.slow and path.endswith("/content"):
+                    self._answer_slowly(resp)
+                    return
                 if not cut:
                     self._answer(resp, resp.content)
                     return
@@ -255,6 +260,19 @@ class CuttingProxy:
                     self.connection.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+            def _answer_slowly(self, resp: requests.Response) -> None:
+                self.send_response(resp.status_code)
+                for k in ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges"):
+                    if k in resp.headers:
+                        self.send_header(k, resp.headers[k])
+                self.end_headers()
+                try:
+                    for chunk in resp.iter_content(65536):
+                        self.wfile.write(chunk)
+                        time.sleep(proxy.slow)
+                except OSError:
+                    pass  # the client went away
 
             def _answer(self, resp: requests.Response, body: bytes) -> None:
                 self.send_response(resp.status_code)

@@ -513,3 +513,46 @@ def test_image_from_another_tool_is_read_but_provenance_unchecked(zenodo_env, cl
     assert doc["source"] == {"repository": REPO, "commit": COMMIT, "checkout": None, "verified": False}
     human = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"))
     assert "from the Zenodo record only; not verified" in human.stdout
+
+
+def test_interrupted_fetch_exits_130_and_the_next_run_resumes(standin, client, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    files = image_files(tmp_path / "src", payload=os.urandom(20_000_000))
+    record = publish_record(client, files)
+    key = image_key(record)
+    out = tmp_path / "out"
+    proxy = CuttingProxy(standin.api_url.removesuffix("/api"), cut_after=0, cuts=0, slow=0.02)
+    with serve(proxy.handler()) as base:
+        proxy.base = base
+        cmd = [
+            sys.executable,
+            "-m",
+            "ossr_images",
+            "fetch",
+            str(record["id"]),
+            "--zenodo-url",
+            f"{base}/api",
+            "-d",
+            str(out),
+        ]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        part = out / f"{key}.part"
+        deadline = time.monotonic() + 30
+        while (not part.exists() or part.stat().st_size < 4_194_304) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "Interrupted" in err and part.exists() and not (out / key).exists()
+        kept = part.stat().st_size
+        assert 4_194_304 <= kept < 20_000_000
+        proxy.slow = 0.0
+        again = run("fetch", str(record["id"]), "--zenodo-url", f"{base}/api", "-d", str(out))
+    assert again.exit_code == 0, again.stderr
+    image_requests = [r for p, r, _ in proxy.requests if p.endswith(f"/{key}/content")]
+    assert image_requests[-1] == f"bytes={kept}-"  # resumed where the interrupted run stopped
+    assert sha256(out / key) == remote_sha256(files, key)
