@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ossr_images.errors import IntegrityError, OssrError
+
 if TYPE_CHECKING:
     from ossr_images.workflows.fetch import FetchResult
-
-from ossr_images.errors import IntegrityError, OssrError
 
 LABEL_SOURCE = "org.opencontainers.image.source"
 LABEL_REVISION = "org.opencontainers.image.revision"
