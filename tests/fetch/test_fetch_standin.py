@@ -556,3 +556,13 @@ def test_interrupted_fetch_exits_130_and_the_next_run_resumes(standin, client, t
     image_requests = [r for p, r, _ in proxy.requests if p.endswith(f"/{key}/content")]
     assert image_requests[-1] == f"bytes={kept}-"  # resumed where the interrupted run stopped
     assert sha256(out / key) == remote_sha256(files, key)
+
+
+def test_a_download_folder_that_is_a_file_is_a_clear_error(zenodo_env, image_record, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    result = run("fetch", str(image_record["id"]), "-d", str(not_a_folder))
+    assert result.exit_code == 2 and "is a file" in result.stderr  # click's own check
+    result = run("fetch", str(image_record["id"]), "-d", str(not_a_folder / "sub"))
+    assert result.exit_code == 1, result.stderr
+    assert f"cannot write {not_a_folder / 'sub'}" in result.stderr and "Hint:" in result.stderr

@@ -200,20 +200,20 @@ def fetch(
 
             client = stack.enter_context(ZenodoClient(target))
         record, client = _get_record(client, ref, ref_text, say, stack)
-        return _fetch(
-            record,
-            ref,
-            ref_text,
-            client,
-            dest,
-            only,
-            force,
-            load,
-            source_dir,
-            progress_factory,
-            say,
-            max_workers,
-        )
+        args = (record, ref, ref_text, client, dest, only, force, load, source_dir)
+        try:
+            return _fetch(*args, progress_factory, say, max_workers)
+        except OSError as exc:  # the local disk (network errors reach here as RemoteError)
+            import requests
+
+            if isinstance(exc, requests.RequestException):
+                raise RemoteError(f"the transfer failed: {exc}") from exc
+            where = exc.filename or dest or "the download folder"
+            raise InvalidInputError(
+                f"cannot write {where}: {exc.strerror or exc}",
+                "Check the free space and permissions there, then run the same command again: verified files "
+                "are kept and partial ones resumed.",
+            ) from exc
 
 
 def _get_record(
