@@ -368,3 +368,27 @@ def test_deeply_nested_answer_is_a_clean_error(client: ZenodoClient) -> None:
     with pytest.raises(ZenodoError) as info:
         client.get_record(2)
     assert info.value.status == 500
+
+
+@responses.activate
+def test_search_stops_at_zenodos_result_window(client: ZenodoClient, caplog) -> None:
+    def page(request):
+        from urllib.parse import parse_qs, urlsplit
+
+        q = parse_qs(urlsplit(request.url).query)
+        n, size = int(q["page"][0]), int(q["size"][0])
+        hits = [{"id": (n - 1) * size + i} for i in range(size)]
+        return 200, {}, json.dumps({"hits": {"hits": hits, "total": 50_000}, "links": {}})
+
+    responses.add_callback(responses.GET, f"{API}/records", callback=page)
+    import logging
+
+    logger = logging.getLogger("ossr_images.zenodo")
+    logger.addHandler(caplog.handler)  # robust even if a CLI test turned propagation off
+    try:
+        with caplog.at_level("WARNING", logger="ossr_images.zenodo"):
+            found = list(client.search_records("x"))
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert len(found) == 10_000 and len(responses.calls) == 100
+    assert "first 10000 results" in caplog.text

@@ -38,6 +38,7 @@ log = logging.getLogger("ossr_images.zenodo")
 
 USER_AGENT = f"ossr-images/{__version__} (+https://github.com/escape2020/ossr-images)"
 RETRY_STATUSES = frozenset({502, 503, 504})
+SEARCH_WINDOW = 10_000  # Zenodo answers 400 beyond page * size = 10000
 _SAFE_CONNECT_ERRORS = (requests.exceptions.ConnectTimeout,)
 _NETWORK_ERRORS = (
     requests.exceptions.ConnectionError,
@@ -718,6 +719,13 @@ class ZenodoClient:
                 if max_results is not None and seen >= max_results:
                     return
             if not hits or (total is not None and seen >= total):
+                return
+            if seen + page_size > SEARCH_WINDOW:
+                log.warning(
+                    "Zenodo serves at most the first %d results of a search; %s more were not read: narrow the query",
+                    SEARCH_WINDOW,
+                    "some" if total is None else total - seen,
+                )
                 return
             next_url = _links(doc).get("next")
             if not isinstance(next_url, str) or self._auth_free_host(next_url):
