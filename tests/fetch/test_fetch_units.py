@@ -44,6 +44,7 @@ HOSTILE = [
     "trailing.",
     "C:evil",
     "x" * 300,
+    "\ud800.tar",
 ]
 
 

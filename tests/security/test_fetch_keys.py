@@ -70,14 +70,9 @@ def test_an_accepted_key_is_a_plain_file_name_inside_the_folder(key: str) -> Non
         assert sorted(os.listdir(folder)) == ["dest"]
 
 
-SURROGATE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG fetch_records.py unsafe_key_reason: key.encode('utf-8') raises UnicodeEncodeError for a lone "
-    "surrogate (valid JSON '\\ud800'); it escapes fetch (exit 1, no Error/Hint)",
-)
+# a lone surrogate (valid JSON '\\ud800') used to escape as UnicodeEncodeError; fixed in fetch_records.py
 
 
-@SURROGATE_BUG
 @pytest.mark.parametrize("key", ["\ud800.tar", "a\udcff"])
 def test_lone_surrogate_key_is_refused(key: str) -> None:
     from ossr_images.workflows.fetch_records import check_file_keys
@@ -86,7 +81,6 @@ def test_lone_surrogate_key_is_refused(key: str) -> None:
         check_file_keys([key])
 
 
-@SURROGATE_BUG
 def test_lone_surrogate_key_through_the_cli(env: FaultProxy, project: Project, tmp_path: Path) -> None:
     published = run_cli(*project.publish_args(), json_out=True)
     assert published.exit_code == 0, published.explain()

@@ -89,6 +89,8 @@ def unsafe_key_reason(key: Any) -> str | None:
         return "it contains a path separator"
     if any(ord(c) < 32 or ord(c) == 127 or unicodedata.category(c) == "Cc" for c in key):
         return "it contains a NUL or control character"
+    if any(unicodedata.category(c) == "Cs" for c in key):
+        return "it contains an invalid Unicode character (a lone surrogate)"
     if ":" in key and (os.name == "nt" or re.match(r"^[A-Za-z]:", key)):
         return "it contains a drive or stream separator"
     if os.path.isabs(key):
