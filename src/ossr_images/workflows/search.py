@@ -10,9 +10,11 @@ the format is guessed from the file name and marked as such.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 from ossr_images.errors import OssrError
 
 DETAILS_LIMIT = 20
+DETAIL_WORKERS = 3
 MAX_METADATA_BYTES = 1024 * 1024
 
 
@@ -114,20 +117,26 @@ def search(
 
     Raises RemoteError (exit 4) when the server fails after retries; never prints.
     """
-    if client is None:
-        from ossr_images.zenodo.client import ZenodoClient
+    with contextlib.ExitStack() as stack:
+        if client is None:
+            from ossr_images.zenodo.client import ZenodoClient
 
-        client = ZenodoClient(target)
-    hits: list[SearchHit] = []
-    seen: set[str] = set()
-    with tempfile.TemporaryDirectory(prefix="ossr-search-") as scratch:
+            client = stack.enter_context(ZenodoClient(target))
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ossr-search-")))
+        pool = stack.enter_context(
+            ThreadPoolExecutor(max_workers=DETAIL_WORKERS, thread_name_prefix="search")
+        )
+        pending: list[Future[SearchHit]] = []
+        seen: set[str] = set()
         for record in _records(client, text, community):
             rid = str(record.get("id") or record.get("recid") or "")
             if not rid or rid in seen or not is_image_record(record):
                 continue
             seen.add(rid)
-            read_details = len(hits) < details_limit
-            hits.append(describe_record(record, client if read_details else None, Path(scratch), notify))
+            # the metadata files of the first hits are read a few at a time while the next pages come in
+            detail_client = client if len(pending) < details_limit else None
+            pending.append(pool.submit(describe_record, record, detail_client, scratch, notify))
+        hits = [f.result() for f in pending]
     return SearchResult(query=text, community=community, hits=hits, server=getattr(target, "api_url", ""))
 
 
