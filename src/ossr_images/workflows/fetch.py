@@ -4,10 +4,11 @@ optionally load it into an engine and clone its source, and report where everyth
 Order of steps (nothing is written before the record's file keys are known to be safe):
   1. parse the identifier, read the record (a concept id gives the latest version);
   2. check every file key; refuse the whole record on any unsafe key (exit 3);
-  3. create DIR, take the folder lock, check files already there (identical: kept; different: --force);
-  4. read the image metadata file (when the record has one) and validate it;
-  5. download the selected files in parallel into `DIR/<key>.part` (resumed with Range, md5 verified),
-     verify sha256 against the image metadata file, only then rename to `DIR/<key>`;
+  3. read the image metadata file (when the record has one) into a scratch folder, validate it, compare it
+     with the record's source link, and reach the engine that --load needs: all before any big download;
+  4. create DIR, take its lock, check files already there (identical: kept; different: only with --force);
+  5. download the selected files, three at a time, into `DIR/<key>.part` (resumed with Range, retried with
+     backoff; size, md5 and the sha256 from the image metadata file verified), only then renamed to `DIR/<key>`;
   6. provenance: image labels == metadata file == Zenodo related identifiers (repository and commit);
   7. optionally load into Docker / Apptainer and clone the source at the recorded commit.
 """
