@@ -566,3 +566,22 @@ def test_a_download_folder_that_is_a_file_is_a_clear_error(zenodo_env, image_rec
     result = run("fetch", str(image_record["id"]), "-d", str(not_a_folder / "sub"))
     assert result.exit_code == 1, result.stderr
     assert f"cannot write {not_a_folder / 'sub'}" in result.stderr and "Hint:" in result.stderr
+
+
+def test_source_link_from_another_tool_is_not_run_or_trusted_blindly(
+    zenodo_env, client, tmp_path: Path
+) -> None:
+    files = {"data.csv": b"a\n"}
+    tag = publish_record(client, files, keywords=["x"], repository=REPO, commit="v1.0")
+    result = run("fetch", str(tag["id"]), "-d", str(tmp_path / "a"), "--source", str(tmp_path / "sa"))
+    assert result.exit_code == 1 and "needs a commit id" in result.stderr
+
+    marker = tmp_path / "pwned"
+    evil = f"ext::sh -c touch% {marker}"
+    try:
+        record = publish_record(client, files, keywords=["x"], repository=evil, commit="a" * 40)
+    except Exception as exc:  # noqa: BLE001 - a server that refuses such a link is fine too
+        pytest.skip(f"the stand-in refuses such a related identifier: {exc}")
+    result = run("fetch", str(record["id"]), "-d", str(tmp_path / "b"), "--source", str(tmp_path / "sb"))
+    assert result.exit_code == 4 and "Hint:" in result.stderr
+    assert not marker.exists()  # git's ext:: transport was not allowed to run a command

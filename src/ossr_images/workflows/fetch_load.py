@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -152,6 +153,11 @@ def clone_source(repository: str, commit: str, dest: Path, say: Notify) -> Path:
     git = shutil.which("git")
     if git is None:
         raise InvalidInputError("--source needs git, which is not on PATH", "Install git, or drop --source.")
+    if not re.fullmatch(r"[0-9a-fA-F]{7,64}", commit):
+        raise InvalidInputError(
+            f"--source needs a commit id, but the record names {commit!r}",
+            "Clone the repository yourself at that reference, or fetch without --source.",
+        )
     dest = Path(dest)
     check_source_dir(dest)
     if dest.exists() and any(dest.iterdir()):
@@ -178,7 +184,8 @@ def _git(git: str, args: list[str], *, cwd: Path | None = None, check: bool = Tr
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        # a URL read from a record: no prompts, and none of git's command-running transports (ext::)
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": "https:http:ssh:git:file"},
     )
     if proc.returncode != 0 and check:
         detail = " ".join((proc.stderr or proc.stdout).split())[:300]
