@@ -174,3 +174,26 @@ def test_any_accepted_key_stays_a_plain_name_inside_the_folder(key: str) -> None
     target = (base / key).resolve()
     assert target.parent == base and target.name == key
     assert not key.endswith(".part") and key != ".ossr-images.lock"
+
+
+def test_the_server_is_chosen_by_target_options_then_by_the_identifier(monkeypatch) -> None:
+    from ossr_images.workflows.fetch import resolve_fetch_target
+
+    monkeypatch.delenv("OSSR_IMAGES_ZENODO_URL", raising=False)
+    monkeypatch.setenv("ZENODO_TOKEN", "prod-token-123")
+    monkeypatch.setenv("ZENODO_SANDBOX_TOKEN", "sandbox-token-456")
+    ref, target = resolve_fetch_target("10.5072/zenodo.5")
+    assert (ref.record_id, target.api_url, target.token) == (
+        "5",
+        "https://sandbox.zenodo.org/api",
+        "sandbox-token-456",
+    )
+    _, target = resolve_fetch_target("https://doi.org/10.5281/zenodo.7")
+    assert (target.api_url, target.token) == ("https://zenodo.org/api", "prod-token-123")
+    _, target = resolve_fetch_target("10.5072/zenodo.5", zenodo_url="http://127.0.0.1:9/api")
+    assert target.api_url == "http://127.0.0.1:9/api"  # a TARGET option wins over the DOI's prefix
+    _, target = resolve_fetch_target("10.5281/zenodo.5", sandbox=True)
+    assert target.api_url == "https://sandbox.zenodo.org/api"
+    # a record URL on another host is read there, and never gets a Zenodo token
+    ref, target = resolve_fetch_target("http://127.0.0.1:8765/records/12")
+    assert (ref.record_id, target.api_url, target.token) == ("12", "http://127.0.0.1:8765/api", None)
