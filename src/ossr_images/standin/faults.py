@@ -43,13 +43,17 @@ class Faults:
     """No faults: the base class of fault plans."""
 
     def before(self, request: RequestInfo) -> bool:
+        """Called first; return True after writing a response to skip the normal handling."""
         return False
 
     def upload_cut(self, request: RequestInfo, size: int | None) -> int | None:
+        """Bytes of a bucket PUT body after which to drop the connection (None: no cut)."""
         return None
 
     def after(self, request: RequestInfo, status: int, body: Any) -> tuple[int, Any] | None:
+        """A changed ``(status, body)`` for the answer, None to keep it; raise DropResponse to lose it."""
         return None
 
     def download_cut(self, request: RequestInfo, size: int) -> int | None:
+        """Bytes of a file download after which to stop sending (None: no cut)."""
         return None

@@ -103,6 +103,7 @@ class _RateWindow:
         self.windows: dict[str, tuple[int, int]] = {}
 
     def hit(self, client: str) -> tuple[int, int]:
+        """Count one request of ``client``: (count in this minute, epoch second the window resets)."""
         now = int(time.time())
         start = now - now % 60
         with self.lock:
@@ -290,6 +291,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def redirect(self, location: str, status: int = 302) -> None:
+        """A redirect answer with a small JSON body."""
         body = {"status": status, "message": "Redirecting", "location": location}
         self.send_json(status, body, headers={"Location": location})
 
@@ -301,6 +303,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.query_token or None
 
     def authenticated(self) -> bool:
+        """True if the request carries a valid token."""
         token = self._token()
         return token is not None and self.app.valid_token(token)
 

@@ -67,10 +67,12 @@ class LocalZenodo:
         self._thread: threading.Thread | None = None
 
     def valid_token(self, token: str) -> bool:
+        """True if ``token`` is one the server accepts (constant-time comparison)."""
         return any(hmac.compare_digest(token.encode(), t.encode()) for t in self.tokens)
 
     @property
     def url_host(self) -> str:
+        """The host as it goes in a URL (loopback for a wildcard address, brackets for IPv6)."""
         host = self.host
         if host in ("0.0.0.0", "", "::"):  # noqa: S104 - only to build a URL
             host = "127.0.0.1"
@@ -78,6 +80,7 @@ class LocalZenodo:
 
     @property
     def base_url(self) -> str:
+        """The web base, e.g. ``http://127.0.0.1:8765``."""
         return f"http://{self.url_host}:{self.port}"
 
     @property
@@ -122,6 +125,7 @@ class LocalZenodo:
         self._httpd.serve_forever(poll_interval=0.1)
 
     def shutdown(self) -> None:
+        """Make :meth:`serve_forever` return (call from another thread or a signal handler)."""
         if self._httpd is not None:
             self._httpd.shutdown()
 

@@ -37,6 +37,7 @@ class ApiError(Exception):
         self.errors = errors
 
     def body(self) -> dict[str, Any]:
+        """The error as Zenodo's JSON body."""
         doc: dict[str, Any] = {"status": self.status, "message": self.message}
         if self.errors:
             doc["errors"] = self.errors
@@ -48,14 +49,17 @@ NOT_REGISTERED = "The persistent identifier is not registered."
 
 
 def now() -> str:
+    """The current UTC time, ISO 8601."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat()
 
 
 def today() -> str:
+    """Today's UTC date, ISO 8601."""
     return _dt.datetime.now(_dt.timezone.utc).date().isoformat()
 
 
 def validation_error(errors: list[dict[str, Any]]) -> ApiError:
+    """The 400 "A validation error occurred." answer with per-field messages."""
     return ApiError(400, "A validation error occurred.", errors)
 
 
@@ -161,6 +165,7 @@ class Store:
 
     # ---------------------------------------------------------------- lookups
     def records(self) -> Iterable[dict[str, Any]]:
+        """Every deposition (draft or published)."""
         return self.state["records"].values()
 
     def get(self, rec_id: Any) -> dict[str, Any]:
@@ -171,30 +176,36 @@ class Store:
         return rec
 
     def get_owned(self, rec_id: Any, owner: int) -> dict[str, Any]:
+        """The deposition, if it belongs to ``owner`` (else 403)."""
         rec = self.get(rec_id)
         if rec["owner"] != owner:
             raise ApiError(403, "Permission denied.")
         return rec
 
     def by_bucket(self, bucket: str) -> dict[str, Any]:
+        """The deposition whose bucket this is (else 404)."""
         rec_id = self.state["buckets"].get(bucket)
         if rec_id is None:
             raise ApiError(404, "Bucket does not exist.")
         return self.get(rec_id)
 
     def concept(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """The concept (all versions) of a deposition."""
         return self.state["concepts"][rec["conceptrecid"]]
 
     def versions(self, conceptrecid: str) -> list[dict[str, Any]]:
+        """Every version of a concept, drafts included, oldest first."""
         concept = self.state["concepts"].get(str(conceptrecid))
         if not concept:
             return []
         return [self.state["records"][str(i)] for i in concept["versions"] if str(i) in self.state["records"]]
 
     def published_versions(self, conceptrecid: str) -> list[dict[str, Any]]:
+        """The published versions of a concept, oldest first."""
         return [r for r in self.versions(conceptrecid) if r.get("published")]
 
     def latest_published(self, conceptrecid: str) -> dict[str, Any] | None:
+        """The concept's newest published version, if any."""
         pubs = self.published_versions(conceptrecid)
         return pubs[-1] if pubs else None
 
@@ -213,10 +224,12 @@ class Store:
         return rec
 
     def is_concept(self, rec_id: Any) -> bool:
+        """True if the id is a concept record id."""
         return str(rec_id).strip() in self.state["concepts"]
 
     # ---------------------------------------------------------------- deposit actions
     def create(self, owner: int, metadata: Any) -> dict[str, Any]:
+        """A new draft in a new concept (metadata checked; 400 for invalid metadata)."""
         cleaned = _clean(metadata)
         with self.lock:
             concept_id = self._new_id()
@@ -243,6 +256,7 @@ class Store:
         return rec
 
     def update(self, rec: dict[str, Any], metadata: Any) -> dict[str, Any]:
+        """Replace the metadata of a draft or of a published record being edited (404 if published)."""
         with self.lock:
             self._live(rec)
             if rec["state"] == "done":
@@ -253,6 +267,7 @@ class Store:
             return rec
 
     def delete(self, rec: dict[str, Any]) -> None:
+        """Delete a never-published draft and its files (404 if published)."""
         with self.lock:
             self._live(rec)
             if rec.get("published") or rec["submitted"]:
@@ -273,6 +288,7 @@ class Store:
             self._release_blob(f["blob"])
 
     def publish(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """Publish: check completeness (400), mint the DOI and, at first publish, the concept DOI."""
         with self.lock:
             self._live(rec)
             if rec["state"] == "done":
@@ -308,6 +324,7 @@ class Store:
             return rec
 
     def edit(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """Unlock the metadata of a published record (state "inprogress")."""
         with self.lock:
             self._live(rec)
             if rec.get("published") and rec["state"] == "done":
@@ -317,6 +334,7 @@ class Store:
             return rec
 
     def discard(self, rec: dict[str, Any]) -> None:
+        """Drop the edits of a published record, or delete a never-published draft."""
         with self.lock:
             self._live(rec)
             if not rec.get("published"):
@@ -328,6 +346,7 @@ class Store:
             self.save()
 
     def new_version(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """The draft of the next version, with the previous files imported (400 if it has files)."""
         with self.lock:
             self._live(rec)
             if not rec.get("published"):
@@ -373,6 +392,7 @@ class Store:
             )
 
     def new_temp(self) -> Path:
+        """A fresh temporary path for an upload in progress."""
         return self.tmp_dir / f"{uuid.uuid4()}.part"
 
     def add_file(
@@ -402,6 +422,7 @@ class Store:
             return entry
 
     def delete_file(self, rec: dict[str, Any], *, file_id: str | None = None, key: str | None = None) -> None:
+        """Delete a file of a draft by id or key (403 on a published record, 404 if absent)."""
         with self.lock:
             self._live(rec)
             if rec.get("published") or rec["submitted"]:
@@ -417,6 +438,7 @@ class Store:
                 self._release_blob(f["blob"])
 
     def blob_path(self, entry: dict[str, Any]) -> Path:
+        """Where the bytes of a file entry are stored."""
         return self.blob_dir / entry["blob"]
 
     def _release_blob(self, blob: str) -> None:

@@ -31,6 +31,7 @@ def _file_key_url(key: str) -> str:
 
 
 def legacy_file(api: str, rec: dict[str, Any], entry: dict[str, Any], published: bool) -> dict[str, Any]:
+    """A file entry of a deposition's ``files`` list (legacy deposit API)."""
     rid = rec["id"]
     kind = "files" if published else "draft/files"
     return {
@@ -293,6 +294,7 @@ def matches(
 
 
 def int_param(params: dict[str, str], name: str, default: int) -> int:
+    """A positive integer query parameter, or a 400 like Zenodo."""
     raw = params.get(name)
     if raw is None or raw == "":
         return default
@@ -324,12 +326,14 @@ def page_params(params: dict[str, str], authenticated: bool) -> tuple[int, int]:
 
 
 def truthy(value: str | None) -> bool:
+    """A query parameter's boolean value ('true', '1', ...)."""
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def sort_records(
     items: list[dict[str, Any]], sort: str, key_created: str = "created"
 ) -> list[dict[str, Any]]:
+    """Depositions in the order a ``sort`` parameter asks for (400 for an unknown one)."""
     if sort not in SEARCH_SORTS:
         raise ApiError(
             400,

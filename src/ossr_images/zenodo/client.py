@@ -166,6 +166,7 @@ class ZenodoClient:
         self.close()
 
     def close(self) -> None:
+        """Close the HTTP session."""
         self.session.close()
 
     def __repr__(self) -> str:
@@ -910,6 +911,7 @@ class _PartState:
         self._synced = True
 
     def close(self) -> None:
+        """Stop the hashing threads."""
         self.hashes.close()
 
 

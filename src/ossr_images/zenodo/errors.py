@@ -63,6 +63,7 @@ class ZenodoError(RemoteError):
 
     @property
     def is_not_found(self) -> bool:
+        """True for a 404 (no such record, or a published record that can no longer change)."""
         return self.status == 404
 
 

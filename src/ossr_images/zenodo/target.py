@@ -48,9 +48,11 @@ class Target:
 
     @property
     def host(self) -> str:
+        """The API's host name."""
         return urlsplit(self.api_url).hostname or ""
 
     def record_html_url(self, record_id: str | int) -> str:
+        """The record's web page on this server."""
         return f"{self.html_url}/records/{record_id}"
 
     def check_token_transport(self, url: str | None = None) -> None:

@@ -97,6 +97,7 @@ class HashingReader:
         return self.size
 
     def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all that remain when ``n`` < 0), hashed on the way."""
         remaining = self.size - self.bytes_read
         if remaining <= 0:
             return b""
@@ -120,10 +121,12 @@ class HashingReader:
 
     @property
     def md5(self) -> str:
+        """Hex md5 of the bytes read so far (waits for the hashing threads)."""
         return self._hashes.hexdigests()[0]
 
     @property
     def sha256(self) -> str:
+        """Hex sha256 of the bytes read so far (waits for the hashing threads)."""
         return self._hashes.hexdigests()[1]
 
     def close(self) -> None:
