@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -495,3 +496,38 @@ def test_deeply_nested_json_is_a_400(standin) -> None:
     r = requests.post(f"{standin.api_url}/deposit/depositions", data=body,
                       headers={**AUTH, "Content-Type": "application/json"}, timeout=10)  # fmt: skip
     assert r.status_code == 400 and r.json()["message"] == "Unable to decode JSON data in request body."
+
+
+def test_legacy_form_upload(standin) -> None:
+    dep = create(standin.api_url)
+    data = os.urandom(300_000) + b"\r\n--not-the-boundary\r\n"
+    url = f"{standin.api_url}/deposit/depositions/{dep['id']}/files"
+    r = requests.post(url, params={"access_token": TOKEN}, data={"name": "image.tar"},
+                      files={"file": ("ignored.bin", data)}, timeout=10)  # fmt: skip
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["filename"] == "image.tar" and body["filesize"] == len(data)
+    assert body["checksum"] == hashlib.md5(data).hexdigest()  # noqa: S324
+    # without a name field, the file part's own name is used
+    r = requests.post(url, headers=AUTH, files={"file": ("other.bin", b"abc")}, timeout=10)
+    assert r.status_code == 201 and r.json()["filename"] == "other.bin"
+    files = requests.get(url, headers=AUTH, timeout=10).json()
+    assert sorted(f["filename"] for f in files) == ["image.tar", "other.bin"]
+    assert not list((standin.data_dir / "tmp").iterdir())
+
+
+def test_legacy_form_upload_refusals(standin) -> None:
+    dep = create(standin.api_url)
+    url = f"{standin.api_url}/deposit/depositions/{dep['id']}/files"
+    r = requests.post(url, headers=AUTH, data=b"raw", timeout=10)
+    assert r.status_code == 400 and "multipart/form-data" in r.json()["message"]
+    r = requests.post(url, headers=AUTH, data={"name": "x"}, files={"other": ("f", b"x")}, timeout=10)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "file"
+    path = url.split(str(standin.port), 1)[1]
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "Content-Type: multipart/form-data; boundary=abc\r\nContent-Length: 200000000\r\n\r\n")  # fmt: skip
+    assert _raw(standin.port, head.encode()).startswith(b"HTTP/1.1 413")
+    pub = publish(standin.api_url)
+    r = requests.post(f"{standin.api_url}/deposit/depositions/{pub['id']}/files", headers=AUTH,
+                      files={"file": ("f", b"x")}, timeout=10)  # fmt: skip
+    assert r.status_code == 403

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ossr_images import __version__
-from ossr_images.standin import views
+from ossr_images.standin import multipart, views
 from ossr_images.standin.faults import DropResponse, RequestInfo
 from ossr_images.standin.store import NOT_FOUND, ApiError, Store
 
@@ -458,12 +458,36 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, doc["files"])
 
     def h_dep_files_post(self, id: str) -> None:  # noqa: A002
-        self._dep(id)
-        raise ApiError(
-            400,
-            "Multipart form uploads are not supported by this stand-in; upload with the bucket API "
-            "(PUT <links.bucket>/<filename>).",
-        )
+        """The legacy form upload (fields ``file`` and ``name``), at most 100 MB like Zenodo's nginx."""
+        rec = self._dep(id)
+        boundary = multipart.boundary_of(self.headers.get("Content-Type"))
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None or not raw_length.isdigit():
+            self.close_connection = True
+            raise ApiError(411, "A Content-Length header is required.")
+        length = int(raw_length)
+        if length > multipart.FORM_LIMIT + 64 * 1024:
+            raise ApiError(413, "Request Entity Too Large")
+        self.store.check_upload(rec, "", None)
+        raw, part = self.store.new_temp(), self.store.new_temp()
+        try:
+            with open(raw, "wb", buffering=0) as out:
+                for data in self._fixed_body(length):
+                    out.write(data)
+            self._body_done = True
+            name, filename, size, md5 = multipart.split_form(raw, boundary, part)
+            key = name or filename
+            if not key:
+                raise ApiError(
+                    400,
+                    "A validation error occurred.",
+                    [{"field": "name", "messages": ["Missing file name."]}],
+                )
+            entry = self.store.add_file(rec, key, part, size, md5, "application/octet-stream")
+        finally:
+            raw.unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
+        self.send_json(201, views.legacy_file(self._base() + "/api", rec, entry, False))
 
     def h_dep_file_get(self, id: str, file_id: str) -> None:  # noqa: A002
         rec = self._dep(id)
