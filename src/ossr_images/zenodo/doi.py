@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from ossr_images.errors import InvalidInputError
-from ossr_images.zenodo.target import PRODUCTION_DOI_PREFIX, SANDBOX_DOI_PREFIX
+from ossr_images.zenodo.target import PRODUCTION_DOI_PREFIX, SANDBOX_DOI_PREFIX, check_brackets
 
 _DOI_RE = re.compile(r"^(10\.\d{4,9})/zenodo\.(\d{1,15})$", re.IGNORECASE)
 _ANY_DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
@@ -106,6 +106,7 @@ def parse_record_ref(text: str) -> RecordRef:
         parts = urlsplit(raw)
         hostname = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a bad port
+        check_brackets(parts.netloc)
     except ValueError:  # e.g. "Invalid IPv6 URL" for unbalanced brackets
         raise _bad(text, "this URL is malformed") from None
     if parts.scheme.lower() not in ("http", "https") or not hostname:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -73,6 +74,17 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def check_brackets(netloc: str) -> None:
+    """ValueError unless brackets in a host hold an IPv6 address (Python 3.10's urlsplit does not check)."""
+    host = netloc.rsplit("@", 1)[-1]
+    if "[" not in host and "]" not in host:
+        return
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::\d*)?", host)
+    if not match:
+        raise ValueError(f"invalid bracketed host {host!r}")
+    ipaddress.IPv6Address(match.group(1))
+
+
 def check_token_transport(url: str, allow_insecure_http: bool = False) -> None:
     """Refuse sending a token over plain http to a host other than loopback (unless explicitly allowed)."""
     try:
@@ -97,6 +109,7 @@ def normalize_api_url(url: str) -> str:
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a bad port
+        check_brackets(parts.netloc)
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
