@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +38,26 @@ CI_VARIABLES = (
 FAST = {"connect_timeout": 2.0, "read_timeout": 2.0, "transfer_timeout": 2.0}
 
 
+SLEEPS: list[float] = []  # every wait the client asked for (the tests sleep at most 3 s of it)
+MAX_RETRY_AFTER = 2.0
+
+
+def guarded_sleep(seconds: float) -> None:
+    """The retry policy's sleep in tests: records the wait asked for, sleeps at most 3 s of it."""
+    SLEEPS.append(seconds)
+    time.sleep(min(seconds, 3.0))
+
+
 def fast_retry():  # type: ignore[no-untyped-def]
     from ossr_images.zenodo.client import RetryPolicy
 
     return RetryPolicy(
-        max_attempts=4, max_elapsed=20.0, backoff_base=0.05, backoff_max=0.3, max_retry_after=2.0
+        max_attempts=4,
+        max_elapsed=20.0,
+        backoff_base=0.05,
+        backoff_max=0.3,
+        max_retry_after=MAX_RETRY_AFTER,
+        sleep=guarded_sleep,
     )
 
 

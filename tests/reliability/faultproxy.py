@@ -69,6 +69,7 @@ class Rule:
     seconds: float = 0.0
     fired: int = 0
     seen: int = 0
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers of a status answer
     acted: int = 0  # for data-dependent faults: how often the bytes were really cut, flipped or rewritten
     fn: Callable[[int, bytes], tuple[int, bytes]] | None = None
 
@@ -487,6 +488,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         if rule.retry_after is not None:
             self.send_header("Retry-After", str(rule.retry_after))
+        for key, value in rule.headers.items():
+            self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
         entry.status = rule.code

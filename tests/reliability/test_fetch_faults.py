@@ -154,3 +154,25 @@ def test_big_download_cut_twice_is_resumed_with_range(
     assert starts[0] >= 4 * 1024 * 1024 and starts[1] > starts[0], ranges
     assert _md5(out / project.image_path.name) == _md5(project.image_path)
     assert corrupt_final_files(out, published.json) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG client.py download_file: a 429's wait (Retry-After / X-RateLimit-Reset) is not capped by "
+    "RetryPolicy.max_retry_after (API calls are); a far-future value makes fetch sleep for it",
+)
+@pytest.mark.parametrize("header", ["Retry-After", "X-RateLimit-Reset"])
+def test_download_rate_limit_wait_is_bounded(
+    header: str, env: FaultProxy, record: dict, tmp_path: Path
+) -> None:
+    import time as _time
+
+    from tests.reliability.conftest import MAX_RETRY_AFTER, SLEEPS
+
+    value = "3600" if header == "Retry-After" else str(int(_time.time()) + 3600)
+    env.status(429, "GET", STEPS["get-image"][1], headers={header: value})
+    SLEEPS.clear()
+    run = run_cli("fetch", record["doi"], "-d", str(tmp_path / "out"), json_out=True)
+    assert max(SLEEPS, default=0.0) <= MAX_RETRY_AFTER + 0.01, f"asked to wait {max(SLEEPS)} s"
+    if run.exit_code != 0:
+        assert_clean_failure(run, (4,))
