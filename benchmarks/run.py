@@ -70,6 +70,12 @@ def machine() -> dict[str, str]:
         "zstd": _cmd(["zstd", "--version"]),
         "gzip": _cmd(["gzip", "--version"]),
         "ossr-images": _cmd([sys.executable, "-m", "ossr_images", "--version"]),
+        "commit": _cmd(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"])
+        + (
+            " (+ uncommitted changes)"
+            if _cmd(["git", "-C", str(HERE.parent), "status", "--porcelain", "src"]) != "-"
+            else ""
+        ),
     }
 
 
