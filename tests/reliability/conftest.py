@@ -15,7 +15,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from tests.conftest import TEST_TOKEN
-from tests.reliability.faultproxy import REPORT_ROWS, FaultProxy
+from tests.reliability.faultproxy import REPORT_ROWS, SLEEPS, FaultProxy
 
 REPOSITORY = "https://github.com/escape2020/ossr-images-reliability-test"
 CI_VARIABLES = (
@@ -38,7 +38,6 @@ CI_VARIABLES = (
 FAST = {"connect_timeout": 2.0, "read_timeout": 2.0, "transfer_timeout": 2.0}
 
 
-SLEEPS: list[float] = []  # every wait the client asked for (the tests sleep at most 3 s of it)
 MAX_RETRY_AFTER = 2.0
 
 

@@ -50,7 +50,10 @@ HOP_BY_HOP = {
     "upgrade",
 }
 CHUNK = 64 * 1024
+# Shared state of the test run lives here, in one module object: pytest imports conftest.py under its own
+# module name besides the `tests.reliability.conftest` the test files import, so state kept there would split.
 REPORT_ROWS: list[dict[str, object]] = []  # results of the reliability tests, for the summary table
+SLEEPS: list[float] = []  # every wait the client's retry policy asked for in a test
 
 
 @dataclass
@@ -175,6 +178,7 @@ class FaultProxy:
         skip: int = 0,
         after_forward: bool = False,
         retry_after: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Rule:
         return self.add(
             Rule(
@@ -186,6 +190,7 @@ class FaultProxy:
                 code,
                 after_forward=after_forward,
                 retry_after=retry_after,
+                headers=dict(headers or {}),
             )
         )
 

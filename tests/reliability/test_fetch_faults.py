@@ -167,7 +167,8 @@ def test_download_rate_limit_wait_is_bounded(
 ) -> None:
     import time as _time
 
-    from tests.reliability.conftest import MAX_RETRY_AFTER, SLEEPS
+    from tests.reliability.conftest import MAX_RETRY_AFTER
+    from tests.reliability.faultproxy import SLEEPS
 
     value = "3600" if header == "Retry-After" else str(int(_time.time()) + 3600)
     env.status(429, "GET", STEPS["get-image"][1], headers={header: value})
