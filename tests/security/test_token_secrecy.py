@@ -411,3 +411,44 @@ def test_certificate_failure_is_named(
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _CaptureAll(_Capture):
+    def do_PUT(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
+        body = b'{"checksum": "md5:00000000000000000000000000000000", "size": 1}'
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_PUT
+
+
+def test_bucket_link_to_another_host_gets_no_token(env: FaultProxy, project: Project) -> None:
+    """A server whose deposition names a bucket on another host: the upload may go there, the token not."""
+    _CaptureAll.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CaptureAll)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    elsewhere = f"http://localhost:{server.server_address[1]}".encode()
+    try:
+        env.rewrite(
+            lambda status, body: (
+                status,
+                body.replace(env.base.encode() + b"/api/files", elsewhere + b"/api/files"),
+            ),
+            "POST",
+            r"^/api/deposit/depositions$",
+        )
+        r = run_cli(*project.publish_args(), json_out=True)
+        if r.exit_code != 0:
+            assert_clean_failure(r, (1, 3, 4))
+        assert _CaptureAll.seen, "the hostile bucket link was not used: the test proves nothing"
+        assert all("authorization" not in h for h in _CaptureAll.seen), _CaptureAll.seen
+        assert TEST_TOKEN not in r.stdout + r.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
