@@ -170,3 +170,18 @@ def test_publish_survives(fault: Fault, step: str, env: FaultProxy, standin, pro
         reruns=reruns,
         data_lost=0,
     )
+
+
+@pytest.mark.parametrize("flags", [["-q"], ["-q", "--json"], ["-vv"]], ids=["quiet", "quiet-json", "verbose"])
+def test_a_stop_always_says_why_and_what_to_do(flags: list[str], env: FaultProxy, project: Project) -> None:
+    """-q silences progress, never the cause and the hint; -vv adds detail, still one Error and one Hint."""
+    env.status(502, "POST", STEPS["create"][1], count=50)
+    args = [flags[0], *project.publish_args(), *flags[1:]]
+    run = run_cli(*args)
+    assert_clean_failure(run, (4,))
+    if "-q" in flags and "--json" not in flags:
+        assert [line for line in run.stderr.splitlines() if line.strip()] == [
+            line for line in run.stderr.splitlines() if line.startswith(("Error: ", "Hint: "))
+        ], run.explain()
+    if "--json" in flags:
+        assert run.json["exit_code"] == 4 and run.json["hint"]
