@@ -14,6 +14,9 @@ Order of steps (nothing remote happens before the local checks pass):
   6. verify every md5 in the draft's file list; PUT the metadata; publish unless --draft (a publish whose
      response was lost is recognised by reading the deposition back);
   7. read the record back and check its files and metadata.
+Right after creating its draft and again right before publishing, a run checks that no other run (on another
+machine, where the local lock does not reach) made a deposition of the same release; when one did, the lowest
+deposition id (or the one already published) wins and this run steps aside (`publish_discovery`).
 
 How a run finds its draft again: every deposition it makes carries the keywords
 ``ossr-images:container-image`` (IMAGE_KEYWORD), ``ossr-images:repo:<h(repository)>`` and
@@ -44,6 +47,7 @@ from ossr_images.metadata.image_record import (
     image_record_from,
 )
 from ossr_images.workflows import journal as jr
+from ossr_images.workflows import publish_discovery as pd
 
 log = logging.getLogger("ossr_images.publish")
 
@@ -55,6 +59,7 @@ RELEASE_PREFIX = "ossr-images:release:"
 REPO_PREFIX = "ossr-images:repo:"
 ENGINE_PREFIXES = ("docker-daemon:", "docker://")
 READBACK_TRIES = 5
+MAX_ROUNDS = 3  # lookups after stepping aside for another machine's run of the same release
 
 ProgressFactory = Callable[[int | None, str], Callable[[int], None]]
 Notify = Callable[[str], None]
@@ -516,6 +521,14 @@ def _size_of(entry: dict[str, Any]) -> int | None:
     return int(value) if value is not None else None
 
 
+class _SteppedAside(Exception):
+    """This run lost the re-check to another run's deposition of the same release (`winner`)."""
+
+    def __init__(self, winner: dict[str, Any]) -> None:
+        super().__init__(f"stepped aside for deposition {winner.get('id')}")
+        self.winner = winner
+
+
 class _RemoteRun:
     """The remote half of one publish run (one deposition)."""
 
@@ -548,11 +561,20 @@ class _RemoteRun:
         self.resumed = False
         self.previous: dict[str, Any] | None = None
         self.matched_by: str | None = None
+        self.known_published: set[int] = set()  # published depositions of this release seen at the lookup
+        self.winner_ids: set[int] = set()  # depositions of other runs this run stepped aside for
 
     # -- lookup ---------------------------------------------------------------------------------------
 
     def _list(self) -> list[dict[str, Any]]:
         deps = list(self.client.list_depositions(all_versions=True))
+        known = {_dep_id(d) for d in deps}
+        for wid in sorted(self.winner_ids - known):  # the list may not show another run's deposition yet
+            try:
+                deps.append(self.client.get_deposition(wid))
+            except RemoteError as exc:
+                if getattr(exc, "status", None) not in (404, 410):
+                    raise
         known = {_dep_id(d) for d in deps}
         jid = self.journal.deposition_id
         if jid is not None and jid not in known:
@@ -622,11 +644,53 @@ class _RemoteRun:
         return record.sha256 == sha
 
     def run(self) -> PublishResult:
+        for _round in range(MAX_ROUNDS):
+            try:
+                return self._run_once()
+            except _SteppedAside as aside:
+                winner_id = _dep_id(aside.winner)
+                self.winner_ids.add(winner_id)
+                self.resumed = False
+                if not _is_published(aside.winner):
+                    pd.await_winner(self.client, winner_id, say=self.say)
+                # the next lookup finds the winner's record (already published) or, if it is gone, starts again
+        raise RemoteError(
+            "other runs kept creating depositions of this release; this run stepped aside each time",
+            "Re-run later, when the other runs are done: a re-run reports the published record.",
+        )
+
+    def _settle(self, dep: dict[str, Any]) -> None:
+        """The re-check against another machine's run of this release (after creating the draft, and right
+        before publishing): raises `_SteppedAside` after deleting this run's draft when the other run wins."""
+        own_id = _dep_id(dep)
+        rivalry = pd.recheck(
+            self.client,
+            self.plan.release_marker,
+            own_id,
+            ignore_ids=self.known_published,
+            extra_ids=self.winner_ids,
+        )
+        if rivalry.winner is None:
+            return
+        winner = rivalry.winner
+        state = "published" if _is_published(winner) else "a draft"
+        self.say(
+            f"Another run made deposition {winner['id']} ({state}) for this same release; "
+            f"this run's deposition {own_id} steps aside so that the release gets a single record."
+        )
+        if pd.withdraw(self.client, own_id):
+            self.say(f"Deleted this run's draft {own_id}.")
+        self.journal.clear()
+        raise _SteppedAside(winner)
+
+    def _run_once(self) -> PublishResult:
         plan = self.plan
+        self.previous, self.matched_by = None, None
         deps = self._list()
         mine = self._fresh([d for d in deps if _marker(d, RELEASE_PREFIX) == plan.release_marker])
         published = sorted((d for d in mine if _is_published(d)), key=_dep_id, reverse=True)
         drafts = sorted((d for d in mine if not _is_published(d)), key=_dep_id)
+        self.known_published = {_dep_id(d) for d in published}
 
         for dep in published:
             record = self._published_image_record(dep)
@@ -722,6 +786,7 @@ class _RemoteRun:
             self.say("Creating a new deposition.")
             dep = self.client.create_deposition(metadata=meta)
             self.journal.save(deposition_id=_dep_id(dep))
+            self._settle(dep)
             return dep
         self.previous = previous
         self.say(
@@ -734,6 +799,7 @@ class _RemoteRun:
         self.journal.save(deposition_id=_dep_id(dep))
         # put our marker in at once, so that a crash from here on finds this draft again
         dep = self.client.update_deposition(_dep_id(dep), meta)
+        self._settle(dep)
         return dep
 
     def _pending_version_draft(
@@ -793,6 +859,7 @@ class _RemoteRun:
 
         self.say("Setting the metadata.")
         self.client.update_deposition(dep_id, plan.zenodo_metadata)
+        self._settle(dep)  # the last look for another machine's run of this release before publishing
         if self.draft:
             dep = self.client.get_deposition(dep_id)
             prereserved = ((dep.get("metadata") or {}).get("prereserve_doi") or {}).get("doi")
