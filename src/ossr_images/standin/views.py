@@ -1,14 +1,15 @@
 """JSON shapes of the stand-in, as Zenodo-RDM serves them: legacy depositions, ZenodoJSON records, bucket
-objects, search pages; and the small query language of ``q`` (``doi:"..."``, ``conceptrecid:N``, free text)."""
+objects, search pages; and what the terms of ``q`` match (``doi:"..."``, ``conceptrecid:N``, free text; the
+operators and grouping are parsed by `standin.query`)."""
 
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from ossr_images.standin.metadata import resource_type
+from ossr_images.standin.query import Node, compile_query, evaluate, terms_of
 from ossr_images.standin.store import PRERESERVE_PREFIX, ApiError, Store
 
 SEARCH_SORTS = {
@@ -218,31 +219,12 @@ def _record(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- query language
-_TOKEN_RE = re.compile(
-    r'([A-Za-z_][\w.]*):"((?:[^"\\]|\\.)*)"|([A-Za-z_][\w.]*):(\S+)|"((?:[^"\\]|\\.)*)"|(\S+)'
-)
 
 
 def parse_query(q: str) -> list[tuple[str | None, str]]:
-    """``doi:"10.5281/zenodo.1" word "a phrase"`` -> [("doi", ...), (None, "word"), (None, "a phrase")].
-    Terms are ANDed; AND/OR/NOT keywords and a lone ``*`` are ignored."""
-    terms: list[tuple[str | None, str]] = []
-    for m in _TOKEN_RE.finditer(q or ""):
-        if m.group(1) is not None:
-            field, value = m.group(1), m.group(2)
-        elif m.group(3) is not None:
-            field, value = m.group(3), m.group(4)
-        elif m.group(5) is not None:
-            field, value = None, m.group(5)
-        else:
-            field, value = None, m.group(6)
-            if value.upper() in ("AND", "OR", "NOT", "*", "+"):
-                continue
-        value = re.sub(r"\\(.)", r"\1", value).strip()
-        if value in ("", "*"):
-            continue
-        terms.append((field.lower() if field else None, value))
-    return terms
+    """``doi:"10.5281/zenodo.1" word "a phrase"`` -> [("doi", ...), (None, "word"), (None, "a phrase")]: the
+    terms of a query (see `standin.query` for the operators and grouping `matches` evaluates)."""
+    return [(t.field, t.value) for t in terms_of(compile_query(q))]
 
 
 def _text_of(md: dict[str, Any]) -> str:
@@ -252,12 +234,11 @@ def _text_of(md: dict[str, Any]) -> str:
     return "\n".join(parts).lower()
 
 
-def matches(
-    store: Store, rec: dict[str, Any], md: dict[str, Any], terms: list[tuple[str | None, str]]
-) -> bool:
-    """Does a record (with metadata ``md``) satisfy every term?"""
+def matches(store: Store, rec: dict[str, Any], md: dict[str, Any], query: Node | None) -> bool:
+    """Does a record (with metadata ``md``) satisfy the compiled query (`standin.query.compile_query`)?"""
     concept = store.state["concepts"].get(rec["conceptrecid"], {})
-    for field, value in terms:
+
+    def term(field: str | None, value: str) -> bool:
         v = value.lower()
         if field is not None and field.startswith("metadata."):
             field = field[len("metadata.") :]
@@ -288,9 +269,9 @@ def matches(
         else:
             text = _text_of(md)
             ok = (v in text) if field is None else (v in text or f"{field}:{value}".lower() in text)
-        if not ok:
-            return False
-    return True
+        return ok
+
+    return evaluate(query, term)
 
 
 def int_param(params: dict[str, str], name: str, default: int) -> int:
@@ -349,7 +330,7 @@ def search_records(store: Store, params: dict[str, str], base: str, authenticate
     page, size = page_params(params, authenticated)
     q = params.get("q") or ""
     sort = params.get("sort") or ("bestmatch" if q else "mostrecent")
-    terms = parse_query(q)
+    terms = compile_query(q)
     communities = {c.strip().lower() for c in (params.get("communities") or "").split(",") if c.strip()}
     all_versions = truthy(params.get("all_versions"))
     with store.lock:
@@ -368,7 +349,7 @@ def search_records(store: Store, params: dict[str, str], base: str, authenticate
                 continue
             if params.get("type") and str(md.get("upload_type") or "") != params["type"]:
                 continue
-            if terms and not matches(store, rec, md, terms):
+            if terms is not None and not matches(store, rec, md, terms):
                 continue
             candidates.append(rec)
         ordered = sorted(candidates, key=lambda r: (r["published"]["created"], r["id"]), reverse=True)
@@ -406,7 +387,7 @@ def list_depositions(
             "Invalid querystring parameters.",
             [{"field": "status", "messages": ["Must be one of: draft, published."]}],
         )
-    terms = parse_query(q)
+    terms = compile_query(q)
     all_versions = truthy(params.get("all_versions"))
     with store.lock:
         items = []
@@ -421,7 +402,7 @@ def list_depositions(
                 latest = store.latest_published(rec["conceptrecid"])
                 if latest is not None and latest["id"] != rec["id"]:
                     continue
-            if terms and not matches(store, rec, rec["metadata"], terms):
+            if terms is not None and not matches(store, rec, rec["metadata"], terms):
                 continue
             items.append(rec)
         ordered = sort_records(items, sort)
