@@ -75,6 +75,22 @@ def zenodo_license_id(spdx_id: str) -> str:
     return spdx_id.strip().lower()
 
 
+def zenodo_license_table() -> dict[str, str]:
+    """Lower-case id -> the Zenodo licence id, for every SPDX id of the bundled table (and each Zenodo id
+    itself), plus the deprecated SPDX ids the table lists (lower-cased, as Zenodo's legacy vocabulary spells
+    them). The local stand-in accepts exactly these (plus Zenodo's own aliases), so that what `validate`
+    accepts is what the stand-in accepts. Pure data: importing it pulls in nothing but the standard library."""
+    out: dict[str, str] = {}
+    for key, value in _table()["licenses"].items():
+        zid = str(value["zenodo"])
+        out[key.lower()] = zid
+        out.setdefault(zid.lower(), zid)
+    for key in _table()["deprecated"]:
+        if not key.endswith("+"):
+            out.setdefault(key.lower(), key.lower())
+    return out
+
+
 def known_licenses() -> dict[str, str]:
     """SPDX id -> full licence name, for every id in the bundled table."""
     return {key: value["name"] for key, value in _table()["licenses"].items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from functools import lru_cache
 from typing import Any
 
 UPLOAD_TYPES = {
@@ -22,24 +23,26 @@ KNOWN_KEYS = {
     "partof_pages", "thesis_supervisors", "thesis_university", "subjects", "version", "language",
     "locations", "dates", "method", "custom",
 }  # fmt: skip
-# lower-case SPDX id (or alias) -> the id Zenodo reads back
-_LICENSES = {
+# Zenodo's aliases and its own legacy licence ids: lower-case alias -> the id Zenodo reads back
+# (MIT -> "mit-license", Apache-2.0 -> "apache2.0", CC0 -> "cc-zero"; zenodo-api.md section 2)
+_ALIASES = {
     "mit": "mit-license", "mit-license": "mit-license", "apache-2.0": "apache2.0", "apache2.0": "apache2.0",
-    "apache": "apache2.0", "cc0-1.0": "cc-zero", "cc-zero": "cc-zero", "cc0": "cc-zero",
-    "cc-by": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "cc-by-sa-4.0": "cc-by-sa-4.0", "cc-by-nc-4.0": "cc-by-nc-4.0",
-    "cc-by-nd-4.0": "cc-by-nd-4.0", "cc-by-nc-sa-4.0": "cc-by-nc-sa-4.0", "cc-by-3.0": "cc-by-3.0",
-    "bsd-2-clause": "bsd-2-clause", "bsd-3-clause": "bsd-3-clause", "bsd-4-clause": "bsd-4-clause",
-    "isc": "isc", "unlicense": "unlicense", "zlib": "zlib", "mpl-2.0": "mpl-2.0", "epl-2.0": "epl-2.0",
-    "eupl-1.2": "eupl-1.2", "eupl-1.1": "eupl-1.1", "artistic-2.0": "artistic-2.0", "0bsd": "0bsd",
-    "bsl-1.0": "bsl-1.0", "afl-3.0": "afl-3.0", "cecill-2.1": "cecill-2.1", "cecill-b": "cecill-b",
-    "cecill-c": "cecill-c", "wtfpl": "wtfpl", "python-2.0": "python-2.0", "psf-2.0": "psf-2.0",
-    "gpl-2.0": "gpl-2.0", "gpl-3.0": "gpl-3.0", "lgpl-2.1": "lgpl-2.1", "lgpl-3.0": "lgpl-3.0",
-    "agpl-3.0": "agpl-3.0", "odbl-1.0": "odbl-1.0", "other-open": "other-open", "other-at": "other-at",
-    "other-pd": "other-pd", "other-nc": "other-nc", "other-closed": "other-closed", "notspecified": "notspecified",
+    "apache": "apache2.0", "cc0-1.0": "cc-zero", "cc-zero": "cc-zero", "cc0": "cc-zero", "cc-by": "cc-by-4.0",
+    "other-open": "other-open", "other-at": "other-at", "other-pd": "other-pd", "other-nc": "other-nc",
+    "other-closed": "other-closed", "notspecified": "notspecified",
 }  # fmt: skip
-for _base in ("gpl-2.0", "gpl-3.0", "lgpl-2.1", "lgpl-3.0", "agpl-3.0"):
-    _LICENSES[_base + "-only"] = _base + "-only"
-    _LICENSES[_base + "-or-later"] = _base + "-or-later"
+
+
+@lru_cache(maxsize=1)
+def accepted_licenses() -> dict[str, str]:
+    """Every licence the stand-in accepts (lower-case) -> the id it reads back: exactly the SPDX ids of the
+    bundled SPDX -> Zenodo table that `validate` uses (`metadata.spdx.zenodo_license_table`), plus Zenodo's
+    aliases."""
+    from ossr_images.metadata.spdx import zenodo_license_table
+
+    return {**zenodo_license_table(), **_ALIASES}
+
+
 RELATIONS = {
     "isCitedBy", "cites", "isSupplementTo", "isSupplementedBy", "isContinuedBy", "continues", "isDescribedBy",
     "describes", "hasMetadata", "isMetadataFor", "isNewVersionOf", "isPreviousVersionOf", "isPartOf",
@@ -77,7 +80,7 @@ def normalize_license(value: Any) -> str | None:
         value = value.get("id")
     if not isinstance(value, str):
         return None
-    return _LICENSES.get(value.strip().lower())
+    return accepted_licenses().get(value.strip().lower())
 
 
 def clean_metadata(metadata: Any) -> dict[str, Any]:
