@@ -45,11 +45,6 @@ def is_published(dep: dict[str, Any]) -> bool:
     return dep.get("submitted") is True or dep.get("state") in ("done", "inprogress")
 
 
-def release_query(marker: str) -> str:
-    """The deposition search query for one release marker keyword."""
-    return f'keywords:"{marker}"'
-
-
 def list_release_depositions(
     client: Any, marker: str, *, extra_ids: Iterable[int] = ()
 ) -> list[dict[str, Any]]:
@@ -57,7 +52,8 @@ def list_release_depositions(
     by one (the list may lag behind a publish or a delete); `extra_ids` are read even when the list does not
     show them yet. Deleted ones are left out."""
     ids: set[int] = set(extra_ids)
-    for dep in client.list_depositions(q=release_query(marker), all_versions=True):
+    # every deposition, filtered here: a `q` on the keyword depends on how the server maps the legacy field
+    for dep in client.list_depositions(all_versions=True):
         if marker in _keywords(dep) and dep.get("id") is not None:
             ids.add(int(dep["id"]))
     out = []
