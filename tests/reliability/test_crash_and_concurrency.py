@@ -250,13 +250,18 @@ def test_concurrent_publish_runs_of_one_release(
     assert len(depositions(standin)) == 1
 
 
+@pytest.mark.parametrize("timing", ["both-list-first", "both-create-first", "both-publish-together"])
 def test_concurrent_publish_from_two_machines(
-    env: FaultProxy, standin, project: Project, tmp_path: Path
+    timing: str, env: FaultProxy, standin, project: Project, tmp_path: Path
 ) -> None:
     """Two CI machines (no shared cache, so no shared lock) publish one release at once. Beyond what the issue
     asks (one machine), but it is what a re-triggered CI pipeline does: the runs may not make two records."""
     # both runs look for the release before either has created it (answers to the first two lists held 3 s)
     env.delay(3.0, "GET", STEPS["find"][1], count=2)
+    if timing == "both-create-first":  # and both drafts exist before either looks again
+        env.delay(2.0, "POST", STEPS["create"][1], count=2)
+    elif timing == "both-publish-together":  # the uploads end together, then both head for publish
+        env.delay(2.0, "GET", STEPS["verify-files"][1], count=4)
     env.delay(0.5, "PUT", STEPS["upload-image"][1], count=10)
     procs = [_spawn(project.publish_args("--json"), _env(env, tmp_path / f"machine-{i}")) for i in range(2)]
     outs = [p.communicate(timeout=180) for p in procs]
@@ -266,6 +271,12 @@ def test_concurrent_publish_from_two_machines(
     assert len(published) == 1, (codes, [o[1][-800:] for o in outs])
     assert len(deps) == 1, [(d["id"], d.get("state")) for d in deps]
     assert codes.count(0) >= 1, [o[1][-800:] for o in outs]
+    for code, (_out, err) in zip(codes, outs, strict=True):
+        if code != 0:
+            lines = err.splitlines()
+            assert sum(line.startswith("Error: ") for line in lines) == 1, err
+            assert sum(line.startswith("Hint: ") for line in lines) == 1, err
+    check_one_good_record(standin, project)
 
 
 def test_many_parallel_fetches_into_one_folder(env: FaultProxy, project: Project, tmp_path: Path) -> None:
