@@ -152,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.workdir is None:
                 shutil.rmtree(workdir, ignore_errors=True)
             else:
-                for p in workdir.glob("ossr-bench-*.tar"):
-                    p.unlink(missing_ok=True)
+                for pattern in ("ossr-bench-*.tar", "curl-auth-header"):
+                    for p in workdir.glob(pattern):
+                        p.unlink(missing_ok=True)
 
     md = [
         f"## Results ({'smoke, ' if args.smoke else ''}size {fmt_size(size)}, {info['date']})",
