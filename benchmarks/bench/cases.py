@@ -157,6 +157,30 @@ def _timed(s: StandIn, r_fn: Any) -> Run:
     return r
 
 
+LIB_UPLOAD = """
+import os, sys
+from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.target import resolve_target
+client = ZenodoClient(resolve_target(zenodo_url=os.environ["OSSR_IMAGES_ZENODO_URL"]))
+dep = client.create_deposition()
+path = sys.argv[1]
+with open(path, "rb") as fh:
+    res = client.upload_file(dep["links"]["bucket"], os.path.basename(path), fh, os.path.getsize(path))
+client.delete_deposition(dep["id"])
+print(res.md5, res.sha256)
+"""
+
+LIB_DOWNLOAD = """
+import os, sys
+from pathlib import Path
+from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.target import resolve_target
+client = ZenodoClient(resolve_target(zenodo_url=os.environ["OSSR_IMAGES_ZENODO_URL"]))
+res = client.download_file(sys.argv[1], Path(sys.argv[2]), size=int(sys.argv[3]))
+print(res.md5, res.sha256)
+"""
+
+
 def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stand_rss: list[int]) -> None:
     """One round on a fresh stand-in: curl -T, publish, curl -o, fetch (order alternates by round)."""
     arc = archive(ctx, size)
@@ -180,11 +204,18 @@ def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stan
             out["ossr-images publish"].append(r)
             return _record_id(_json_out(r))
 
+        def lib_up() -> None:
+            _sync()
+            argv = [sys.executable, "-c", LIB_UPLOAD, str(path)]
+            out["client.upload_file"].append(_timed(s, lambda: run(argv, env=env).check()))
+
         if i % 2 == 0:
             curl_up()
+            lib_up()
             rid = publish()
         else:
             rid = publish()
+            lib_up()
             curl_up()
         url, entry = s.file_url(rid, path.name)
 
@@ -209,11 +240,20 @@ def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stan
                 raise CommandFailed(f"fetch did not write {got} with {arc['size']} bytes")
             _rm(dest)
 
+        def lib_down() -> None:
+            dest = ctx.workdir / "lib-download.tar"
+            _sync()
+            argv = [sys.executable, "-c", LIB_DOWNLOAD, url, str(dest), str(arc["size"])]
+            out["client.download_file"].append(_timed(s, lambda: run(argv, env=env).check()))
+            _rm(dest)
+
         if i % 2 == 0:
             curl_down()
+            lib_down()
             fetch()
         else:
             fetch()
+            lib_down()
             curl_down()
         stand_rss.append(s.rss().get("VmHWM", 0))
     _rm(data)
@@ -229,6 +269,8 @@ def transfers(ctx: Ctx, size: int, repeat: int) -> tuple[dict[str, list[Run]], l
             raise Skip("curl is not installed")
         out: dict[str, list[Run]] = {k: [] for k in ("curl -T", "ossr-images publish", "curl -o")}
         out["ossr-images fetch"] = []
+        out["client.upload_file"] = []
+        out["client.download_file"] = []
         stand_rss: list[int] = []
         for i in range(repeat):
             _transfer_round(ctx, size, i, out, stand_rss)
@@ -287,6 +329,11 @@ def bench_upload(ctx: Ctx) -> None:
     pub = ctx.add(_row("upload", "ossr-images publish", size, out["ossr-images publish"]))
     pub.ratio, pub.ratio_of = base.seconds / pub.seconds, "curl"
     pub.note = "whole publish: checks, upload, verify, publish (goal >= 0.9x curl)"
+    lib = ctx.add(
+        _row("upload", "ZenodoClient.upload_file (library, no CLI)", size, out["client.upload_file"])
+    )
+    lib.ratio, lib.ratio_of = base.seconds / lib.seconds, "curl"
+    lib.note = "the transfer alone: one PUT, md5+sha256 on the way (Python start included)"
     floor = ctx.add(_floors(ctx, size)["fsync"])
     if not ctx.smoke and floor.seconds and base.seconds > floor.seconds:
         ctx.notes.append(
@@ -305,6 +352,11 @@ def bench_download(ctx: Ctx) -> None:
     fet = ctx.add(_row("download", "ossr-images fetch --only image", size, out["ossr-images fetch"]))
     fet.ratio, fet.ratio_of = base.seconds / fet.seconds, "curl"
     fet.note = "resolve, download, verify md5+sha256 (goal >= 0.9x curl)"
+    lib = ctx.add(
+        _row("download", "ZenodoClient.download_file (library, no CLI)", size, out["client.download_file"])
+    )
+    lib.ratio, lib.ratio_of = base.seconds / lib.seconds, "curl"
+    lib.note = "the transfer alone: one GET, md5+sha256 on the way, fsync, rename (Python start included)"
     floors = _floors(ctx, size)
     ctx.add(floors["read"])
     copy = ctx.add(floors["copy"])
