@@ -65,3 +65,10 @@ def registry() -> str:
             "no local registry: OSSR_TEST_REGISTRY is not set (run `. .ci/services.sh; services_start`)"
         )
     return value
+
+
+@pytest.fixture(autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own ossr-images cache (publish journal, locks): tests never touch ~/.cache and
+    parallel test runs (CI runs several Pythons at once) never share a lock."""
+    monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(tmp_path_factory.mktemp("ossr-cache")))
