@@ -152,15 +152,17 @@ def test_publish_survives(fault: Fault, step: str, env: FaultProxy, standin, pro
     dep = check_one_good_record(standin, project)
     assert doc["record_id"] == str(dep["id"])
 
-    # running it again changes nothing remote and reports the same record
-    env.clear()
-    env.log.clear()
-    again = run_cli(*project.publish_args(), json_out=True)
-    assert again.exit_code == 0, again.explain()
-    assert again.json["doi"] == doc["doi"]
-    writes = [(e.method, e.path) for e in env.log if e.method != "GET"]
-    assert writes == [], f"an already published release made writes: {writes}"
-    assert len(depositions(standin)) == 1
+    # running it again changes nothing remote and reports the same record (checked where the fault could
+    # have left something behind: a re-run was needed, or the server acted without the client knowing)
+    if reruns or fault.name.endswith("after-done") or step in ("publish", "read-back"):
+        env.clear()
+        env.log.clear()
+        again = run_cli(*project.publish_args(), json_out=True)
+        assert again.exit_code == 0, again.explain()
+        assert again.json["doi"] == doc["doi"]
+        writes = [(e.method, e.path) for e in env.log if e.method != "GET"]
+        assert writes == [], f"an already published release made writes: {writes}"
+        assert len(depositions(standin)) == 1
     report(
         command="publish",
         fault=fault.name,
