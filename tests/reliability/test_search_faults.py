@@ -45,3 +45,28 @@ def test_search_survives(fault: str, env: FaultProxy, project: Project) -> None:
         reruns=0 if first.exit_code == 0 else 1,
         data_lost=0,
     )
+
+
+@pytest.mark.parametrize("command", ["publish", "fetch", "search"])
+def test_server_down(command: str, project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Nothing listens on the port: a clean remote failure (exit 4) within seconds, nothing written."""
+    import socket
+    import time
+
+    from tests.conftest import TEST_TOKEN
+
+    with socket.socket() as s:  # a port that was free a moment ago, and nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("OSSR_IMAGES_ZENODO_URL", f"http://127.0.0.1:{port}/api")
+    monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
+    args = {
+        "publish": project.publish_args(),
+        "fetch": ["fetch", "10.5072/zenodo.2", "-d", str(tmp_path / "out")],
+        "search": ["search"],
+    }[command]
+    start = time.monotonic()
+    run = run_cli(*args)
+    assert_clean_failure(run, (4,))
+    assert time.monotonic() - start < 15
+    assert not (tmp_path / "out").exists()
