@@ -466,6 +466,8 @@ class ZenodoClient:
                     url=self.url("/deposit/depositions"),
                     method="GET",
                 )
+            for item in items:  # each entry a deposition, or a clean error (no TypeError later)
+                self._shaped(item, "GET", "/deposit/depositions", needs=("id",))
             yield from items
             if len(items) < size or (max_pages is not None and page >= max_pages):
                 return
@@ -564,7 +566,10 @@ class ZenodoClient:
     def list_files(self, deposition_id: int | str) -> list[dict[str, Any]]:
         """The draft's files as the deposit API lists them (``filename``, ``filesize``, ``checksum``, ``id``)."""
         path = f"/deposit/depositions/{deposition_id}/files"
-        return self._shaped(self.request_json("GET", path), "GET", path, kind=list)
+        files = self._shaped(self.request_json("GET", path), "GET", path, kind=list)
+        for entry in files:  # each entry a file object, or a clean error (no AttributeError later)
+            self._shaped(entry, "GET", path)
+        return files
 
     def delete_file(self, deposition_id: int | str, file_id: str) -> None:
         """Delete one file of a draft (204); a 404 after a lost answer counts as done."""
