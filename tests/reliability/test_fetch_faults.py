@@ -156,11 +156,6 @@ def test_big_download_cut_twice_is_resumed_with_range(
     assert corrupt_final_files(out, published.json) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG client.py download_file: a 429's wait (Retry-After / X-RateLimit-Reset) is not capped by "
-    "RetryPolicy.max_retry_after (API calls are); a far-future value makes fetch sleep for it",
-)
 @pytest.mark.parametrize("header", ["Retry-After", "X-RateLimit-Reset"])
 def test_download_rate_limit_wait_is_bounded(
     header: str, env: FaultProxy, record: dict, tmp_path: Path

@@ -845,7 +845,12 @@ class ZenodoClient:
                 state.reset()  # our part is longer than the file: start again
                 raise _ResumableError("the partial file did not fit the remote file", wait=0.0)
             if resp.status_code == 429:
-                raise _ResumableError("rate limited", status=429, wait=self.retry.rate_limit_wait(resp, 1))
+                wait = self.retry.rate_limit_wait(resp, 1)
+                if wait > self.retry.max_retry_after:  # as for API calls: do not sleep for hours
+                    raise error_from_response(
+                        429, _read_some(resp), resp.headers.get("Content-Type"), url=url, method="GET"
+                    )
+                raise _ResumableError("rate limited", status=429, wait=wait)
             if resp.status_code in RETRY_STATUSES:
                 raise _ResumableError(f"server answered {resp.status_code}", status=resp.status_code)
             if resp.status_code not in (200, 206):
