@@ -200,11 +200,6 @@ def test_fetch_killed_mid_download_then_rerun(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG fetch.py: Ctrl-C while a download thread is blocked on a stalled server waits for the stall to "
-    "end (up to the 600 s transfer timeout) before exiting 130; the sockets are not closed on interrupt",
-)
 def test_fetch_ctrl_c_is_prompt_while_the_server_stalls(
     env: FaultProxy, project: Project, tmp_path: Path
 ) -> None:

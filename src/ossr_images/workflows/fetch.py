@@ -20,11 +20,11 @@ import dataclasses
 import hashlib
 import logging
 import os
+import queue
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -522,22 +522,42 @@ def _download_selected(
     sink = progress_factory(total, f"Downloading {len(todo)} file(s)") if progress_factory else None
     shared = _SharedProgress(sink)
     workers = max(1, min(max_workers, len(todo)))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ossr-fetch")
-    try:
-        futures = [pool.submit(_download_one, client, f, expected_sha.get(f.key), shared) for f in todo]
-        errors: list[BaseException] = []
-        for fut in futures:
+    # Daemon threads, not a ThreadPoolExecutor: on Ctrl-C the run must end at once even when a worker is
+    # blocked on a stalled server (an executor's threads are joined at exit, up to the transfer timeout).
+    jobs: queue.Queue[FetchedFile] = queue.Queue()
+    for f in todo:
+        jobs.put(f)
+    errors: list[BaseException] = []
+    errors_lock = threading.Lock()
+
+    def work() -> None:
+        while not shared.cancelled:
             try:
-                fut.result()
-            except Exception as exc:  # noqa: BLE001 - collected, the most serious is raised
-                errors.append(exc)
-        if errors:
-            raise _most_serious(errors)
+                f = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                _download_one(client, f, expected_sha.get(f.key), shared)
+            except BaseException as exc:  # noqa: BLE001 - collected, the most serious is raised
+                with errors_lock:
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=work, name=f"ossr-fetch-{i}", daemon=True) for i in range(workers)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+        failures = [e for e in errors if isinstance(e, Exception)]
+        if failures:
+            raise _most_serious(failures)
+        if errors:  # only a KeyboardInterrupt from a cancelled worker
+            raise errors[0]
     except KeyboardInterrupt:
         shared.cancel()  # workers stop at their next chunk; their .part files are resumed next time
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         close = getattr(sink, "close", None)
         if callable(close):
             close()
@@ -609,6 +629,10 @@ class _SharedProgress:
         self._sink = sink
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
 
     def cancel(self) -> None:
         """Make every download thread stop at its next chunk (Ctrl-C)."""
