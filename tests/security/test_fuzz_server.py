@@ -80,7 +80,10 @@ class _World:
 
 
 def _inject(proxy: FaultProxy, method: str, path: str, skip: int, status: int, body, after: bool, count: int):  # type: ignore[no-untyped-def]
-    if body is None:
+    # a server acts and then loses the answer only behind a gateway (5xx); a 4xx (429 included: rate limits
+    # stop a request before it is handled) is only ever answered instead of the work
+    after = after and status >= 500
+    if body is None or 300 <= status < 500:
         proxy.status(status, method, path, skip=skip, count=count, after_forward=after, retry_after=1)
     else:
         proxy.rewrite(lambda _s, _b: (status, body), method, path, skip=skip, count=count)
