@@ -6,8 +6,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 STRICT_SKIPS = os.environ.get("OSSR_IMAGES_STRICT_SKIPS") == "1"
+
+# In CI the property-based tests run the same examples every time (a CI verdict must not depend on luck);
+# on a developer's machine they explore new random examples at each run.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.hookimpl(hookwrapper=True)
