@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,23 +14,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 from tests.conftest import TEST_TOKEN
+from tests.helpers.project import GitProject, codemeta_doc, isolate
 from tests.reliability.faultproxy import REPORT_ROWS, SLEEPS, FaultProxy
 
 REPOSITORY = "https://github.com/escape2020/ossr-images-reliability-test"
-CI_VARIABLES = (
-    "CI",
-    "GITHUB_ACTIONS",
-    "GITHUB_SHA",
-    "GITHUB_REPOSITORY",
-    "GITHUB_SERVER_URL",
-    "GITHUB_REF_NAME",
-    "GITHUB_REF_TYPE",
-    "GITLAB_CI",
-    "CI_PROJECT_URL",
-    "CI_COMMIT_SHA",
-    "CI_COMMIT_TAG",
-    "CI_COMMIT_REF_NAME",
-)
 
 # Short client timeouts and backoff, so that a fault costs a second, not minutes. The client has no env knob
 # for these, so the in-process CLI runs get them by wrapping ZenodoClient.__init__.
@@ -63,10 +49,7 @@ def fast_retry():  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Own cache folder (journal), no CI variables of the machine, fast client timeouts and retries."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(cache))
-    for var in CI_VARIABLES:
-        monkeypatch.delenv(var, raising=False)
+    cache = isolate(tmp_path, monkeypatch)
     monkeypatch.delenv("ZENODO_SANDBOX_TOKEN", raising=False)
     from ossr_images.zenodo import client as client_mod
 
@@ -82,84 +65,31 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
-    out = subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-            *args,
-        ],
-        cwd=cwd,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
-
-
-def codemeta_doc(version: str) -> dict:
-    return {
-        "@context": "https://w3id.org/codemeta/3.0",
-        "@type": "SoftwareSourceCode",
-        "name": "hello-reliability",
-        "description": "A tiny project whose image is published through injected faults.",
-        "version": version,
-        "license": "https://spdx.org/licenses/MIT",
-        "datePublished": "2026-01-15",
-        "codeRepository": REPOSITORY,
-        "keywords": ["test"],
-        "author": [{"@type": "Person", "givenName": "Ada", "familyName": "Lovelace"}],
-    }
-
-
 @dataclass
-class Project:
+class Project(GitProject):
     """A git checkout with codemeta.json and an image archive labelled with its HEAD."""
 
-    path: Path
-    images: Path
     image_path: Path | None = None
     version: str = "1.0.0"
 
-    @property
-    def codemeta(self) -> Path:
-        return self.path / "codemeta.json"
-
-    @property
-    def commit(self) -> str:
-        return git(self.path, "rev-parse", "HEAD")
-
     def release(self, version: str, payload_size: int = 200_000) -> Path:
         """Commit codemeta.json for `version`, write its image (about `payload_size` bytes); return the image."""
-        from ossr_images.images.synth import write_docker_archive
-
         self.version = version
-        self.codemeta.write_text(json.dumps(codemeta_doc(version), indent=2) + "\n")
-        git(self.path, "add", "-A")
-        git(self.path, "commit", "-q", "-m", f"release {version}")
+        doc = codemeta_doc(
+            version,
+            name="hello-reliability",
+            description="A tiny project whose image is published through injected faults.",
+            repository=self.repository,
+        )
+        self.commit_release(doc, version)
         payload = os.urandom(payload_size)  # incompressible: the upload is really that big
-        out = self.images / f"hello-{version}.tar"
-        write_docker_archive(
-            out,
-            labels={
-                "org.opencontainers.image.source": REPOSITORY,
-                "org.opencontainers.image.revision": self.commit,
-                "org.opencontainers.image.version": version,
-                "org.opencontainers.image.created": "2026-01-15T12:00:00Z",
-            },
+        self.image_path = self.write_image(
+            self.images / f"hello-{version}.tar",
+            version=version,
             tag=f"hello-reliability:{version}",
             files={"app/blob.bin": payload, "app/VERSION": version.encode()},
-            compression="none",
         )
-        self.image_path = out
-        return out
+        return self.image_path
 
     def publish_args(self, *extra: str) -> list[str]:
         assert self.image_path is not None
@@ -177,14 +107,7 @@ class Project:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
-    path = tmp_path / "hello"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    git(path, "remote", "add", "origin", REPOSITORY + ".git")
-    (path / "README.md").write_text("# hello\n")
-    images = tmp_path / "images"
-    images.mkdir()
-    proj = Project(path, images)
+    proj = Project.create(tmp_path, REPOSITORY)
     proj.release("1.0.0")
     return proj
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import TEST_TOKEN
+from tests.helpers.faults import PUBLISH_STEPS
 from tests.reliability.conftest import Project, depositions, report, run_cli
 from tests.reliability.faultproxy import FaultProxy, LogEntry
-from tests.reliability.test_publish_faults import STEPS, check_one_good_record
+from tests.reliability.test_publish_faults import check_one_good_record
 
 
 def _env(proxy: FaultProxy, cache: Path) -> dict[str, str]:
@@ -95,7 +96,7 @@ def test_publish_killed_at_each_step_then_rerun(
     project: Project,
     _isolated: Path,
 ) -> None:
-    method, path, skip = STEPS[step]
+    method, path, skip = PUBLISH_STEPS[step]
     if hold == "stall":
         env.stall_upload(after_bytes=100_000, seconds=20, method=method, path=path)
     else:
@@ -227,7 +228,7 @@ def test_concurrent_publish_runs_of_one_release(
 ) -> None:
     """Four runs of one release started at once on one machine: one record; every other run either reports
     that record (exit 0) or says why it stopped (one Error and one Hint line)."""
-    env.delay(0.8, "PUT", STEPS["upload-image"][1], count=10)  # keep the first run busy
+    env.delay(0.8, "PUT", PUBLISH_STEPS["upload-image"][1], count=10)  # keep the first run busy
     procs = [_spawn(project.publish_args("--json"), _env(env, _isolated)) for _ in range(4)]
     outs = [p.communicate(timeout=180) for p in procs]
     codes = [p.returncode for p in procs]
@@ -252,12 +253,12 @@ def test_concurrent_publish_from_two_machines(
     """Two CI machines (no shared cache, so no shared lock) publish one release at once. Beyond what the issue
     asks (one machine), but it is what a re-triggered CI pipeline does: the runs may not make two records."""
     # both runs look for the release before either has created it (answers to the first two lists held 3 s)
-    env.delay(3.0, "GET", STEPS["find"][1], count=2)
+    env.delay(3.0, "GET", PUBLISH_STEPS["find"][1], count=2)
     if timing == "both-create-first":  # and both drafts exist before either looks again
-        env.delay(2.0, "POST", STEPS["create"][1], count=2)
+        env.delay(2.0, "POST", PUBLISH_STEPS["create"][1], count=2)
     elif timing == "both-publish-together":  # the uploads end together, then both head for publish
-        env.delay(2.0, "GET", STEPS["verify-files"][1], count=4)
-    env.delay(0.5, "PUT", STEPS["upload-image"][1], count=10)
+        env.delay(2.0, "GET", PUBLISH_STEPS["verify-files"][1], count=4)
+    env.delay(0.5, "PUT", PUBLISH_STEPS["upload-image"][1], count=10)
     procs = [_spawn(project.publish_args("--json"), _env(env, tmp_path / f"machine-{i}")) for i in range(2)]
     outs = [p.communicate(timeout=180) for p in procs]
     codes = [p.returncode for p in procs]

@@ -8,57 +8,18 @@ only ever live in ``<key>.part``); a re-run completes with every file verified."
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.helpers.faults import FETCH_STEPS, Fault, fault_cases, inject
 from tests.reliability.conftest import Project, assert_clean_failure, report, run_cli
 from tests.reliability.faultproxy import FaultProxy
 
-STEPS: dict[str, tuple[str, str]] = {
-    "resolve": ("GET", r"^/api/records/\d+$"),
-    "get-metadata-file": ("GET", r"^/api/records/\d+/files/ossr-image-metadata\.json/content$"),
-    "get-image": ("GET", r"^/api/records/\d+/files/hello-[^/]+\.tar/content$"),
-    "get-codemeta": ("GET", r"^/api/records/\d+/files/codemeta\.json/content$"),
-}
 DOWNLOADS = ("get-metadata-file", "get-image", "get-codemeta")
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    steps: tuple[str, ...]
-
-    def inject(self, proxy: FaultProxy, method: str, path: str) -> None:
-        n = self.name
-        if n == "503-once":
-            proxy.status(503, method, path)
-        elif n == "500-once":
-            proxy.status(500, method, path)
-        elif n == "502-exhausting":
-            proxy.status(502, method, path, count=50)
-        elif n == "reset-before":
-            proxy.reset(method, path)
-        elif n == "429-retry-after":
-            proxy.status(429, method, path, retry_after=1)
-        elif n == "slow-answer":
-            proxy.delay(2.6, method, path)
-        elif n == "cut-mid-file":
-            proxy.cut_download(after_bytes=50_000 if "tar" in path else 300, method=method, path=path)
-        elif n == "cut-every-time":
-            proxy.cut_download(
-                after_bytes=20_000 if "tar" in path else 100, method=method, path=path, count=50
-            )
-        elif n == "corrupt-bytes":
-            proxy.corrupt_download(at_byte=1_000 if "tar" in path else 10, method=method, path=path)
-        else:  # pragma: no cover
-            raise AssertionError(n)
-
-
 FAULTS = [
-    Fault("503-once", tuple(STEPS)),
-    Fault("reset-before", tuple(STEPS)),
-    Fault("429-retry-after", tuple(STEPS)),
+    Fault("503-once", tuple(FETCH_STEPS)),
+    Fault("reset-before", tuple(FETCH_STEPS)),
+    Fault("429-retry-after", tuple(FETCH_STEPS)),
     Fault("500-once", ("resolve", "get-image")),
     Fault("slow-answer", ("resolve", "get-image")),
     Fault("502-exhausting", ("resolve", "get-image")),
@@ -66,7 +27,6 @@ FAULTS = [
     Fault("cut-every-time", ("get-image",)),
     Fault("corrupt-bytes", DOWNLOADS),
 ]
-CASES = [pytest.param(f, s, id=f"{f.name}@{s}") for f in FAULTS for s in f.steps]
 
 
 @pytest.fixture
@@ -95,10 +55,9 @@ def corrupt_final_files(folder: Path, record: dict) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("fault,step", CASES)
+@pytest.mark.parametrize("fault,step", fault_cases(FAULTS))
 def test_fetch_survives(fault: Fault, step: str, env: FaultProxy, record: dict, tmp_path: Path) -> None:
-    method, path = STEPS[step]
-    fault.inject(env, method, path)
+    inject(env, fault.name, FETCH_STEPS[step])
     out = tmp_path / "fetched"
     args = ["fetch", record["doi"], "-d", str(out)]
 
@@ -166,7 +125,7 @@ def test_download_rate_limit_wait_is_bounded(
     from tests.reliability.faultproxy import SLEEPS
 
     value = "3600" if header == "Retry-After" else str(int(_time.time()) + 3600)
-    env.status(429, "GET", STEPS["get-image"][1], headers={header: value})
+    env.status(429, "GET", FETCH_STEPS["get-image"][1], headers={header: value})
     SLEEPS.clear()
     run = run_cli("fetch", record["doi"], "-d", str(tmp_path / "out"), json_out=True)
     assert max(SLEEPS, default=0.0) <= MAX_RETRY_AFTER + 0.01, f"asked to wait {max(SLEEPS)} s"

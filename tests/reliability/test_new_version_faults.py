@@ -11,19 +11,9 @@ import hashlib
 import pytest
 import requests
 from tests.conftest import TEST_TOKEN
+from tests.helpers.faults import NEW_VERSION_STEPS, inject
 from tests.reliability.conftest import Project, assert_clean_failure, depositions, report, run_cli
 from tests.reliability.faultproxy import FaultProxy
-
-STEPS: dict[str, tuple[str, str, int]] = {
-    "find": ("GET", r"^/api/deposit/depositions(\?|$)", 0),
-    "read-previous": ("GET", r"^/api/deposit/depositions/\d+$", 0),
-    "newversion": ("POST", r"^/api/deposit/depositions/\d+/actions/newversion$", 0),
-    "draft-metadata": ("PUT", r"^/api/deposit/depositions/\d+$", 0),
-    "list-files": ("GET", r"^/api/deposit/depositions/\d+/files", 0),
-    "delete-old-image": ("DELETE", r"^/api/deposit/depositions/\d+/files/", 0),
-    "upload-image": ("PUT", r"^/api/files/[^/]+/hello-1\.1\.0\.tar$", 0),
-    "publish": ("POST", r"^/api/deposit/depositions/\d+/actions/publish$", 0),
-}
 
 CASES = [
     ("500-once", "newversion"),
@@ -43,19 +33,6 @@ CASES = [
 ]
 
 
-def inject(proxy: FaultProxy, fault: str, method: str, path: str, skip: int) -> None:
-    if fault.endswith("-once"):
-        proxy.status(int(fault.split("-")[0]), method, path, skip=skip)
-    elif fault == "504-after-done":
-        proxy.status(504, method, path, skip=skip, after_forward=True)
-    elif fault == "reset-after-done":
-        proxy.reset(method, path, skip=skip, after_forward=True)
-    elif fault == "502-exhausting":
-        proxy.status(502, method, path, skip=skip, count=50)
-    else:  # pragma: no cover
-        raise AssertionError(fault)
-
-
 def _md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()  # noqa: S324
 
@@ -69,8 +46,7 @@ def test_new_version_survives(fault: str, step: str, env: FaultProxy, standin, p
     project.release("1.1.0")
     new_md5 = _md5(project.image_path.read_bytes())
 
-    method, path, skip = STEPS[step]
-    inject(env, fault, method, path, skip)
+    inject(env, fault, NEW_VERSION_STEPS[step])
     first = run_cli(*project.publish_args(), json_out=True)
     assert env.faults_fired() >= 1, f"{fault}@{step} never fired\n{first.explain()}"
     reruns = 0

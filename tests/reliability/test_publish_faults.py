@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 
 import pytest
 import requests
 from tests.conftest import TEST_TOKEN
+from tests.helpers.faults import PUBLISH_STEPS, Fault, fault_cases, inject
 from tests.reliability.conftest import (
     Project,
     assert_clean_failure,
@@ -24,60 +24,12 @@ from tests.reliability.conftest import (
 )
 from tests.reliability.faultproxy import FaultProxy
 
-# The requests publish makes, in order (see workflows/publish.py), as (method, path regex, skip).
-STEPS: dict[str, tuple[str, str, int]] = {
-    "find": ("GET", r"^/api/deposit/depositions(\?|$)", 0),
-    "create": ("POST", r"^/api/deposit/depositions$", 0),
-    "list-files": ("GET", r"^/api/deposit/depositions/\d+/files", 0),
-    "upload-image": ("PUT", r"^/api/files/[^/]+/hello-[^/]+\.tar$", 0),
-    "upload-codemeta": ("PUT", r"^/api/files/[^/]+/codemeta\.json$", 0),
-    "upload-metadata-file": ("PUT", r"^/api/files/[^/]+/ossr-image-metadata\.json$", 0),
-    "verify-files": ("GET", r"^/api/deposit/depositions/\d+/files", 1),
-    "set-metadata": ("PUT", r"^/api/deposit/depositions/\d+$", 0),
-    "publish": ("POST", r"^/api/deposit/depositions/\d+/actions/publish$", 0),
-    "read-back": ("GET", r"^/api/records/\d+$", 0),
-}
 UPLOADS = ("upload-image", "upload-codemeta", "upload-metadata-file")
 KEY_STEPS = ("create", "upload-image", "set-metadata", "publish")
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    steps: tuple[str, ...]
-
-    def inject(self, proxy: FaultProxy, method: str, path: str, skip: int) -> None:
-        n = self.name
-        if n == "503-once":
-            proxy.status(503, method, path, skip=skip)
-        elif n in ("500-once", "403-once", "413-once"):
-            proxy.status(int(n.split("-")[0]), method, path, skip=skip)
-        elif n == "502-exhausting":
-            proxy.status(502, method, path, skip=skip, count=50)
-        elif n == "504-after-done":
-            proxy.status(504, method, path, skip=skip, after_forward=True)
-        elif n == "reset-after-done":
-            proxy.reset(method, path, skip=skip, after_forward=True)
-        elif n == "reset-before":
-            proxy.reset(method, path, skip=skip)
-        elif n == "429-retry-after":
-            proxy.status(429, method, path, skip=skip, retry_after=1)
-        elif n == "slow-answer":
-            proxy.delay(2.6, method, path, skip=skip)
-        elif n == "upload-reset-midway":
-            proxy.reset_upload(after_bytes=100_000 if "hello-" in path else 200, method=method, path=path)
-        elif n == "bytes-damaged-on-the-way":
-            proxy.corrupt_upload(at_byte=5_000 if "hello-" in path else 10, method=method, path=path)
-        elif n == "wrong-md5":
-            proxy.wrong_md5(method, path, skip=skip)
-        else:  # pragma: no cover
-            raise AssertionError(n)
-
-
 FAULTS = [
-    Fault("503-once", tuple(STEPS)),
-    Fault("504-after-done", tuple(STEPS)),
-    Fault("reset-after-done", tuple(STEPS)),
+    Fault("503-once", tuple(PUBLISH_STEPS)),
+    Fault("504-after-done", tuple(PUBLISH_STEPS)),
+    Fault("reset-after-done", tuple(PUBLISH_STEPS)),
     Fault("reset-before", ("find", "create", "upload-image", "publish")),
     Fault("500-once", KEY_STEPS),
     Fault("429-retry-after", ("find", "create", "upload-image", "publish")),
@@ -89,7 +41,6 @@ FAULTS = [
     Fault("wrong-md5", UPLOADS),
     Fault("bytes-damaged-on-the-way", UPLOADS),
 ]
-CASES = [pytest.param(f, s, id=f"{f.name}@{s}") for f in FAULTS for s in f.steps]
 
 
 def _md5(path) -> str:  # type: ignore[no-untyped-def]
@@ -130,10 +81,9 @@ def check_one_good_record(standin, project: Project) -> dict:
     return dep
 
 
-@pytest.mark.parametrize("fault,step", CASES)
+@pytest.mark.parametrize("fault,step", fault_cases(FAULTS))
 def test_publish_survives(fault: Fault, step: str, env: FaultProxy, standin, project: Project) -> None:
-    method, path, skip = STEPS[step]
-    fault.inject(env, method, path, skip)
+    inject(env, fault.name, PUBLISH_STEPS[step])
 
     first = run_cli(*project.publish_args(), json_out=True)
     assert env.faults_acted() >= 1, f"the fault {fault.name}@{step} never acted:\n{first.explain()}"
@@ -177,7 +127,7 @@ def test_publish_survives(fault: Fault, step: str, env: FaultProxy, standin, pro
 @pytest.mark.parametrize("flags", [["-q"], ["-q", "--json"], ["-vv"]], ids=["quiet", "quiet-json", "verbose"])
 def test_a_stop_always_says_why_and_what_to_do(flags: list[str], env: FaultProxy, project: Project) -> None:
     """-q silences progress, never the cause and the hint; -vv adds detail, still one Error and one Hint."""
-    env.status(502, "POST", STEPS["create"][1], count=50)
+    env.status(502, "POST", PUBLISH_STEPS["create"][1], count=50)
     args = [flags[0], *project.publish_args(), *flags[1:]]
     run = run_cli(*args)
     assert_clean_failure(run, (4,))

@@ -12,10 +12,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import TEST_TOKEN
-from tests.reliability.conftest import Project, assert_clean_failure, git, run_cli
+from tests.helpers.faults import FETCH_STEPS, PUBLISH_STEPS
+from tests.reliability.conftest import REPOSITORY, Project, assert_clean_failure, run_cli
 from tests.reliability.faultproxy import FaultProxy
-from tests.reliability.test_fetch_faults import STEPS as FETCH_STEPS
-from tests.reliability.test_publish_faults import STEPS as PUBLISH_STEPS
 from tests.reliability.test_publish_faults import check_one_good_record
 
 EXAMPLES = int(os.environ.get("OSSR_FUZZ_SERVER_EXAMPLES", "8"))
@@ -50,14 +49,7 @@ class _World:
         root = Path(self._tmp.name)
         self.standin = LocalZenodo(root / "zenodo", tokens=[TEST_TOKEN]).start()
         self.proxy = FaultProxy(self.standin.api_url).start()
-        path = root / "hello"
-        path.mkdir()
-        git(path, "init", "-q", "-b", "main")
-        from tests.reliability.conftest import REPOSITORY
-
-        git(path, "remote", "add", "origin", REPOSITORY + ".git")
-        (root / "images").mkdir()
-        self.project = Project(path, root / "images")
+        self.project = Project.create(root, REPOSITORY)
         self.project.release("1.0.0", payload_size=50_000)
         self.root = root
         self._saved = {
@@ -123,7 +115,7 @@ def test_fetch_under_random_server_faults(step, status, body, count, _isolated) 
     with _World() as w:
         published = run_cli(*w.project.publish_args(), json_out=True)
         assert published.exit_code == 0, published.explain()
-        method, path = FETCH_STEPS[step]
+        method, path, _ = FETCH_STEPS[step]
         _inject(w.proxy, method, path, 0, status, body, False, count)
         out = w.root / "out"
         first = run_cli("fetch", published.json["doi"], "-d", str(out), json_out=True)

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.helpers.faults import PUBLISH_STEPS
 from tests.reliability.conftest import Project, assert_clean_failure, run_cli
 from tests.reliability.faultproxy import FaultProxy
-from tests.reliability.test_publish_faults import STEPS, check_one_good_record
+from tests.reliability.test_publish_faults import check_one_good_record
 
 RECORD = r"^/api/records/\d+$"
 
@@ -180,7 +181,7 @@ FETCH_GARBAGE = [
 def test_publish_with_garbage_answers(
     step: str, garbage: str, env: FaultProxy, standin, project: Project
 ) -> None:
-    method, path, skip = STEPS[step]
+    method, path, skip = PUBLISH_STEPS[step]
     env.rewrite(lambda status, body: (status, GARBAGE[garbage]), method, path, skip=skip)
     first = run_cli(*project.publish_args(), json_out=True)
     assert env.faults_fired() == 1
