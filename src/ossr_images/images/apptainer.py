@@ -1,8 +1,8 @@
 """Apptainer / Singularity: find the binary, build a .sif from a definition file (with %labels added) or
 from a docker archive, read labels back.
 
-spython only ever runs `singularity`, so with only `apptainer` installed it fails; ossr-images therefore
-finds `apptainer` (then `singularity`) itself and runs it directly, streaming the build log.
+No wrapper library: ossr-images finds `apptainer` (then `singularity`) itself and runs it directly, streaming
+the build log (a wrapper that only ever runs `singularity` fails where only `apptainer` is installed).
 """
 
 from __future__ import annotations
