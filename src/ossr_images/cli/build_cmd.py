@@ -3,34 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ossr_images.cli.common import emit_json, info, json_option
+from ossr_images.cli.common import emit_json, info, is_quiet, json_option, source_options
 
-
-def _provenance_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    decorators = [
-        click.option(
-            "--codemeta",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="The source's CodeMeta file [default: codemeta.json in --repo, beside the input, or here].",
-        ),
-        click.option(
-            "--repo",
-            "repo_dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="The git checkout being built [default: the one holding the CodeMeta file].",
-        ),
-        click.option("--commit", metavar="SHA", help="The source commit (else from git or CI variables)."),
-        click.option("--allow-dirty", is_flag=True, help="Build from a checkout with uncommitted changes."),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
+_provenance_options = source_options(
+    codemeta_help="The source's CodeMeta file [default: codemeta.json in --repo, beside the input, or here].",
+    repo_help="The git checkout being built [default: the one holding the CodeMeta file].",
+)
 
 
 def _find_codemeta(explicit: Path | None, *candidates: Path | None) -> Path | None:
@@ -167,7 +150,7 @@ def build_docker_cmd(
     """
     from ossr_images.images.build import build_docker
 
-    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    quiet = is_quiet(ctx)
     cm_path = _find_codemeta(codemeta, repo_dir, context, Path("."))
     cm, source = _provenance(cm_path, repo_dir or (None if cm_path else context), commit, allow_dirty)
     progress = _LazyProgress("Exporting", enabled=bool(out) and not (quiet or as_json))
@@ -220,7 +203,7 @@ def build_singularity_cmd(
     """
     from ossr_images.images.build import build_singularity
 
-    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    quiet = is_quiet(ctx)
     cm_path = _find_codemeta(codemeta, repo_dir, definition.parent, Path("."))
     cm, source = _provenance(
         cm_path, repo_dir or (None if cm_path else definition.parent), commit, allow_dirty

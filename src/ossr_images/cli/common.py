@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -43,12 +44,28 @@ def emit_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
 
 
+def is_quiet(ctx: click.Context | None = None) -> bool:
+    """Whether -q was given (to the current command's root when `ctx` is None)."""
+    ctx = ctx or click.get_current_context(silent=True)
+    return ctx is not None and bool((ctx.find_root().obj or {}).get("quiet"))
+
+
 def info(message: str) -> None:
     """Human text: always on stderr so that stdout stays clean for --json and results; silenced by -q."""
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and (ctx.find_root().obj or {}).get("quiet"):
-        return
-    click.echo(message, err=True)
+    if not is_quiet():
+        click.echo(message, err=True)
+
+
+def human_size(n: int | None) -> str:
+    """A byte count for people: "512 B", "1.5 MiB"."""
+    if n is None:
+        return "size unknown"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
@@ -85,9 +102,23 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def stack(*decorators: Decorator) -> Decorator:
+    """One decorator applying `decorators` as if written one above the other, first on top."""
+
+    def apply(f: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
 def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--sandbox / --zenodo-url / --token-file / --allow-insecure-http, shared by publish, fetch, search."""
-    decorators = [
+    return stack(
         click.option(
             "--sandbox", is_flag=True, help="Use sandbox.zenodo.org (token from ZENODO_SANDBOX_TOKEN)."
         ),
@@ -108,7 +139,28 @@ def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             help="Allow sending the token over plain http to a non-loopback host (not recommended).",
         ),
+    )(f)
+
+
+def source_options(
+    *,
+    repo_help: str,
+    codemeta_help: str | None = None,
+    dirty_help: str = "Accept a checkout with uncommitted changes.",
+) -> Decorator:
+    """[--codemeta] / --repo / --commit / --allow-dirty: where the source link comes from (build, publish,
+    validate); no --codemeta without `codemeta_help` (validate takes the file as an argument)."""
+    codemeta = [
+        click.option("--codemeta", type=click.Path(dir_okay=False, path_type=Path), help=codemeta_help)
     ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
+    return stack(
+        *(codemeta if codemeta_help else []),
+        click.option("--repo", "repo_dir", type=click.Path(file_okay=False, path_type=Path), help=repo_help),
+        click.option(
+            "--commit",
+            metavar="SHA",
+            help="The source commit: its full id; with a checkout also an abbreviated id or a tag "
+            "[default: from the checkout, else CI variables].",
+        ),
+        click.option("--allow-dirty", is_flag=True, help=dirty_help),
+    )

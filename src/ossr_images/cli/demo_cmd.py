@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ossr_images.cli.common import emit_json, info, json_option
+from ossr_images.cli.common import emit_json, info, is_quiet, json_option
 
 
 @click.command("demo")
@@ -29,7 +29,7 @@ def demo(ctx: click.Context, keep: Path | None, as_json: bool) -> None:
     from ossr_images.workflows.demo import run_demo
     from ossr_images.workflows.publish import result_summary
 
-    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    quiet = is_quiet(ctx)
 
     def progress(total: int | None, description: str) -> Progress:
         return Progress(total, description, enabled=not (quiet or as_json))

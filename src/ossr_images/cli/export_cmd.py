@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ossr_images.cli.common import emit_json, info, json_option
+from ossr_images.cli.common import emit_json, info, is_quiet, json_option
 
 
 @click.command("export")
@@ -69,7 +69,7 @@ def export(
     from ossr_images.cli.progress import Progress
     from ossr_images.images.export import export_image
 
-    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    quiet = is_quiet(ctx)
     verbose = int((ctx.find_root().obj or {}).get("verbose") or 0)
     with Progress(None, f"Exporting {ref}", enabled=not (quiet or as_json)) as progress:
         result = export_image(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ossr_images.cli.common import emit_json, info, json_option, target_options
+from ossr_images.cli.common import emit_json, human_size, info, is_quiet, json_option, target_options
 
 
 @click.command("fetch")
@@ -68,7 +68,7 @@ def fetch(
     from ossr_images.workflows.fetch import fetch as run_fetch
     from ossr_images.workflows.fetch import resolve_fetch_target
 
-    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    quiet = is_quiet(ctx)
     ref, target = resolve_fetch_target(
         identifier,
         sandbox=sandbox,
@@ -119,7 +119,7 @@ def _print_human(result) -> None:  # type: ignore[no-untyped-def]
         state = "verified" if f.verified else "NOT verified"
         how = "downloaded" if f.downloaded else "already there"
         checks = "md5 + sha256" if f.sha256 and f.key == result.image_key else "md5"
-        out(f"  {f.key}  ({_size(f.size)}, {how}, {checks} {state})")
+        out(f"  {f.key}  ({human_size(f.size)}, {how}, {checks} {state})")
     if result.image_key and result.image_format:
         ident = f", image ID {result.image_id}" if result.image_id else ""
         fetched = "" if result.image_fetched else "; not fetched"
@@ -147,14 +147,3 @@ def _print_human(result) -> None:  # type: ignore[no-untyped-def]
         if result.load_command and not result.load_command.startswith("#"):
             out(f"Load it with: (cd {result.directory} && {result.load_command})  [or fetch with --load]")
         out(f"Run it with: {result.run_command}")
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "size unknown"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"

@@ -7,16 +7,7 @@ from typing import Any
 
 import click
 
-from ossr_images.cli.common import emit_json, json_option
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+from ossr_images.cli.common import emit_json, human_size, is_quiet, json_option
 
 
 def render(info: Any) -> list[str]:
@@ -26,7 +17,7 @@ def render(info: Any) -> list[str]:
         f"Format:         {info.format}"
         + (f" ({info.layout})" if info.layout and info.layout != "sif" else ""),
         f"Compression:    {info.compression}",
-        f"Size:           {info.size} bytes ({_size(info.size)})",
+        f"Size:           {info.size} bytes ({human_size(info.size)})",
     ]
     if info.sha256:
         lines.append(f"SHA-256:        {info.sha256}")
@@ -46,10 +37,10 @@ def render(info: Any) -> list[str]:
     kind = "Partitions" if info.format == "sif" else "Layers"
     total = sum(int(layer.get("size") or 0) for layer in info.layers)
     checked = ", each verified against its digest" if info.layers_verified else ""
-    lines.append(f"{kind + ':':<16}{len(info.layers)} ({_size(total)}{checked})")
+    lines.append(f"{kind + ':':<16}{len(info.layers)} ({human_size(total)}{checked})")
     for layer in info.layers:
         name = layer.get("digest") or layer.get("fstype") or "-"
-        lines.append(f"  {name}  {_size(int(layer.get('size') or 0))}")
+        lines.append(f"  {name}  {human_size(int(layer.get('size') or 0))}")
     if info.labels:
         lines.append("Labels:")
         for key in sorted(info.labels):
@@ -85,7 +76,7 @@ def inspect_cmd(ctx: click.Context, file: Path, verify: bool, no_sha256: bool, a
     from ossr_images.cli.progress import Progress
     from ossr_images.images.inspect import inspect_image
 
-    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    quiet = is_quiet(ctx)
     total = file.stat().st_size if file.is_file() else None
     enabled = not (quiet or as_json) and bool(total and total > 256 * 1024 * 1024)
     with Progress(total, f"Reading {file.name}", enabled=enabled) as progress:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ossr_images.cli.common import emit_json, info, json_option, target_options
+from ossr_images.cli.common import emit_json, info, is_quiet, json_option, source_options, target_options
 from ossr_images.errors import InvalidInputError
 
 
@@ -26,21 +26,10 @@ def _is_production(target: Any) -> bool:
 
 @click.command("publish")
 @click.argument("image", metavar="IMAGE")
-@click.option(
-    "--codemeta",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The source's CodeMeta file [default: codemeta.json in --repo or the current folder].",
+@source_options(
+    codemeta_help="The source's CodeMeta file [default: codemeta.json in --repo or the current folder].",
+    repo_help="The git checkout the image was built from (gives the repository URL and commit).",
 )
-@click.option(
-    "--repo",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The git checkout the image was built from (gives the repository URL and commit).",
-)
-@click.option(
-    "--commit", metavar="SHA", help="The full commit the image was built from (else from git or CI)."
-)
-@click.option("--allow-dirty", is_flag=True, help="Accept a checkout with uncommitted changes.")
 @target_options
 @click.option(
     "--community",
@@ -115,7 +104,7 @@ def publish(
     if no_community and communities:
         raise click.UsageError("--community and --no-community exclude each other")
     chosen = () if no_community else (communities or ("escape2020",))
-    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    quiet = is_quiet(ctx)
     target = resolve_target(
         sandbox=sandbox,
         zenodo_url=zenodo_url,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ossr_images.cli.common import emit_json, info, json_option, target_options
+from ossr_images.cli.common import emit_json, human_size, info, json_option, target_options
 
 
 @click.command("search")
@@ -56,12 +56,10 @@ def search(
 
 
 def _line(hit) -> str:  # type: ignore[no-untyped-def]
-    from ossr_images.cli.fetch_cmd import _size
-
     version = f" {hit.version}" if hit.version else ""
     fmt = hit.format or "format unknown"
     if hit.compression and hit.compression != "none":
         fmt += f"+{hit.compression}"
-    size = _size(hit.size) if hit.size is not None else "size unknown"
+    size = human_size(hit.size)
     source = f"{hit.repository} at {hit.commit}" if hit.repository and hit.commit else "source unknown"
     return f"{hit.doi or 'record ' + hit.record_id}  {hit.title or '(no title)'}{version}  [{fmt}, {size}]  {source}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ossr_images.cli.common import emit_json, info, json_option
+from ossr_images.cli.common import emit_json, info, json_option, source_options
 from ossr_images.errors import EXIT_INVALID, Problem
 from ossr_images.workflows.validate import ValidationResult, run_validate
 
@@ -24,18 +24,10 @@ from ossr_images.workflows.validate import ValidationResult, run_validate
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Also check this image (Docker/OCI archive or .sif): its source and revision labels must match.",
 )
-@click.option(
-    "--repo",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The git checkout the image is built from [default: the one holding CODEMETA].",
+@source_options(
+    repo_help="The git checkout the image is built from [default: the one holding CODEMETA].",
+    dirty_help="Accept uncommitted changes in the checkout (a warning).",
 )
-@click.option(
-    "--commit",
-    metavar="SHA",
-    help="The source commit: its full id; with a checkout also an abbreviated id or a tag.",
-)
-@click.option("--allow-dirty", is_flag=True, help="Accept uncommitted changes in the checkout (a warning).")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @json_option
 def validate(
