@@ -12,20 +12,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.helpers.project import CI_VARIABLES, git
 
 from ossr_images.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "hello"
 PROJECT_REPO = "https://github.com/escape2020/ossr-images"
-CI_VARS = (
-    "GITHUB_SHA",
-    "GITHUB_REPOSITORY",
-    "GITHUB_SERVER_URL",
-    "GITHUB_REF_NAME",
-    "CI_COMMIT_SHA",
-    "CI_PROJECT_URL",
-)
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
     "GIT_AUTHOR_EMAIL": "test@example.org",
@@ -37,15 +30,11 @@ GIT_ENV = {
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for key in CI_VARS:
+    for key in CI_VARIABLES:
         monkeypatch.delenv(key, raising=False)
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -245,7 +234,7 @@ def test_bundled_example_copy_is_in_sync():
 def test_real_process_exit_status(tmp_path):
     """The installed entry point, as a script would run it."""
     shutil.copy(EXAMPLE / "codemeta.json", tmp_path / "codemeta.json")
-    env = {k: v for k, v in os.environ.items() if k not in CI_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
     ok = subprocess.run(
         [sys.executable, "-m", "ossr_images", "validate", "--commit", "7" * 40, "--json"],
         cwd=tmp_path,

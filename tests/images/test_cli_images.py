@@ -69,7 +69,9 @@ def test_export_repack_and_unknown_ref(tmp_path: Path) -> None:
 
 @pytest.mark.docker
 def test_build_docker_command(docker_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from .test_engines import BUSYBOX, CODEMETA, REPO, _git
+    from tests.helpers.project import git
+
+    from .test_engines import BUSYBOX, CODEMETA, REPO
 
     if not os.path.exists(BUSYBOX):
         pytest.skip("busybox-static is not installed")
@@ -78,11 +80,11 @@ def test_build_docker_command(docker_engine, tmp_path: Path, monkeypatch: pytest
     (proj / "busybox").write_bytes(Path(BUSYBOX).read_bytes())
     (proj / "Dockerfile").write_text("FROM scratch\nCOPY busybox /bin/busybox\n")
     (proj / "codemeta.json").write_text(json.dumps(CODEMETA))
-    _git(proj, "init", "-q")
-    _git(proj, "add", "-A")
-    _git(proj, "commit", "-qm", "x")
-    _git(proj, "remote", "add", "origin", REPO)
-    commit = _git(proj, "rev-parse", "HEAD")
+    git(proj, "init", "-q")
+    git(proj, "add", "-A")
+    git(proj, "commit", "-qm", "x")
+    git(proj, "remote", "add", "origin", REPO)
+    commit = git(proj, "rev-parse", "HEAD")
     out = tmp_path / "hello.tar.zst"
     monkeypatch.chdir(tmp_path)
     code, stdout, err = _run("build", "docker", str(proj), "-t", "ossr-test/cli:1", "-o", str(out), "--json")

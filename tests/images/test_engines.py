@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.helpers.project import git
 
 from ossr_images.errors import EngineUnavailableError, InvalidInputError, RemoteError
 from ossr_images.images.compression import open_decompressed
@@ -35,16 +36,6 @@ CODEMETA = {
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
-def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.email=t@example.org", "-c", "user.name=t", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git checkout with a Dockerfile (FROM scratch + static busybox), a definition and codemeta.json."""
@@ -59,10 +50,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (root / "codemeta.json").write_text(json.dumps(CODEMETA))
     (root / ".gitignore").write_text("*.tar\n*.zst\n*.gz\n*.sif\nout/\n")
-    _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "hello")
-    _git(root, "remote", "add", "origin", REPO + ".git")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "hello")
+    git(root, "remote", "add", "origin", REPO + ".git")
     return root
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.helpers.project import git
 
 from ossr_images.cli import main
 from ossr_images.images.inspect import inspect_image
@@ -30,20 +30,11 @@ def hello(tmp_path: Path) -> tuple[Path, str]:
     shutil.copy(BUSYBOX, root / "busybox")
     repo = json.loads((root / "codemeta.json").read_text())["codeRepository"]
 
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-c", "user.email=t@example.org", "-c", "user.name=t", *args],
-            cwd=root,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-
-    git("init", "-q")
-    git("add", "-A")
-    git("commit", "-qm", "example")
-    git("remote", "add", "origin", repo)
-    return root, git("rev-parse", "HEAD")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "example")
+    git(root, "remote", "add", "origin", repo)
+    return root, git(root, "rev-parse", "HEAD")
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from tests.helpers.project import CI_VARIABLES, git
 
 from ossr_images.errors import InvalidInputError
 from ossr_images.metadata.source import (
@@ -32,11 +32,6 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "author@example.org",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
-
-
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return result.stdout.strip()
 
 
 class Repo:
@@ -70,16 +65,7 @@ def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for key in (
-        "GITHUB_SHA",
-        "GITHUB_REPOSITORY",
-        "GITHUB_SERVER_URL",
-        "GITHUB_REF_NAME",
-        "CI_COMMIT_SHA",
-        "CI_PROJECT_URL",
-        "CI_COMMIT_TAG",
-        "CI_COMMIT_REF_NAME",
-    ):
+    for key in CI_VARIABLES:
         monkeypatch.delenv(key, raising=False)
 
 
