@@ -107,6 +107,24 @@ def test_build_labels_through_docker_inspect_and_readers(built, docker_engine, p
 
 
 @pytest.mark.docker
+def test_plain_docker_save_names_the_engine(built, docker_engine, provenance, tmp_path: Path) -> None:
+    """An archive written by `docker save` itself (not by ossr-images): its config's `docker_version` gives
+    engine and engineVersion in the image metadata file."""
+    from ossr_images.metadata.image_record import image_record_from
+
+    cm, source = provenance
+    saved = tmp_path / "saved.tar"
+    with saved.open("wb") as fh:
+        for chunk in docker_engine.save_stream("ossr-test/hello-p4:1.0"):
+            fh.write(chunk)
+    for info in (inspect_image(saved), inspect_image(saved, sha256=False)):
+        assert info.image_id == built.image_id
+        assert info.docker_version == docker_engine.version  # the test engine builds with the classic builder
+        doc = image_record_from(info, source=source, codemeta=cm, sha256="ab" * 32)
+        assert (doc["engine"], doc["engineVersion"]) == ("docker", docker_engine.version)
+
+
+@pytest.mark.docker
 @pytest.mark.parametrize("method", ["none", "gzip", "zstd"])
 def test_export_round_trip_every_compression(built, docker_engine, tmp_path: Path, method: str) -> None:
     out = tmp_path / f"hello.{method}"

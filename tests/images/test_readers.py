@@ -119,6 +119,54 @@ def test_legacy_docker_layout_with_symlinked_layer(tmp_path: Path) -> None:
     assert info.labels == {"k": "v"}
 
 
+def _legacy_archive(path: Path, extra_config: dict) -> Path:
+    """A one-layer `docker save` archive in the legacy layout whose config also holds `extra_config`."""
+    from ossr_images.images.synth import layer_tar
+
+    layer = layer_tar({"a.txt": b"a"})
+    diff = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": LABELS},
+            "rootfs": {"type": "layers", "diff_ids": [diff]},
+            **extra_config,
+        }
+    ).encode()
+    cid = hashlib.sha256(config).hexdigest()
+    manifest = [{"Config": f"{cid}.json", "RepoTags": ["old:1"], "Layers": ["aaa/layer.tar"]}]
+    entries = [("aaa", "dir"), ("aaa/layer.tar", layer), (f"{cid}.json", config)]
+    path.write_bytes(make_tar([*entries, ("manifest.json", json.dumps(manifest).encode())]))
+    return path
+
+
+@pytest.mark.parametrize("sha256", [True, False], ids=["streamed", "seeking"])
+def test_docker_version_of_the_config_names_the_engine(tmp_path: Path, sha256: bool) -> None:
+    """`docker save` of an image from Docker's classic builder: the config's legacy `docker_version` is the
+    engine version that built it, and becomes engine/engineVersion of the image metadata file."""
+    from ossr_images.metadata.image_record import image_record_from, validate_image_record
+    from ossr_images.metadata.source import SourceLink
+
+    source = SourceLink(FIXTURE_REPO, FIXTURE_COMMIT)
+    path = _legacy_archive(tmp_path / "saved.tar", {"docker_version": "20.10.24+dfsg1"})
+    info = inspect_image(path, sha256=sha256)
+    assert info.docker_version == "20.10.24+dfsg1"
+    assert info.to_dict()["docker_version"] == "20.10.24+dfsg1"
+    doc = image_record_from(info, source=source, sha256="ab" * 32)
+    assert (doc["engine"], doc["engineVersion"]) == ("docker", "20.10.24+dfsg1")
+    assert [p for p in validate_image_record(doc) if p.severity == "error"] == []
+    # what the caller knows wins (publish of docker-daemon:REF names the engine it exported from)
+    doc = image_record_from(info, source=source, sha256="ab" * 32, engine="podman", engine_version="5.0")
+    assert (doc["engine"], doc["engineVersion"]) == ("podman", "5.0")
+    # BuildKit and other tools leave it out, or empty: nothing is made up
+    for extra in ({}, {"docker_version": ""}, {"docker_version": 20}):
+        info = inspect_image(_legacy_archive(tmp_path / "other.tar", extra), sha256=sha256)
+        assert info.docker_version is None, extra
+        doc = image_record_from(info, source=source, sha256="ab" * 32)
+        assert (doc["engine"], doc["engineVersion"]) == (None, None)
+
+
 def test_pure_oci_archive(tmp_path: Path, synth_bytes: tuple[bytes, str]) -> None:
     data, image_id = synth_bytes
     members = tar_members(data)

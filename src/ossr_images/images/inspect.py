@@ -59,6 +59,7 @@ class ImageInfo:
     architecture: str | None = None
     os: str | None = None
     created: str | None = None
+    docker_version: str | None = None  # the engine that built it: legacy config field, absent with BuildKit
     layers: list[dict[str, Any]] = field(default_factory=list)  # [{digest, size}]
     layout: str | None = None  # "docker-legacy", "docker+oci", "oci", "sif"
     layers_verified: bool = False  # every layer's content was hashed and matched its digest
@@ -484,7 +485,7 @@ def _parse_digest(value: Any, what: str) -> str:
 
 
 def _config_facts(config: Any, info: ImageInfo, where: str) -> list[str]:
-    """Fill labels, architecture, os, created from a config; return its diff_ids."""
+    """Fill labels, architecture, os, created, docker_version from a config; return its diff_ids."""
     if not isinstance(config, dict):
         raise InvalidInputError(
             f"the image config {where} is not a JSON object",
@@ -503,6 +504,8 @@ def _config_facts(config: Any, info: ImageInfo, where: str) -> list[str]:
     for attr in ("architecture", "os", "created"):
         value = config.get(attr)
         setattr(info, attr, value if isinstance(value, str) else None)
+    version = config.get("docker_version")
+    info.docker_version = version if isinstance(version, str) and version else None
     rootfs = config.get("rootfs")
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     return [d for d in diff_ids if isinstance(d, str)] if isinstance(diff_ids, list) else []

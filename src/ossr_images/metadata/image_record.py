@@ -175,7 +175,8 @@ def image_record_from(
     engine_version: str | None = None,
 ) -> dict[str, Any]:
     """Convenience: build the document from an `images.inspect.ImageInfo`, a `source.SourceLink` and an
-    optional `codemeta.CodeMeta` (duck-typed so this module stays free of heavier imports)."""
+    optional `codemeta.CodeMeta` (duck-typed so this module stays free of heavier imports). Without an
+    `engine`, an archive whose config names the Docker version that built it gives docker and that version."""
     from pathlib import Path
 
     labels = dict(getattr(info, "labels", None) or {})
@@ -188,6 +189,9 @@ def image_record_from(
             "Compute the sha256 (e.g. while uploading) before building the image metadata file.",
         )
     licenses = list(getattr(codemeta, "licenses", None) or []) if codemeta is not None else []
+    docker_version = getattr(info, "docker_version", None)
+    if engine is None and docker_version:
+        engine, engine_version = "docker", engine_version or docker_version
     return build_image_record(
         repository=source.repository,
         commit=source.commit,
