@@ -76,3 +76,17 @@ class Problem:
 
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "severity": self.severity, "message": self.message, "hint": self.hint}
+
+
+class HasProblems:
+    """Mixin for results holding `problems`: the errors and the warnings among them."""
+
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]

@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from pydantic import BaseModel, Field
 
-from ossr_images.errors import InvalidInputError, Problem
+from ossr_images.errors import HasProblems, InvalidInputError, Problem
 from ossr_images.metadata import spdx
 
 SCHEMA_RESOURCE = "schemas/codemeta-input.schema.json"
@@ -76,21 +76,13 @@ class CodeMeta(BaseModel):
 
 
 @dataclass
-class CodeMetaReport:
+class CodeMetaReport(HasProblems):
     """The outcome of reading one codemeta.json: the raw JSON (None if unparsable), the normalised model
     (None if unparsable) and every problem found."""
 
     raw: dict[str, Any] | None
     codemeta: CodeMeta | None
     problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
     @property
     def valid(self) -> bool:

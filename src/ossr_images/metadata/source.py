@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ossr_images.errors import InvalidInputError, Problem
+from ossr_images.errors import HasProblems, InvalidInputError, Problem
 
 # GitLab instances without "gitlab" in their name (tree URLs are /-/tree/<commit> there).
 KNOWN_GITLAB_HOSTS = frozenset(
@@ -53,16 +53,12 @@ class SourceLink:
 
 
 @dataclass
-class SourceReport:
+class SourceReport(HasProblems):
     """What resolving the source found: the link (None when it could not be made), problems, the checkout."""
 
     source: SourceLink | None
     problems: list[Problem] = field(default_factory=list)
     checkout: Path | None = None
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
 
 
 # --------------------------------------------------------------------------------------------- URLs

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ossr_images.errors import OssrError, Problem
+from ossr_images.errors import HasProblems, OssrError, Problem
 from ossr_images.metadata.codemeta import CodeMeta, load_codemeta
 from ossr_images.metadata.crosswalk import ZenodoMetadata, to_zenodo_metadata
 from ossr_images.metadata.source import SourceLink, inspect_source
 
 
 @dataclass
-class ValidationResult:
+class ValidationResult(HasProblems):
     """valid: no error (and, with strict, no warning). problems: every finding, in file order.
     codemeta/source/zenodo_metadata: what could be worked out (None otherwise); image: the images.inspect
     ImageInfo when --image was given and could be read."""
@@ -27,14 +27,6 @@ class ValidationResult:
     source: SourceLink | None = None
     zenodo_metadata: ZenodoMetadata | None = None
     image: Any | None = None
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
     def to_dict(self) -> dict[str, Any]:
         """The `validate --json` document: valid, problems, source, zenodo_metadata."""
