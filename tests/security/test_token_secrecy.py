@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import pytest
 from tests.conftest import TEST_TOKEN
+from tests.helpers.logs import LineCollector, collecting
 from tests.reliability.conftest import Project, assert_clean_failure, run_cli
 from tests.reliability.faultproxy import FaultProxy
 
@@ -39,25 +40,12 @@ def _forms(secret: str) -> list[str]:
     return [secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode()]
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.lines.append(self.format(record))
-        except Exception:  # noqa: BLE001 - a broken record must not hide others
-            self.lines.append(repr(record.__dict__))
-
-
 @pytest.fixture
 def collected(monkeypatch: pytest.MonkeyPatch):
     """Every log record at DEBUG, wherever it comes from (the CLI re-installs its own handler per run)."""
     import ossr_images.cli as cli_mod
 
-    handler = _Collect()
-    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s %(args)s"))
+    handler = LineCollector("%(name)s %(levelname)s %(message)s %(args)s")
     original = cli_mod.setup_logging
 
     def setup_and_collect(verbose: int, quiet: bool) -> None:
@@ -66,15 +54,8 @@ def collected(monkeypatch: pytest.MonkeyPatch):
         lg.addHandler(handler)
 
     monkeypatch.setattr(cli_mod, "setup_logging", setup_and_collect)
-    others = [logging.getLogger(), logging.getLogger("urllib3"), logging.getLogger("requests")]
-    saved = [(lg, lg.level) for lg in others]
-    for lg in others:
-        lg.addHandler(handler)
-        lg.setLevel(logging.DEBUG)
-    yield handler
-    for lg, level in saved:
-        lg.removeHandler(handler)
-        lg.setLevel(level)
+    with collecting(handler, "urllib3", "requests"):
+        yield handler
     logging.getLogger("ossr_images").removeHandler(handler)
 
 
@@ -92,7 +73,7 @@ def _scan_files(*folders: Path) -> list[str]:
 def test_token_never_shows_anywhere(
     env: FaultProxy,
     project: Project,
-    collected: _Collect,
+    collected: LineCollector,
     tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from pathlib import Path
 
 import pytest
+from tests.helpers.logs import LineCollector, collecting
 
 from ossr_images.standin.faults import Faults
 from ossr_images.zenodo.client import ZenodoClient
@@ -18,31 +18,13 @@ from ossr_images.zenodo.target import Target
 from .conftest import METADATA, TOKEN, fast_retry
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture
 def collected():
-    handler = _Collect()
-    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-    loggers = [logging.getLogger(), logging.getLogger("ossr_images"), logging.getLogger("urllib3")]
-    saved = [(lg, lg.level) for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(handler)
-        lg.setLevel(logging.DEBUG)
-    yield handler
-    for lg, level in saved:
-        lg.removeHandler(handler)
-        lg.setLevel(level)
+    with collecting(LineCollector(), "ossr_images", "urllib3") as handler:
+        yield handler
 
 
-def test_token_never_leaks(standin, collected: _Collect, tmp_path: Path) -> None:
+def test_token_never_leaks(standin, collected: LineCollector, tmp_path: Path) -> None:
     texts: list[str] = []
 
     def record_error(exc: Exception) -> None:
