@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from ossr_images.errors import HasProblems, InvalidInputError, Problem
 from ossr_images.metadata import spdx
+from ossr_images.metadata.funding import Grant, read_funding
 
 SCHEMA_RESOURCE = "schemas/codemeta-input.schema.json"
 SOFTWARE_TYPES = ("SoftwareSourceCode", "SoftwareApplication")
@@ -66,6 +67,9 @@ class CodeMeta(BaseModel):
     authors: list[Agent] = Field(default_factory=list)
     maintainers: list[Agent] = Field(default_factory=list)
     contributors: list[Agent] = Field(default_factory=list)
+    copyright_holders: list[Agent] = Field(default_factory=list)
+    funders: list[Agent] = Field(default_factory=list)  # `funder`, then funders named inside `funding`
+    grants: list[Grant] = Field(default_factory=list)  # only awards Zenodo can link (see metadata.funding)
     keywords: list[str] = Field(default_factory=list)
     code_repository: str | None = None
     identifier: str | None = None
@@ -521,6 +525,29 @@ def _normalise(raw: dict[str, Any], add: Any, reported: set[str]) -> CodeMeta:
     contributors = _agents(
         raw.get("contributor"), "/contributor", "contributor", add, strict=False, reported=reported
     )
+    copyright_holders = _agents(
+        raw.get("copyrightHolder"),
+        "/copyrightHolder",
+        "copyrightHolder",
+        add,
+        strict=False,
+        reported=reported,
+    )
+    funders = _agents(
+        raw.get("funder"),
+        "/funder",
+        "funder",
+        add,
+        strict=False,
+        reported=reported,
+        string_kind="Organization",
+    )
+    grants, nested_funders = read_funding(raw, add)
+    for ptr, item in nested_funders:
+        if isinstance(item, str) or (isinstance(item, dict) and item.get("name")):
+            funders += _agents(
+                item, ptr, "funder", add, strict=False, reported=reported, string_kind="Organization"
+            )
     keywords = _keywords(raw, add)
     repo = _code_repository(raw, add, reported)
     date_published = _dates(raw, add)
@@ -562,6 +589,9 @@ def _normalise(raw: dict[str, Any], add: Any, reported: set[str]) -> CodeMeta:
         authors=authors,
         maintainers=maintainers,
         contributors=contributors,
+        copyright_holders=copyright_holders,
+        funders=_unique_agents(funders),
+        grants=grants,
         keywords=keywords,
         code_repository=repo,
         identifier=_text(raw.get("identifier")),
@@ -656,20 +686,27 @@ def _licenses(raw: dict[str, Any], add: Any, reported: set[str]) -> list[str]:
 
 
 def _agents(
-    value: Any, pointer: str, role: str, add: Any, *, strict: bool, reported: set[str]
+    value: Any,
+    pointer: str,
+    role: str,
+    add: Any,
+    *,
+    strict: bool,
+    reported: set[str],
+    string_kind: Literal["Person", "Organization"] = "Person",
 ) -> list[Agent]:
     if value is None:
         return []
     agents: list[Agent] = []
     for ptr, item in _items(value, pointer):
         if isinstance(item, str) and item.strip():
-            add(
-                ptr,
-                "warning",
-                f"{role} {item!r} is a plain string",
-                'write {"@type": "Person", "givenName": "...", "familyName": "..."}',
+            example = (
+                '{"@type": "Organization", "name": "..."}'
+                if string_kind == "Organization"
+                else '{"@type": "Person", "givenName": "...", "familyName": "..."}'
             )
-            agents.append(Agent(kind="Person", name=item.strip()))
+            add(ptr, "warning", f"{role} {item!r} is a plain string", f"write {example}")
+            agents.append(Agent(kind=string_kind, name=item.strip()))
             continue
         if not isinstance(item, dict):
             continue  # the schema reported it
@@ -680,6 +717,22 @@ def _agents(
         if agent is not None:
             agents.append(agent)
     return agents
+
+
+def _unique_agents(agents: list[Agent]) -> list[Agent]:
+    """The agents without repeats (same ORCID, or same name)."""
+    out: list[Agent] = []
+    for agent in agents:
+        if not any(same_agent(agent, other) for other in out):
+            out.append(agent)
+    return out
+
+
+def same_agent(a: Agent, b: Agent) -> bool:
+    """True when two agents are the same person or organization: same ORCID, else the same name."""
+    if a.orcid and b.orcid:
+        return a.orcid == b.orcid
+    return " ".join(a.zenodo_name.lower().split()) == " ".join(b.zenodo_name.lower().split()) != ""
 
 
 def _join(value: Any) -> str | None:

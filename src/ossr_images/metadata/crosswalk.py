@@ -4,8 +4,11 @@ Mapping (eossr's crosswalk where it fits, the issue's choices where they differ)
 name -> title; description -> description (HTML-escaped: Zenodo renders it as HTML); version -> version;
 datePublished (or today) -> publication_date; author -> creators ("Family, Given", affiliation, bare ORCID);
 first licence -> license (Zenodo id from the bundled table); keywords (+ extra) -> keywords;
-maintainer -> contributors (ContactPerson); communities default escape2020;
-source tree at the commit -> related_identifiers isDerivedFrom (software); repository -> isSupplementTo.
+maintainer -> contributors (ContactPerson), copyrightHolder -> RightsHolder, funder -> Sponsor,
+contributor -> Other (each person once, the first role in that order; a contributor who is already a creator
+is left out); funding -> grants ("<funder DOI>::<number>", only those `metadata.funding` can pin down);
+communities default escape2020; source tree at the commit -> related_identifiers isDerivedFrom (software);
+repository -> isSupplementTo.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ossr_images.metadata import spdx
-from ossr_images.metadata.codemeta import Agent, CodeMeta
+from ossr_images.metadata.codemeta import Agent, CodeMeta, same_agent
 from ossr_images.metadata.source import SourceLink, normalize_repo_url, source_tree_url
 
 DEFAULT_COMMUNITIES: tuple[str, ...] = ("escape2020",)
@@ -44,6 +47,13 @@ class Community(BaseModel):
     identifier: str
 
 
+class GrantRef(BaseModel):
+    """One entry of `grants`: {"id": "<funder DOI>::<award number>"}."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+
+
 class RelatedIdentifier(BaseModel):
     model_config = ConfigDict(extra="forbid")
     identifier: str
@@ -66,6 +76,7 @@ class ZenodoMetadata(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     communities: list[Community] = Field(default_factory=list)
     contributors: list[Contributor] = Field(default_factory=list)
+    grants: list[GrantRef] = Field(default_factory=list)
     related_identifiers: list[RelatedIdentifier] = Field(default_factory=list)
 
     def to_deposit(self) -> dict[str, Any]:
@@ -80,6 +91,26 @@ def _creator(agent: Agent) -> dict[str, Any]:
         "affiliation": "; ".join(agent.affiliations) or None,
         "orcid": agent.orcid,
     }
+
+
+def _contributors(codemeta: CodeMeta) -> list[Contributor]:
+    roles = (
+        (codemeta.maintainers, "ContactPerson"),
+        (codemeta.copyright_holders, "RightsHolder"),
+        (codemeta.funders, "Sponsor"),
+        (codemeta.contributors, "Other"),
+    )
+    listed: list[Agent] = []
+    out: list[Contributor] = []
+    for agents, role in roles:
+        for agent in agents:
+            if not agent.zenodo_name or any(same_agent(agent, seen) for seen in listed):
+                continue
+            if role == "Other" and any(same_agent(agent, author) for author in codemeta.authors):
+                continue  # already a creator; "Other" would add nothing
+            listed.append(agent)
+            out.append(Contributor(**_creator(agent), type=role))
+    return out
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -129,8 +160,7 @@ def to_zenodo_metadata(
         publication_date=when,
         keywords=_unique([*codemeta.keywords, *extra_keywords]),
         communities=[Community(identifier=c) for c in _unique(communities)],
-        contributors=[
-            Contributor(**_creator(a), type="ContactPerson") for a in codemeta.maintainers if a.zenodo_name
-        ],
+        contributors=_contributors(codemeta),
+        grants=[GrantRef(id=g.zenodo_id) for g in codemeta.grants],
         related_identifiers=related,
     )
