@@ -1,5 +1,11 @@
 """Deposit metadata as Zenodo-RDM's legacy deserializer treats it: validated on create/update (400 with
-Zenodo's body), unknown keys dropped, licences normalised, completeness checked only at publish."""
+Zenodo's body), unknown keys dropped, licences normalised, completeness checked only at publish.
+
+Vocabulary values (contributor roles, grant funders) are checked after the field checks, as RDM's relation
+fields do: an unknown one is a 400 ``{"status": 400, "message": "Invalid value <id>."}`` without `errors`.
+Production Zenodo also refuses, the same way, an award number its OpenAIRE-fed awards vocabulary lacks; the
+stand-in cannot know that list and accepts any award of a funder Zenodo maps. Malformed `grants` entries make
+Zenodo answer 500; the stand-in answers 400 with a field error so that a client bug shows plainly."""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import datetime as _dt
 import re
 from functools import lru_cache
 from typing import Any
+
+from ossr_images.metadata.funding import EC_DOI, ZENODO_FUNDERS
 
 UPLOAD_TYPES = {
     "publication", "poster", "presentation", "dataset", "image", "video", "software", "lesson",
@@ -51,6 +59,14 @@ RELATIONS = {
     "reviews", "isDerivedFrom", "isSourceOf", "requires", "isRequiredBy", "isObsoletedBy", "obsoletes",
     "hasVersion", "isVersionOf", "isPublishedIn",
 }  # fmt: skip
+# Zenodo-RDM's contributor roles: the legacy `type`, lower-cased, must be one of these ids (DataCite types).
+CONTRIBUTOR_ROLES = {
+    "contactperson", "datacollector", "datacurator", "datamanager", "distributor", "editor",
+    "hostinginstitution", "producer", "projectleader", "projectmanager", "projectmember", "registrationagency",
+    "registrationauthority", "relatedperson", "researcher", "researchgroup", "rightsholder", "sponsor",
+    "supervisor", "translator", "workpackageleader", "other",
+}  # fmt: skip
+_FUNDER_RORS = set(ZENODO_FUNDERS.values())
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MISSING = "Missing data for required field."
 NO_FILES = "Missing uploaded files. To disable files for this record please mark it as metadata-only."
@@ -59,10 +75,11 @@ FieldErrors = list[dict[str, Any]]
 
 
 class MetadataError(Exception):
-    """A 400 "A validation error occurred." with per-field messages."""
+    """A 400: "A validation error occurred." with per-field messages, or a vocabulary "Invalid value X."."""
 
-    def __init__(self, errors: FieldErrors) -> None:
-        super().__init__("A validation error occurred.")
+    def __init__(self, errors: FieldErrors, message: str = "A validation error occurred.") -> None:
+        super().__init__(message)
+        self.message = message
         self.errors = errors
 
 
@@ -121,6 +138,12 @@ def clean_metadata(metadata: Any) -> dict[str, Any]:
             for i, c in enumerate(creators):
                 if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"].strip():
                     errors.append(_err(f"metadata.creators.{i}.name", "Name is required."))
+    if "contributors" in out:
+        errors += _contributor_errors(out["contributors"])
+    if "grants" in out:
+        grants, grant_errors = _grants(out["grants"])
+        errors += grant_errors
+        out["grants"] = grants
     if "communities" in out:
         comms = out["communities"]
         if not isinstance(comms, list) or not all(
@@ -154,7 +177,55 @@ def clean_metadata(metadata: Any) -> dict[str, Any]:
         errors.append(_err("metadata.version", "Not a valid string of at most 191 characters."))
     if errors:
         raise MetadataError(errors)
+    invalid = _invalid_vocabulary_value(out)
+    if invalid:
+        raise MetadataError([], f"Invalid value {invalid}.")
     return out
+
+
+def _contributor_errors(contributors: Any) -> FieldErrors:
+    if not isinstance(contributors, list):
+        return [_err("metadata.contributors", "Not a valid list.")]
+    errors: FieldErrors = []
+    for i, c in enumerate(contributors):
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"].strip():
+            errors.append(_err(f"metadata.contributors.{i}.name", "Name is required."))
+        elif "type" in c and not isinstance(c["type"], str):
+            errors.append(_err(f"metadata.contributors.{i}.type", "Not a valid string."))
+    return errors
+
+
+def _grants(grants: Any) -> tuple[list[dict[str, str]], FieldErrors]:
+    """Grants with bare ids read as European Commission awards (as Zenodo does), and the shape errors."""
+    if not isinstance(grants, list):
+        return [], [_err("metadata.grants", "Not a list.")]
+    out: list[dict[str, str]] = []
+    for i, g in enumerate(grants):
+        if not isinstance(g, dict):
+            return [], [_err(f"metadata.grants.{i}", "Element not an object.")]
+        gid = g.get("id")
+        if not isinstance(gid, str) or not gid.strip():
+            return [], [_err(f"metadata.grants.{i}.id", MISSING)]
+        gid = gid.strip() if "::" in gid else f"{EC_DOI}::{gid.strip()}"
+        if {"id": gid} not in out:
+            out.append({"id": gid})
+    return out, []
+
+
+def _invalid_vocabulary_value(metadata: dict[str, Any]) -> str | None:
+    """The first grant funder or contributor role Zenodo's vocabularies do not hold (as RDM reports it)."""
+    for g in metadata.get("grants", []):
+        funder, number = g["id"].split("::", 1)
+        ror = ZENODO_FUNDERS.get(funder, funder)
+        if ror not in _FUNDER_RORS:
+            return ror
+        if not number.strip():
+            return f"{ror}::{number}"
+    for c in metadata.get("contributors", []):
+        role = c.get("type")
+        if isinstance(role, str) and role.lower() not in CONTRIBUTOR_ROLES:
+            return role.lower()
+    return None
 
 
 def _valid_date(text: str) -> bool:
@@ -180,6 +251,9 @@ def publish_errors(metadata: dict[str, Any], n_files: int) -> FieldErrors:
     desc = metadata.get("description")
     if desc is not None and len(desc.strip()) < 3:
         errors.append(_err("metadata.description", "Shorter than minimum length 3."))
+    for i, c in enumerate(metadata.get("contributors") or []):
+        if not c.get("type"):
+            errors.append(_err(f"metadata.contributors.{i}.role", MISSING))
     if n_files == 0:
         errors.append(_err("files.enabled", NO_FILES))
     return errors

@@ -454,4 +454,4 @@ def _clean(metadata: Any) -> dict[str, Any]:
     try:
         return clean_metadata(metadata)
     except MetadataError as exc:
-        raise validation_error(exc.errors) from None
+        raise ApiError(400, exc.message, exc.errors or None) from None
