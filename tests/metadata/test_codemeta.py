@@ -459,11 +459,25 @@ _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False
 _keys = st.sampled_from(
     ["@context", "@type", "type", "name", "description", "version", "softwareVersion", "license", "author",
      "maintainer", "contributor", "keywords", "codeRepository", "datePublished", "dateCreated", "readme",
-     "identifier", "url", "licenseId", "givenName", "familyName", "affiliation", "@id", "id", "email"]
+     "identifier", "url", "licenseId", "givenName", "familyName", "affiliation", "@id", "id", "email",
+     "funder", "funding", "copyrightHolder", "value"]
 )  # fmt: skip
 _json = st.recursive(
     _scalars
-    | st.sampled_from(["https://spdx.org/licenses/MIT", "Person", "Organization", "v1.0", "12-02-2024"]),
+    | st.sampled_from(
+        [
+            "https://spdx.org/licenses/MIT",
+            "Person",
+            "Organization",
+            "v1.0",
+            "12-02-2024",
+            "824064",
+            "Grant",
+            "10.13039/501100000780::824064",
+            "https://doi.org/10.3030/824064",
+            "https://doi.org/10.13039/100000001",
+        ]
+    ),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(_keys | st.text(max_size=5), children, max_size=5)
     ),

@@ -104,3 +104,102 @@ def test_every_valid_real_file_crosswalks(path):
     assert deposit["creators"] and all(c["name"] for c in deposit["creators"])
     assert deposit["related_identifiers"][0]["relation"] == "isDerivedFrom"
     assert deposit["related_identifiers"][0]["identifier"].endswith("/tree/" + "a" * 40)
+
+
+def test_contributor_roles_each_person_once():
+    ada = {
+        "@type": "Person",
+        "givenName": "Ada",
+        "familyName": "Lovelace",
+        "@id": "https://orcid.org/0000-0002-1825-0097",
+    }
+    doc = {
+        "@context": "https://w3id.org/codemeta/3.0",
+        "@type": "SoftwareSourceCode",
+        "name": "roles",
+        "description": "Who did what.",
+        "version": "1.0",
+        "license": "MIT",
+        "codeRepository": "https://github.com/example/roles",
+        "author": [ada],
+        # the maintainer is also copyright holder and contributor (named without ORCID there): ContactPerson once
+        "maintainer": {
+            "@type": "Person",
+            "givenName": "Grace",
+            "familyName": "Hopper",
+            "email": "g@example.org",
+        },
+        "copyrightHolder": [
+            {"@type": "Person", "givenName": "Grace", "familyName": "Hopper"},
+            {"@type": "Organization", "name": "Example Lab"},
+        ],
+        "funder": [
+            {
+                "@type": "Organization",
+                "@id": "https://doi.org/10.13039/501100000780",
+                "name": "European Commission",
+            }
+        ],
+        "funding": "824064",
+        "contributor": [
+            {"@type": "Person", "givenName": "grace", "familyName": "hopper"},
+            {"@type": "Person", "familyName": "Lovelace", "givenName": "Ada"},  # an author: not repeated
+            {"@type": "Organization", "name": "Example Lab"},  # already RightsHolder
+            {"@type": "Person", "givenName": "Alan", "familyName": "Turing", "affiliation": "NPL"},
+        ],
+    }
+    report = parse_codemeta(json.dumps(doc))
+    deposit = to_zenodo_metadata(report.codemeta, None, publication_date="2025-01-31").to_deposit()
+    assert deposit["creators"] == [{"name": "Lovelace, Ada", "orcid": "0000-0002-1825-0097"}]
+    assert deposit["contributors"] == [
+        {"name": "Hopper, Grace", "type": "ContactPerson"},
+        {"name": "Example Lab", "type": "RightsHolder"},
+        {"name": "European Commission", "type": "Sponsor"},
+        {"name": "Turing, Alan", "affiliation": "NPL", "type": "Other"},
+    ]
+    assert deposit["grants"] == [{"id": "10.13039/501100000780::824064"}]
+
+
+def test_same_orcid_is_the_same_person_whatever_the_name():
+    orcid = "https://orcid.org/0000-0002-1825-0097"
+    doc = {
+        "name": "x",
+        "description": "x",
+        "version": "1",
+        "license": "MIT",
+        "codeRepository": "https://github.com/example/x",
+        "author": {"@type": "Organization", "name": "X team"},
+        "maintainer": {"@type": "Person", "givenName": "A.", "familyName": "Lovelace", "@id": orcid},
+        "contributor": {"@type": "Person", "givenName": "Ada", "familyName": "King", "@id": orcid},
+    }
+    deposit = to_zenodo_metadata(parse_codemeta(json.dumps(doc)).codemeta, None).to_deposit()
+    assert [c["type"] for c in deposit["contributors"]] == ["ContactPerson"]
+
+
+REAL_GRANTS = {
+    "codemeta__codemeta__codemeta.json": ["10.13039/100000001::1549758"],
+    "cosimoNigro__agnpy__codemeta.json": ["10.13039/501100000780::824064"],
+    "cta-observatory__ctaplot__codemeta.json": ["10.13039/501100000780::824064"],
+    "cta-observatory__lstmcpipe__codemeta.json": ["10.13039/501100000780::824064"],
+    "escape2020__codemeta2zenodo__codemeta.json": ["10.13039/501100000780::824064"],
+    "gammapy__gammapy__codemeta.json": [
+        "10.13039/501100000780::101129751",
+        "10.13039/501100000780::824064",
+        "10.13039/501100000780::101131928",
+    ],
+    "garciagenrique__template_escape__6767b51__codemeta.json": ["10.13039/501100000780::824064"],
+    "garciagenrique__template_escape__codemeta.json": ["10.13039/501100000780::824064"],
+}
+
+
+@pytest.mark.parametrize("path", sorted(REAL.glob("*.json")), ids=lambda p: p.name)
+def test_real_files_grants_and_contributor_types(path):
+    from ossr_images.standin.metadata import CONTRIBUTOR_ROLES
+
+    report = load_codemeta(path)
+    deposit = to_zenodo_metadata(report.codemeta, None).to_deposit()
+    assert [g["id"] for g in deposit.get("grants", [])] == REAL_GRANTS.get(path.name, [])
+    contributors = deposit.get("contributors", [])
+    assert all(c["type"].lower() in CONTRIBUTOR_ROLES and c["name"] for c in contributors)
+    names = [c["name"] for c in contributors]
+    assert len(names) == len(set(names)), "a person is listed once"
