@@ -122,6 +122,34 @@ def test_new_commit_makes_a_new_version(zenodo_env, project: Project):
     assert {f["key"] for f in rec["files"]} == {image2.name, "codemeta.json", IMAGE_RECORD_KEY}
 
 
+def test_published_record_carries_grant_and_contributors(zenodo_env, project: Project):
+    ec = {
+        "@type": "Organization",
+        "@id": "https://doi.org/10.13039/501100000780",
+        "name": "European Commission",
+    }
+    project.release(
+        "1.2.0",
+        contributor=[
+            {"@type": "Person", "givenName": "Ada", "familyName": "Lovelace"},  # the maintainer: listed once
+            {"@type": "Person", "givenName": "Alan", "familyName": "Turing", "affiliation": "NPL"},
+        ],
+        copyrightHolder={"@type": "Organization", "name": "Analytical Engines"},
+        funder=ec,
+        funding={"@type": "Grant", "identifier": "824064", "funder": {"@id": ec["@id"]}},
+    )
+    res = run(*publish_args(project, project.image(), "--json"))
+    assert res.exit_code == 0, res.output
+    meta = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"])["metadata"]
+    assert meta["grants"] == [{"id": "10.13039/501100000780::824064"}]
+    assert meta["contributors"] == [
+        {"name": "Lovelace, Ada", "type": "ContactPerson"},
+        {"name": "Analytical Engines", "type": "RightsHolder"},
+        {"name": "European Commission", "type": "Sponsor"},
+        {"name": "Turing, Alan", "affiliation": "NPL", "type": "Other"},
+    ]
+
+
 def test_explicit_new_version_of(zenodo_env, project: Project):
     first = json.loads(run(*publish_args(project, project.image(), "--json")).stdout)
     project.release("2.0.0")
