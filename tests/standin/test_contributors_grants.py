@@ -4,6 +4,7 @@ ossr-images' own client; everything the crosswalk makes of the real CodeMeta fil
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,48 @@ def test_contributor_without_type_is_refused_at_publish(standin) -> None:
     assert ("metadata.contributors.0.role", ["Missing data for required field."]) in [
         (f, list(m)) for f, m in err.value.field_errors
     ]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_keys = st.sampled_from(
+    ["funder", "funding", "copyrightHolder", "contributor", "maintainer", "@id", "identifier", "name", "@type",
+     "value", "url", "sameAs", "givenName", "familyName"]
+)  # fmt: skip
+_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
+    | st.sampled_from(
+        [
+            "824064",
+            "Grant",
+            ESCAPE_GRANT_ID,
+            "00k4n6c32::1",
+            "https://doi.org/10.3030/824064",
+            "::",
+            "1::",
+            "https://doi.org/10.13039/100000001",
+            "https://ror.org/00k4n6c32",
+            "European Commission",
+            "10.3030/1::1",
+        ]
+    )  # fmt: skip
+)
+_json = st.recursive(
+    _leaf, lambda c: st.lists(c, max_size=4) | st.dictionaries(_keys, c, max_size=5), max_leaves=30
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_keys, _json, max_size=6))
+def test_whatever_the_file_says_the_standin_accepts_the_crosswalk(doc):
+    from ossr_images.metadata.codemeta import parse_codemeta
+    from ossr_images.standin.metadata import clean_metadata
+
+    report = parse_codemeta(json.dumps({"name": "x", **doc}))
+    metadata = to_zenodo_metadata(report.codemeta, None).to_deposit()
+    metadata.pop("license", None)
+    clean_metadata(metadata)  # raises MetadataError on anything Zenodo would refuse
