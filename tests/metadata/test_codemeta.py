@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ossr_images.errors import InvalidInputError
+from ossr_images.metadata import spdx
 from ossr_images.metadata.codemeta import (
     codemeta_schema,
     load_codemeta,
@@ -273,6 +274,44 @@ def test_license_rejections(value, severity, words):
     report = check({"license": value})
     [problem] = report.problems
     assert problem.severity == severity and words in problem.message
+
+
+@pytest.mark.parametrize(
+    ("value", "sent", "other"),
+    [
+        ("GPL-3.0+", "GPL-3.0-or-later", None),
+        ("https://spdx.org/licenses/GPL-3.0+", "GPL-3.0-or-later", None),
+        ("GPL-2.0", "GPL-2.0-only", "GPL-2.0-or-later"),
+        ("GPL-2.0+", "GPL-2.0-or-later", None),
+        ("GPL-3.0", "GPL-3.0-only", "GPL-3.0-or-later"),
+        ("LGPL-2.1", "LGPL-2.1-only", "LGPL-2.1-or-later"),
+        ("LGPL-2.1+", "LGPL-2.1-or-later", None),
+        ("LGPL-3.0", "LGPL-3.0-only", "LGPL-3.0-or-later"),
+        ("LGPL-3.0+", "LGPL-3.0-or-later", None),
+        ("AGPL-3.0", "AGPL-3.0-only", "AGPL-3.0-or-later"),
+        ("https://spdx.org/licenses/AGPL-3.0+.html", "AGPL-3.0-or-later", None),  # "+" operator, never listed
+        ("gpl-3.0+", "GPL-3.0-or-later", None),
+    ],
+)
+def test_deprecated_license_is_sent_as_its_replacement(value, sent, other):
+    report = check({"license": value})
+    [problem] = report.problems
+    assert (problem.path, problem.severity) == ("/license", "warning")
+    assert "deprecated" in problem.message and f"sent as {sent}" in problem.message
+    assert f"https://spdx.org/licenses/{sent}" in problem.hint
+    if other:  # "GPL-2.0" may have been meant as "or later": the hint says so
+        assert f"https://spdx.org/licenses/{other}" in problem.hint
+    assert report.codemeta.licenses == [sent]
+    assert spdx.zenodo_license_id(value.rsplit("/", 1)[-1].removesuffix(".html")) == sent.lower()
+
+
+def test_every_deprecated_id_of_the_table_has_a_known_replacement():
+    for deprecated, replacements in spdx._table()["deprecated"].items():
+        assert not spdx.is_known(deprecated) and replacements, deprecated
+        assert all(spdx.is_known(r) for r in replacements), deprecated
+        assert spdx.deprecated_replacement(deprecated) == replacements[0]
+        # the id SPDX 3.0 gave the old meaning: "X" meant "X only", "X+" meant "X or later"
+        assert replacements[0].endswith("-or-later" if deprecated.endswith("+") else "-only"), deprecated
 
 
 def test_missing_license_mentions_legacy_license_id():

@@ -48,6 +48,14 @@ def test_gitlab_sha256_no_community_extra_keyword():
     assert_fields(deposit, expected("template-escape-gitlab.json"))
 
 
+def test_deprecated_license_is_sent_as_its_replacement():
+    # the file says "https://spdx.org/licenses/GPL-3.0+"; Zenodo refuses "gpl-3.0+"
+    report = load_codemeta(REAL / "garciagenrique__template_escape__6767b51__codemeta.json")
+    assert report.codemeta.licenses == ["GPL-3.0-or-later"]
+    deposit = to_zenodo_metadata(report.codemeta, None).to_deposit()
+    assert deposit["license"] == "gpl-3.0-or-later"
+
+
 def test_organization_person_name_only_and_html_escaping():
     doc = {
         "@context": "https://w3id.org/codemeta/3.1",

@@ -15,6 +15,7 @@ from ossr_images.metadata.codemeta import load_codemeta
 from ossr_images.metadata.crosswalk import to_zenodo_metadata
 from ossr_images.metadata.funding import ESCAPE_GRANT_ID
 from ossr_images.metadata.source import SourceLink
+from ossr_images.standin.metadata import accepted_licenses
 from ossr_images.zenodo.client import ZenodoClient
 from ossr_images.zenodo.target import Target
 
@@ -46,13 +47,13 @@ def test_crosswalk_of_every_real_file_is_published(standin, path: Path) -> None:
         return  # nothing to publish (verdicts in tests/metadata)
     source = SourceLink(report.codemeta.code_repository, "a" * 40)
     metadata = to_zenodo_metadata(report.codemeta, source).to_deposit()
-    # licences are test_licenses.py's subject; one file's deprecated GPL-3.0+ is refused (validate warns of it)
-    metadata.pop("license", None)
     with client_for(standin) as client:
         dep = client.create_deposition(metadata)
         client.upload_file(dep["links"]["bucket"], "image.tar", io.BytesIO(b"x"), 1)
         published = client.publish(dep["id"])
         record = client.get_record(published["id"])
+    # the licence is kept: a deprecated id (one file's GPL-3.0+) is sent as its replacement
+    assert record["metadata"]["license"]["id"] == accepted_licenses()[metadata["license"]]
     assert record["metadata"].get("contributors", []) == metadata.get("contributors", [])
     assert record["metadata"].get("grants", []) == metadata.get("grants", [])
 

@@ -43,6 +43,16 @@ def test_every_table_id_is_published_by_the_standin(standin) -> None:
             assert record["metadata"]["license"]["id"] == accepted_licenses()[spdx_id.lower()], spdx_id
 
 
+def test_every_deprecated_id_is_published_as_its_replacement(standin) -> None:
+    from ossr_images.metadata.spdx import _table
+
+    with client_for(standin) as client:
+        for deprecated in [*_table()["deprecated"], "AGPL-3.0+"]:
+            dep = client.create_deposition({**META, "license": zenodo_license_id(deprecated)})
+            client.upload_file(dep["links"]["bucket"], "f.txt", io.BytesIO(b"x"), 1)
+            assert client.publish(dep["id"])["state"] == "done", deprecated
+
+
 @pytest.mark.parametrize(
     "alias,read_back", [("MIT", "mit-license"), ("apache", "apache2.0"), ("CC0-1.0", "cc-zero")]
 )

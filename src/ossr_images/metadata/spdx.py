@@ -60,16 +60,30 @@ def is_known(spdx_id: str) -> bool:
 
 
 def deprecated_replacements(spdx_id: str) -> list[str]:
-    """The current ids that replace a deprecated SPDX id (e.g. GPL-3.0), or [] when it is not deprecated."""
+    """The current ids that replace a deprecated SPDX id, the equivalent one first (GPL-2.0 ->
+    [GPL-2.0-only, GPL-2.0-or-later]), or [] when it is not deprecated. "X+" of a deprecated GNU id X
+    (e.g. AGPL-3.0+, never on the list itself) is read as X-or-later."""
+    wanted = spdx_id.strip().lower()
     for key, value in _table()["deprecated"].items():
-        if key.lower() == spdx_id.strip().lower():
+        if key.lower() == wanted:
             return list(value)
+    if wanted.endswith("+") and deprecated_replacements(wanted[:-1]):
+        later = canonical_id(f"{wanted[:-1]}-or-later")
+        return [later] if later else []
     return []
 
 
+def deprecated_replacement(spdx_id: str) -> str | None:
+    """The id SPDX replaced a deprecated id with (GPL-3.0+ -> GPL-3.0-or-later), or None when the id is not
+    deprecated. Zenodo refuses the deprecated "+" ids, so this is what gets sent."""
+    replacements = deprecated_replacements(spdx_id)
+    return replacements[0] if replacements else None
+
+
 def zenodo_license_id(spdx_id: str) -> str:
-    """The licence id to send to Zenodo for an SPDX id (unknown ids pass through, lowercased)."""
-    known = canonical_id(spdx_id)
+    """The licence id to send to Zenodo for an SPDX id: a deprecated id becomes its replacement first
+    (unknown ids pass through, lowercased)."""
+    known = canonical_id(spdx_id) or canonical_id(deprecated_replacement(spdx_id) or "")
     if known is not None:
         return str(_table()["licenses"][known]["zenodo"])
     return spdx_id.strip().lower()
@@ -102,7 +116,7 @@ class LicenseReading:
 
     kind: "id" (an SPDX id), "url" (an SPDX/OSI URL), "classifier" (a PyPI Trove classifier),
     "expression" (an SPDX expression such as "MIT OR Apache-2.0"), "other" (free text, e.g. "MIT + file LICENSE").
-    spdx_id is set for "id" and "url"; severity/message/hint describe a problem, when there is one.
+    spdx_id is set for "id" and "url" (a deprecated id is replaced by its successor); severity/message/hint describe a problem, when there is one.
     """
 
     value: str
@@ -170,9 +184,13 @@ def read_license(value: str) -> LicenseReading:
     if known is not None:
         reading.spdx_id = known
     elif replacements:
+        deprecated, sent = reading.spdx_id, replacements[0]
+        reading.spdx_id = sent
         reading.severity = "warning"
-        reading.message = f"licence {reading.spdx_id!r} is a deprecated SPDX id; Zenodo may refuse it"
-        reading.hint = f"use {_suggest_url(replacements)}"
+        reading.message = f"licence {deprecated!r} is a deprecated SPDX id; it is sent as {sent}"
+        reading.hint = f"write {_suggest_url([sent])}" + (
+            f" (or {_suggest_url(replacements[1:])} if that is what you meant)" if replacements[1:] else ""
+        )
         reading.suggestions = replacements
     else:
         reading.severity = "warning"
