@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -550,3 +551,106 @@ def test_deeply_nested_json_is_one_error(payload):
     assert report.codemeta is None
     [problem] = report.problems
     assert problem.severity == "error" and "levels deep" in problem.message
+
+
+# ------------------------------------------------------------------------------------------ every problem says what to write
+def assert_actionable(problem) -> None:
+    """A JSON pointer, a message naming a key of it ("licence" names license) and a hint."""
+    assert problem.path.startswith("/"), problem
+    keys = [k.lower() for k in problem.path.split("/")[1:] if not k.isdigit()]
+    words = problem.message.lower().replace("licence", "license")
+    assert any(k in words for k in keys), problem
+    assert problem.hint.strip(), problem
+    assert not {"NoneType", "_DupDict", "dict", "int", "str"} & set(re.findall(r"\w+", problem.message)), (
+        problem
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "hint_words"),
+    [
+        ({"identifier": None}, "/identifier", '"identifier": "https://doi.org/'),
+        ({"url": 3}, "/url", '"url": "https://'),
+        ({"url": [None]}, "/url/0", '"url": "https://'),
+        ({"name": ""}, "/name", '"name": "'),
+        ({"description": None}, "/description", '"description": "'),
+        ({"keywords": ["a", 1]}, "/keywords/1", '"keywords": ['),
+        ({"readme": [None]}, "/readme/0", '"readme": "https://'),
+        ({"@context": ["https://w3id.org/codemeta/3.0", 3]}, "/@context/1", '"@context": "https://'),
+        ({"license": [{}]}, "/license/0", '"license": "https://spdx.org/licenses/'),
+        ({"author": [{"name": 3, "familyName": "x"}]}, "/author/0/name", '"name": "'),
+        ({"author": [{"familyName": ["Love", "lace"]}]}, "/author/0/familyName", '"familyName": "'),
+        ({"author": {"familyName": "x", "givenName": None}}, "/author/givenName", '"givenName": "'),
+        ({"author": {"familyName": "x", "@type": ["Person"]}}, "/author/@type", '"@type": "Person"'),
+        ({"author": {"familyName": "x", "@id": 1234}}, "/author/@id", '"@id": "https://orcid.org/'),
+        ({"author": {"familyName": "x", "email": ["a@b.c"]}}, "/author/email", '"email": "'),
+        ({"maintainer": {"name": "X", "@type": "Organization", "id": {}}}, "/maintainer/id", "https://orcid"),
+        ({"maintainer": [3]}, "/maintainer/0", '"@type": "Person"'),
+        ({"contributor": {"familyName": "x", "type": None}}, "/contributor/type", '"@type": "Person"'),
+        ({"copyrightHolder": [None]}, "/copyrightHolder/0", '"@type": "Organization"'),
+        ({"funder": {"name": True}}, "/funder/name", '"name": "'),
+        ({"author": {"familyName": "x", "affiliation": [3]}}, "/author/affiliation/0", '"affiliation": {'),
+    ],
+)
+def test_schema_problems_say_what_to_write(changes, path, hint_words):
+    problems = by_path(check(changes))[path]
+    for problem in problems:
+        assert_actionable(problem)
+    assert any(hint_words in p.hint for p in problems), problems
+
+
+_bad_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+    | st.sampled_from(
+        [
+            "Person",
+            "Organization",
+            "Role",
+            "Thing",
+            "https://orcid.org/0000-0002-1825-0098",
+            "orcid:12",
+            "GPL-3.0+",
+            "MIT OR Apache-2.0",
+            "License :: OSI Approved :: MIT License",
+            "12-02-2024",
+            "2024-13-45",
+            "824064",
+            "git+https://github.com/a/b",
+            "Jane Doe",
+            "Doe, Jane",
+            "a b c d",
+        ]
+    )  # fmt: skip
+)
+_inner_keys = st.sampled_from(
+    ["@type", "type", "@id", "id", "name", "givenName", "familyName", "email", "affiliation", "identifier",
+     "sameAs", "funder", "legalName", "url"]
+)  # fmt: skip
+_bad_value = st.recursive(
+    _bad_leaf, lambda c: st.lists(c, max_size=3) | st.dictionaries(_inner_keys, c, max_size=4), max_leaves=12
+)
+_top_keys = st.sampled_from(
+    [
+        *codemeta_schema()["properties"],
+        "dateCreated",
+        "dateModified",
+        "contIntegration",
+        "licenseId",
+        "creator",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(_top_keys, _bad_value, min_size=1, max_size=4),
+    st.lists(st.sampled_from(sorted(MINIMAL)), max_size=2),
+)
+def test_every_problem_has_a_pointer_a_named_key_and_a_hint(changes, remove):
+    report = check(changes, remove=tuple(remove))
+    for problem in report.problems:
+        assert_actionable(problem)

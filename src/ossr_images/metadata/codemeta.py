@@ -259,66 +259,104 @@ def _schema_problems(raw: dict[str, Any], source: str) -> list[Problem]:
     return problems
 
 
-def _translate(error: ValidationError, raw: dict[str, Any], source: str) -> list[Problem]:
-    """One jsonschema error -> problems with the most precise pointer and our own words."""
+def _translate(
+    error: ValidationError, raw: dict[str, Any], source: str, outer: dict[str, Any] | None = None
+) -> list[Problem]:
+    """One jsonschema error -> problems with the most precise pointer and our own words.
+
+    Words come from the failing schema's x-message/x-hint; a shared definition ($defs) or a bare check
+    inside one has none, so the enclosing anyOf's (outer), then the top-level key's, stand in: every
+    problem says what to write. "{key}" in an x-message is the top-level key ($defs serve several keys)."""
     location = list(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator in ("anyOf", "oneOf") and error.context:
         deeper = _matching_branch(error)
         if deeper:
+            inner = schema if "x-message" in schema or "x-hint" in schema else outer
             out: list[Problem] = []
             for sub in deeper:
-                out.extend(_translate(sub, raw, source))
+                out.extend(_translate(sub, raw, source, inner))
             return out
-    schema = error.schema if isinstance(error.schema, dict) else {}
+    key = str(location[0]) if location else ""
+    top = codemeta_schema()["properties"].get(key, {}) if key else {}
+    outer = outer or top
+    fallback_hint = schema.get("x-hint") or outer.get("x-hint") or top.get("x-hint", "")
     if error.validator == "required":
         missing = [
             k for k in error.validator_value if not (isinstance(error.instance, dict) and k in error.instance)
         ]
         props = schema.get("properties", {})
         out = []
-        for key in missing:
-            hint = props.get(key, {}).get("x-hint", "")
+        for name in missing:
+            hint = props.get(name, {}).get("x-hint", "")
             if not hint and not location:  # e.g. "version" required by an if/then branch
-                hint = codemeta_schema()["properties"].get(key, {}).get("x-hint", "")
-            message = f"required key {key!r} is missing"
+                hint = codemeta_schema()["properties"].get(name, {}).get("x-hint", "")
+            message = f"required key {name!r} is missing" + (f" in {key}" if key else "")
             if not location:
-                message, hint = _missing_top_level(key, raw, message, hint)
-            out.append(Problem(_pointer([*location, key]), "error", message, hint, source=source))
+                message, hint = _missing_top_level(name, raw, message, hint)
+            out.append(
+                Problem(_pointer([*location, name]), "error", message, hint or fallback_hint, source=source)
+            )
         return out
     if "x-missing" in schema:
         return [
             Problem(
                 _pointer([*location, schema["x-missing"]]),
                 "error",
-                schema.get("x-message", error.message),
-                schema.get("x-hint", ""),
+                _key_in(schema.get("x-message") or error.message, key),
+                fallback_hint,
                 source=source,
             )
         ]
-    message = schema.get("x-message") or _plain_message(error)
-    hint = schema.get("x-hint", "")
+    own = schema.get("x-message") or (top.get("x-message") if len(location) == 1 else None)
+    message = _key_in(own or _plain_message(error) or outer.get("x-message") or top.get("x-message", ""), key)
     if error.validator == "pattern" and isinstance(error.instance, str):
         message = f"{message}; got {error.instance!r}"
-    return [Problem(_pointer(location), "error", message, hint, source=source)]
+    return [Problem(_pointer(location), "error", message or error.message, fallback_hint, source=source)]
+
+
+def _key_in(message: str, key: str) -> str:
+    """An x-message with "{key}" filled in (x-messages are plain text, not format strings: JSON has braces)."""
+    return message.replace("{key}", key or "the entry")
 
 
 def _matching_branch(error: ValidationError) -> list[ValidationError]:
-    """For a failed anyOf/oneOf: the errors of the one branch whose shape matched (its errors are deeper)."""
+    """For a failed anyOf/oneOf: the errors of the one branch whose shape matched (its errors are deeper, or
+    are a nested anyOf with such a branch, e.g. one funder object: agentOrName inside funder's anyOf)."""
     depth = len(error.absolute_path)
     branches: dict[Any, list[ValidationError]] = {}
     for sub in error.context or []:
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    candidates = [errs for errs in branches.values() if all(len(e.absolute_path) > depth for e in errs)]
+
+    def deeper(e: ValidationError) -> bool:
+        if len(e.absolute_path) > depth:
+            return True
+        return e.validator in ("anyOf", "oneOf") and bool(e.context) and bool(_matching_branch(e))
+
+    candidates = [errs for errs in branches.values() if all(deeper(e) for e in errs)]
     return candidates[0] if len(candidates) == 1 else []
 
 
+_JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", dict: "object", list: "array"}
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type ("null", "object", ...: never a Python class name)."""
+    if value is None:
+        return "null"
+    return next((name for cls, name in _JSON_TYPES.items() if isinstance(value, cls)), type(value).__name__)
+
+
 def _plain_message(error: ValidationError) -> str:
+    """Words for a check without x-message: a type or an empty list, named by the pointer; else ""."""
     where = _pointer(error.absolute_path) or "the document"
     if error.validator == "type":
-        return f"{where} must be of type {error.validator_value}, not {type(error.instance).__name__}"
+        wanted = error.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return f"{where} must be of type {wanted}, not {_json_type(error.instance)}"
     if error.validator == "minItems":
         return f"{where} must not be empty"
-    return error.message
+    return ""
 
 
 def _missing_top_level(key: str, raw: dict[str, Any], message: str, hint: str) -> tuple[str, str]:
