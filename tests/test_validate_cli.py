@@ -139,6 +139,22 @@ def test_invalid_file_lists_every_problem_human(tmp_path):
     assert lines[-1].startswith("INVALID")
 
 
+def test_deprecated_licence_and_name_only_person_are_warnings_that_say_what_is_sent(tmp_path):
+    raw = json.loads((EXAMPLE / "codemeta.json").read_text())
+    raw["license"] = "https://spdx.org/licenses/GPL-3.0+"
+    raw["author"].append({"@type": "Person", "name": "Jane Doe"})
+    path = tmp_path / "codemeta.json"
+    path.write_text(json.dumps(raw))
+    code, out, _ = run(str(path), "--commit", "2" * 40, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    problems = {p["path"]: p for p in doc["problems"]}
+    assert "sent as GPL-3.0-or-later" in problems["/license"]["message"]
+    assert "givenName" in problems["/author/1/name"]["hint"]
+    assert doc["zenodo_metadata"]["license"] == "gpl-3.0-or-later"
+    assert doc["zenodo_metadata"]["creators"][1]["name"] == "Jane Doe"
+
+
 def test_broken_json_with_json_output(tmp_path):
     path = tmp_path / "codemeta.json"
     path.write_text('{"name": "x",}')

@@ -183,6 +183,42 @@ def test_author_given_name_only():
     assert [(p.path, p.severity) for p in report.problems] == [("/author/familyName", "error")]
 
 
+@pytest.mark.parametrize("role", ["author", "maintainer", "contributor", "copyrightHolder", "funder"])
+def test_person_with_only_a_name_warns_and_is_sent_as_written(role):
+    report = check({role: [{"@type": "Person", "name": "Jane Doe"}]})
+    [problem] = report.problems
+    assert (problem.path, problem.severity) == (f"/{role}/0/name", "warning")
+    assert "'Jane Doe'" in problem.message and role in problem.message
+    assert "givenName" in problem.hint and "familyName" in problem.hint
+    assert_actionable(problem)
+    agents = {"author": "authors", "maintainer": "maintainers", "contributor": "contributors"}
+    agent = getattr(report.codemeta, agents.get(role, "copyright_holders" if role[0] == "c" else "funders"))[
+        0
+    ]
+    # no guessed split: the name goes to Zenodo as written
+    assert (agent.given_name, agent.family_name, agent.zenodo_name) == (None, None, "Jane Doe")
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        {"@type": "Person", "name": "Doe, Jane"},  # already "Family, Given"
+        {"@type": "Person", "name": "Jane Doe", "familyName": "Doe"},
+        {"@type": "Person", "name": "Jane Doe", "givenName": "Jane", "familyName": "Doe"},
+        {"@type": "Organization", "name": "Example Collaboration"},
+        {"name": "Example Collaboration"},  # no @type: read as an organization
+        {"@type": "schema:Organization", "name": "Example Lab"},
+    ],
+)
+def test_no_name_warning_when_zenodo_gets_family_given_or_an_organization(agent):
+    assert check({"author": [agent]}).problems == []
+
+
+def test_plain_string_person_has_one_warning():
+    [problem] = check({"copyrightHolder": "Jane Doe"}).problems
+    assert problem.path == "/copyrightHolder" and "plain string" in problem.message
+
+
 def test_missing_and_empty_author():
     assert [p.path for p in check(remove=("author",)).errors] == ["/author"]
     assert [p.path for p in check({"author": []}).errors] == ["/author"]

@@ -807,6 +807,16 @@ def _agent(
             f"{role} {given!r} has a givenName but no familyName",
             "add familyName (or give the full name in name)",
         )
+    elif kind == "Person" and name and not (given or family) and "," not in name:
+        # Zenodo lists people as "Family, Given"; where to split a name is not ours to guess
+        add(
+            f"{ptr}/name",
+            "warning",
+            f"{role} {name!r} is a Person with only a name; it is sent to Zenodo as written, "
+            'not as "Family, Given"',
+            'add "givenName" and "familyName" (Zenodo shows "familyName, givenName"), '
+            'or write the name as "Family, Given"',
+        )
     orcid = None
     orcid_ptr = ptr
     for key in ("@id", "id", "identifier", "sameAs"):
