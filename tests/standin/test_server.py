@@ -161,6 +161,35 @@ def test_chunked_upload_is_stored_in_full(standin) -> None:
     assert r.json()["checksum"] == "md5:" + hashlib.md5(data).hexdigest()  # noqa: S324
 
 
+def test_upload_is_written_back_while_it_arrives(standin, monkeypatch) -> None:
+    from ossr_images.standin import handler
+
+    synced: list[int] = []
+    monkeypatch.setattr(handler, "SYNC_EVERY", 256 * 1024)
+    monkeypatch.setattr(handler, "_datasync", lambda fd: synced.append(os.fstat(fd).st_size))
+    dep = create(standin.api_url)
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    r = put(dep["links"]["bucket"], "big.bin", data)
+    assert r.status_code == 201, r.text
+    assert r.json()["checksum"] == "md5:" + hashlib.md5(data).hexdigest()  # noqa: S324
+    assert synced  # write-back started during the body (the fsync before the answer follows it)
+
+
+def test_a_write_back_error_fails_the_upload(standin, monkeypatch, tmp_path: Path) -> None:
+    from ossr_images.standin import handler
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(handler, "SYNC_EVERY", 256 * 1024)
+    monkeypatch.setattr(handler, "_datasync", broken)
+    dep = create(standin.api_url)
+    r = put(dep["links"]["bucket"], "big.bin", os.urandom(2 * 1024 * 1024))
+    assert r.status_code == 500
+    files = requests.get(dep["links"]["bucket"], headers=AUTH, timeout=10).json()["contents"]
+    assert files == []  # never stored when it may not be on disk
+
+
 def _raw(port: int, request: bytes, read_timeout: float = 10) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as s:
         s.sendall(request)

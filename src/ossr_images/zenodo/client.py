@@ -24,15 +24,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from ossr_images import __version__
-from ossr_images.errors import InvalidInputError
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, error_from_response, safe_url
 from ossr_images.zenodo.target import Target, check_token_transport
-from ossr_images.zenodo.transfer import DEFAULT_CHUNK, HashingReader, IterBody, Progress, _Hashes, fsync_file
+from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress, _Hashes, fsync_file
+from ossr_images.zenodo.upload import UploadResult, upload_file
 
 log = logging.getLogger("ossr_images.zenodo")
 
@@ -98,17 +98,6 @@ def _parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    """A file uploaded and checked: ``md5`` matched Zenodo's checksum; ``response`` is the bucket answer."""
-
-    key: str
-    size: int
-    md5: str
-    sha256: str
-    response: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -594,92 +583,9 @@ class ZenodoClient:
 
         md5 and sha256 are computed while the bytes go out; Zenodo's returned ``md5:`` checksum and size must
         match (else :class:`ZenodoIntegrityError`). A failed PUT is repeated from the start when ``fileobj``
-        can seek (a PUT of the same key replaces the file).
+        can seek (a PUT of the same key replaces the file). See :mod:`ossr_images.zenodo.upload`.
         """
-        url = f"{bucket_url.rstrip('/')}/{quote(key, safe='')}"
-        try:
-            start_pos = fileobj.tell() if fileobj.seekable() else None
-        except (OSError, AttributeError):
-            start_pos = None
-        readers: list[HashingReader] = []
-        sent = {"now": 0, "reported": 0}
-
-        def report(n: int) -> None:  # a repeated PUT re-sends bytes: report each byte once
-            sent["now"] += n
-            if progress is not None and sent["now"] > sent["reported"]:
-                progress(sent["now"] - sent["reported"])
-                sent["reported"] = sent["now"]
-
-        def short_source(reader: HashingReader) -> InvalidInputError:
-            return InvalidInputError(
-                f"The file for {key} ended after {reader.bytes_read} of {size} bytes while being uploaded",
-                "Was the file changed or truncated during the upload? Check it and run the command again.",
-            )
-
-        def body() -> IterBody:
-            if readers and readers[-1].ended_early:
-                raise short_source(readers[-1])
-            if readers:
-                readers[-1].close()
-                if start_pos is None:
-                    raise ZenodoError(
-                        f"Upload of {key} to {safe_url(url)} failed and the source cannot be read again",
-                        status=None,
-                        url=url,
-                        method="PUT",
-                    )
-                fileobj.seek(start_pos)
-            sent["now"] = 0
-            reader = HashingReader(fileobj, size, chunk_size=self.chunk_size, progress=report)
-            readers.append(reader)
-            return IterBody(reader)
-
-        try:
-            try:
-                resp = self._send(
-                    "PUT",
-                    url,
-                    expected=(200, 201),
-                    body_factory=body,
-                    headers={"Content-Type": "application/octet-stream"},
-                    idempotent=start_pos is not None,
-                    timeout=self.transfer_timeout,
-                    max_elapsed=None,
-                )
-            except ZenodoError:
-                if readers and readers[-1].ended_early:
-                    raise short_source(readers[-1]) from None
-                raise
-            reader = readers[-1]
-            if reader.bytes_read != size:
-                raise ZenodoError(
-                    f"Upload of {key} sent {reader.bytes_read} of {size} bytes",
-                    status=None,
-                    url=url,
-                    method="PUT",
-                )
-            md5, sha256 = reader.md5, reader.sha256
-        finally:
-            for r in readers:
-                r.close()
-        answer = self._shaped(self._json(resp, "PUT", url), "PUT", url)
-        remote = str(answer.get("checksum") or "")
-        remote_md5 = remote.split(":", 1)[1] if remote.startswith("md5:") else remote
-        remote_size = answer.get("size")
-        if remote_md5.lower() != md5 or (remote_size is not None and str(remote_size) != str(size)):
-            raise ZenodoIntegrityError(
-                f"Zenodo stored {key} with md5 {remote_md5 or 'none'} and size {remote_size}, but the bytes sent "
-                f"have md5 {md5} and size {size} ({safe_url(url)})",
-                "The upload was damaged on the way. Run the command again: it uploads the file again.",
-                details={
-                    "key": key,
-                    "md5": md5,
-                    "remote_md5": remote_md5,
-                    "size": size,
-                    "remote_size": remote_size,
-                },
-            )
-        return UploadResult(key, size, md5, sha256, answer)
+        return upload_file(self, bucket_url, key, fileobj, size, progress=progress)
 
     # ------------------------------------------------------------------ records API
     def get_record(self, record_id: int | str) -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""Uploading one file to a deposition's bucket: one streamed PUT, hashed on the way, checked against the answer.
+
+The body is a :class:`~ossr_images.zenodo.transfer.HashingReader` (reused buffers, md5 on a worker thread,
+sha256 and the socket send on the caller's); requests sends it with ``Content-Length`` (Zenodo takes no chunked
+uploads). The PUT goes through the client's retry policy; it is repeated from the start only when the file can
+seek back (a PUT of the same key replaces the file), and each byte is reported to ``progress`` once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote
+
+from ossr_images.errors import InvalidInputError
+from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, safe_url
+from ossr_images.zenodo.transfer import HashingReader, IterBody, Progress
+
+if TYPE_CHECKING:
+    from ossr_images.zenodo.client import ZenodoClient
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """A file uploaded and checked: ``md5`` matched Zenodo's checksum; ``response`` is the bucket answer."""
+
+    key: str
+    size: int
+    md5: str
+    sha256: str
+    response: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def upload_file(
+    client: ZenodoClient,
+    bucket_url: str,
+    key: str,
+    fileobj: BinaryIO,
+    size: int,
+    *,
+    progress: Progress | None = None,
+) -> UploadResult:
+    """Stream ``size`` bytes of ``fileobj`` to ``<bucket_url>/<key>`` (see :meth:`ZenodoClient.upload_file`).
+
+    Raises :class:`InvalidInputError` when the file ends before ``size`` bytes, :class:`ZenodoError` when the
+    PUT fails (after the retries the policy allows), :class:`ZenodoIntegrityError` when Zenodo's md5 or size
+    differ from the bytes sent.
+    """
+    url = f"{bucket_url.rstrip('/')}/{quote(key, safe='')}"
+    try:
+        start_pos = fileobj.tell() if fileobj.seekable() else None
+    except (OSError, AttributeError):
+        start_pos = None
+    readers: list[HashingReader] = []
+    sent = {"now": 0, "reported": 0}
+
+    def report(n: int) -> None:  # a repeated PUT re-sends bytes: report each byte once
+        sent["now"] += n
+        if progress is not None and sent["now"] > sent["reported"]:
+            progress(sent["now"] - sent["reported"])
+            sent["reported"] = sent["now"]
+
+    def short_source(reader: HashingReader) -> InvalidInputError:
+        return InvalidInputError(
+            f"The file for {key} ended after {reader.bytes_read} of {size} bytes while being uploaded",
+            "Was the file changed or truncated during the upload? Check it and run the command again.",
+        )
+
+    def body() -> IterBody:
+        if readers and readers[-1].ended_early:
+            raise short_source(readers[-1])
+        if readers:
+            readers[-1].close()
+            if start_pos is None:
+                raise ZenodoError(
+                    f"Upload of {key} to {safe_url(url)} failed and the source cannot be read again",
+                    status=None,
+                    url=url,
+                    method="PUT",
+                )
+            fileobj.seek(start_pos)
+        sent["now"] = 0
+        reader = HashingReader(fileobj, size, chunk_size=client.chunk_size, progress=report)
+        readers.append(reader)
+        return IterBody(reader)
+
+    try:
+        try:
+            resp = client._send(
+                "PUT",
+                url,
+                expected=(200, 201),
+                body_factory=body,
+                headers={"Content-Type": "application/octet-stream"},
+                idempotent=start_pos is not None,
+                timeout=client.transfer_timeout,
+                max_elapsed=None,
+            )
+        except ZenodoError:
+            if readers and readers[-1].ended_early:
+                raise short_source(readers[-1]) from None
+            raise
+        reader = readers[-1]
+        if reader.bytes_read != size:
+            raise ZenodoError(
+                f"Upload of {key} sent {reader.bytes_read} of {size} bytes",
+                status=None,
+                url=url,
+                method="PUT",
+            )
+        md5, sha256 = reader.md5, reader.sha256
+    finally:
+        for r in readers:
+            r.close()
+    answer = client._shaped(client._json(resp, "PUT", url), "PUT", url)
+    _check_answer(answer, key, url, size, md5)
+    return UploadResult(key, size, md5, sha256, answer)
+
+
+def _check_answer(answer: dict[str, Any], key: str, url: str, size: int, md5: str) -> None:
+    """Zenodo's ``checksum`` (``md5:<hex>``) and ``size`` must be those of the bytes sent."""
+    remote = str(answer.get("checksum") or "")
+    remote_md5 = remote.split(":", 1)[1] if remote.startswith("md5:") else remote
+    remote_size = answer.get("size")
+    if remote_md5.lower() != md5 or (remote_size is not None and str(remote_size) != str(size)):
+        raise ZenodoIntegrityError(
+            f"Zenodo stored {key} with md5 {remote_md5 or 'none'} and size {remote_size}, but the bytes sent "
+            f"have md5 {md5} and size {size} ({safe_url(url)})",
+            "The upload was damaged on the way. Run the command again: it uploads the file again.",
+            details={
+                "key": key,
+                "md5": md5,
+                "remote_md5": remote_md5,
+                "size": size,
+                "remote_size": remote_size,
+            },
+        )
