@@ -278,9 +278,7 @@ class _PartWriter:
             os.close(self._fd)
 
     def add(self, view: memoryview | bytes) -> None:
-        written = 0
-        while written < len(view):
-            written += os.write(self._fd, view[written:])
+        _write_all(self._fd, view)
         # a failed write leaves bytes the hashes do not cover: sync() then re-reads the part
         self.state.hashes.update(view)
         self.state.length += len(view)
@@ -289,19 +287,20 @@ class _PartWriter:
             self._flushed = self.state.length
 
     def copy_from(self, fp: http.client.HTTPResponse, length: int | None, progress: Progress | None) -> None:
-        """Read ``fp`` to its end with ``readinto`` into the hashes' buffers."""
+        """Read ``fp`` to its end with ``readinto`` into the hashes' buffers. The bytes received before the
+        body ends early are kept (the resume asks for the next byte); a read that fails with an error (a
+        timeout, a reset) may lose the buffer being filled, which the resume fetches again."""
         got = 0
         while True:
             view = self.state.hashes.buffer()
-            try:
-                n = _fill(fp, view)
-            except (OSError, http.client.HTTPException) as exc:
-                raise _ResumableError(_describe_read_error(exc)) from None
+            n, error = _fill(fp, view)
             if n:
                 self.add(view[:n])
                 got += n
                 if progress is not None:
                     progress(n)
+            if error is not None:
+                raise _ResumableError(_describe_read_error(error)) from None
             if n < len(view):
                 break
         if length is not None and got < length:
@@ -318,15 +317,30 @@ class _PartWriter:
             raise _ResumableError(_describe_network_error(exc)) from None
 
 
-def _fill(fp: http.client.HTTPResponse, view: memoryview) -> int:
-    """Read into ``view`` until it is full or the body ends; the number of bytes read."""
+def _write_all(fd: int, data: memoryview | bytes) -> None:
+    written = 0
+    while written < len(data):
+        written += os.write(fd, data[written:])
+
+
+def _fill(fp: http.client.HTTPResponse, view: memoryview) -> tuple[int, BaseException | None]:
+    """Read into ``view`` until it is full or the body ends: (bytes read, the network error that stopped
+    the reading, if one did)."""
     n = 0
-    while n < len(view):
-        k = fp.readinto(view[n:])
-        if not k:
-            break
-        n += k
-    return n
+    try:
+        while n < len(view):
+            k = fp.readinto(view[n:])
+            if not k:
+                break
+            n += k
+    except http.client.IncompleteRead as exc:  # a cut chunked body: its partial bytes are in the buffer
+        partial = exc.partial if isinstance(exc.partial, bytes) else b""
+        if partial and view[n : n + len(partial)] == partial:
+            n += len(partial)
+        return n, exc
+    except (OSError, http.client.HTTPException) as exc:
+        return n, exc
+    return n, None
 
 
 def _describe_read_error(exc: BaseException) -> str:
