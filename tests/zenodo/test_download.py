@@ -223,7 +223,7 @@ class SlowMd5:
 
 
 def test_a_buffer_is_reused_only_after_the_md5_thread_is_done(tmp_path) -> None:
-    hashes = download._Hashes(buffer_size=64)
+    hashes = download._HashRing(buffer_size=64)
     slow = SlowMd5()
     hashes.md5 = slow
     sent: list[bytes] = []

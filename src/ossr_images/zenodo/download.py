@@ -12,6 +12,7 @@ rename finds little left to do. A resumed download (``Range``) hashes the bytes 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import os
@@ -214,7 +215,7 @@ class _PartState:
     def __init__(self, path: Path, buffer_size: int = BUFFER_SIZE) -> None:
         self.path = path
         self.buffer_size = buffer_size
-        self.hashes = _Hashes(buffer_size)
+        self.hashes = _HashRing(buffer_size)
         self.length = 0
         self._synced = False
 
@@ -224,7 +225,7 @@ class _PartState:
         if self._synced and on_disk == self.length:
             return self.length
         self.hashes.close()
-        self.hashes = _Hashes(self.buffer_size)
+        self.hashes = _HashRing(self.buffer_size)
         self.length = 0
         if on_disk:
             with open(self.path, "rb", buffering=0) as fh:
@@ -245,7 +246,7 @@ class _PartState:
     def reset(self) -> None:
         self.path.unlink(missing_ok=True)
         self.hashes.close()
-        self.hashes = _Hashes(self.buffer_size)
+        self.hashes = _HashRing(self.buffer_size)
         self.length = 0
         self._synced = True
 
@@ -353,7 +354,7 @@ def _describe_read_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-class _Hashes:
+class _HashRing:
     """md5 on a worker thread, sha256 on the caller's thread, over a ring of reused buffers.
 
     :meth:`buffer` gives a buffer no hash is still reading; :meth:`update` hands bytes to both hashes. The
@@ -436,22 +437,17 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
         func(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; an error only means no head start
 
 
-_SFR: list[Any] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _sync_file_range() -> Any:
-    if not _SFR:
-        func = None
-        try:
-            import ctypes
+    try:
+        import ctypes
 
-            func = ctypes.CDLL(None, use_errno=True).sync_file_range
-            func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-            func.restype = ctypes.c_int
-        except (OSError, AttributeError):
-            func = None
-        _SFR.append(func)
-    return _SFR[0]
+        func = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError, TypeError):  # not Linux
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
 
 
 class _ResumableError(Exception):
