@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import os
 import random
 import re
 import time
@@ -29,9 +28,9 @@ from urllib.parse import urlsplit
 import requests
 
 from ossr_images import __version__
-from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, error_from_response, safe_url
+from ossr_images.zenodo.errors import ZenodoError, error_from_response, safe_url
 from ossr_images.zenodo.target import Target, check_token_transport
-from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress, _Hashes, fsync_file
+from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress
 from ossr_images.zenodo.upload import UploadResult, upload_file
 
 log = logging.getLogger("ossr_images.zenodo")
@@ -660,192 +659,11 @@ class ZenodoClient:
     ) -> DownloadResult:
         """Stream ``url`` into ``dest.part`` (resuming from an existing part with Range), verify size and md5
         (and ``sha256`` when given), then rename to ``dest``. A mismatch deletes the part and raises
-        :class:`ZenodoIntegrityError`. A body that ends early without an error is resumed too."""
-        dest = Path(dest)
-        part = dest.with_name(dest.name + ".part")
-        expected_md5 = md5.split(":", 1)[1].lower() if md5 and md5.startswith("md5:") else (md5 or None)
-        if size is not None and part.exists() and part.stat().st_size > size:
-            part.unlink()
-        attempt = 0
-        policy = self.retry
-        state = _PartState(part)
-        try:
-            while True:
-                attempt += 1
-                have = state.sync()  # hashes what is already on disk (once), so a resume costs no re-read
-                try:
-                    if size is not None and have == size:
-                        break
-                    self._download_once(url, state, progress)
-                    if size is not None and state.length < size:
-                        raise _ResumableError("the answer ended before the end of the file")
-                    break
-                except _ResumableError as exc:
-                    if attempt >= policy.max_attempts:
-                        raise ZenodoError(
-                            f"Download of {safe_url(url)} failed after {attempt} attempts: {exc}",
-                            status=exc.status,
-                            url=url,
-                            method="GET",
-                        ) from None
-                    wait = exc.wait if exc.wait is not None else policy.backoff(attempt)
-                    log.info("download of %s interrupted (%s); resuming in %.1fs", safe_url(url), exc, wait)
-                    policy.sleep(wait)
-            got_size = state.sync()
-            got_md5, got_sha = state.hashes.hexdigests()
-        finally:
-            state.close()
-        problems = []
-        if size is not None and got_size != size:
-            problems.append(f"size {got_size} instead of {size}")
-        if expected_md5 and got_md5 != expected_md5.lower():
-            problems.append(f"md5 {got_md5} instead of {expected_md5}")
-        expected_sha = sha256.lower().removeprefix("sha256:") if sha256 else None
-        if expected_sha and got_sha != expected_sha:
-            problems.append(f"sha256 {got_sha} instead of {expected_sha}")
-        if problems:
-            part.unlink(missing_ok=True)
-            raise ZenodoIntegrityError(
-                f"Downloaded {dest.name} from {safe_url(url)} does not match the record: {', '.join(problems)}",
-                "The partial file was deleted. Run the command again to download it anew; if it fails again, "
-                "the record's file may be damaged: report it to Zenodo.",
-                details={
-                    "url": safe_url(url),
-                    "size": got_size,
-                    "md5": got_md5,
-                    "expected_size": size,
-                    "expected_md5": expected_md5,
-                },
-            )
-        os.replace(part, dest)
-        return DownloadResult(dest, got_size, got_md5, got_sha)
+        :class:`ZenodoIntegrityError`. A body that ends early without an error is resumed too. The machinery
+        is in :mod:`ossr_images.zenodo.download`."""
+        from ossr_images.zenodo.download import download_file  # it imports this module's helpers
 
-    def _download_once(self, url: str, state: _PartState, progress: Progress | None) -> None:
-        have = state.length
-        headers = {"Accept": "*/*"}
-        if have:
-            headers["Range"] = f"bytes={have}-"
-        t0 = time.monotonic()
-        try:
-            resp = self.session.get(
-                url,
-                headers={**headers, **self._auth_headers(url)},
-                stream=True,
-                timeout=(self.connect_timeout, self.transfer_timeout),
-            )
-        except requests.exceptions.SSLError as exc:
-            self._log_response("GET", url, None, t0, " [SSLError]")
-            raise ZenodoError(
-                f"Cannot download {safe_url(url)} securely: {_describe_tls_error(exc)}",
-                TLS_HINT,
-                status=None,
-                url=url,
-                method="GET",
-            ) from None
-        except _NETWORK_ERRORS as exc:
-            self._log_response("GET", url, None, t0, f" [{type(exc).__name__}]")
-            raise _ResumableError(_describe_network_error(exc)) from None
-        self._log_response("GET", url, resp, t0, f" (from byte {have})" if have else "")
-        with resp:
-            if resp.status_code == 416 and have:
-                state.reset()  # our part is longer than the file: start again
-                raise _ResumableError("the partial file did not fit the remote file", wait=0.0)
-            if resp.status_code == 429:
-                wait = self.retry.rate_limit_wait(resp, 1)
-                if wait > self.retry.max_retry_after:  # as for API calls: do not sleep for hours
-                    raise error_from_response(
-                        429, _read_some(resp), resp.headers.get("Content-Type"), url=url, method="GET"
-                    )
-                raise _ResumableError("rate limited", status=429, wait=wait)
-            if resp.status_code in RETRY_STATUSES:
-                raise _ResumableError(f"server answered {resp.status_code}", status=resp.status_code)
-            if resp.status_code not in (200, 206):
-                raise error_from_response(
-                    resp.status_code,
-                    _read_some(resp),
-                    resp.headers.get("Content-Type"),
-                    url=url,
-                    method="GET",
-                )
-            if resp.status_code == 206:
-                start = _content_range_start(resp.headers.get("Content-Range"))
-                if start != have:
-                    state.reset()
-                    raise _ResumableError("the server resumed at the wrong offset", wait=0.0)
-            elif have:
-                state.reset()  # 200: the whole file comes again
-            with open(state.path, "ab") as out:
-                try:
-                    for chunk in resp.iter_content(chunk_size=self.chunk_size):
-                        out.write(chunk)
-                        state.add(chunk)
-                        if progress is not None:
-                            progress(len(chunk))
-                except _NETWORK_ERRORS as exc:
-                    fsync_file(out)
-                    raise _ResumableError(_describe_network_error(exc)) from None
-                fsync_file(out)
-
-
-class _PartState:
-    """A ``.part`` file and the hashes of its bytes, kept in step while it grows (no second read)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.hashes = _Hashes(threaded=True)
-        self.length = 0
-        self._synced = False
-
-    def sync(self) -> int:
-        """Make the hashes cover exactly the file on disk (re-reading it only if they do not)."""
-        on_disk = self.path.stat().st_size if self.path.exists() else 0
-        if self._synced and on_disk == self.length:
-            return self.length
-        self.hashes.close()
-        self.hashes = _Hashes(threaded=True)
-        self.length = 0
-        if on_disk:
-            with open(self.path, "rb") as fh:
-                while True:
-                    chunk = fh.read(DEFAULT_CHUNK)
-                    if not chunk:
-                        break
-                    self.hashes.update(chunk)
-                    self.length += len(chunk)
-        self._synced = True
-        return self.length
-
-    def add(self, chunk: bytes) -> None:
-        self.hashes.update(chunk)
-        self.length += len(chunk)
-
-    def reset(self) -> None:
-        self.path.unlink(missing_ok=True)
-        self.hashes.close()
-        self.hashes = _Hashes(threaded=True)
-        self.length = 0
-        self._synced = True
-
-    def close(self) -> None:
-        """Stop the hashing threads."""
-        self.hashes.close()
-
-
-class _ResumableError(Exception):
-    def __init__(self, message: str, *, status: int | None = None, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.wait = wait
-
-
-def _content_range_start(value: str | None) -> int | None:
-    # "bytes 100-199/200"
-    if not value or not value.startswith("bytes "):
-        return None
-    try:
-        return int(value[6:].split("-", 1)[0])
-    except ValueError:
-        return None
+        return download_file(self, url, dest, size=size, md5=md5, sha256=sha256, progress=progress)
 
 
 def _links(doc: Any) -> dict[str, Any]:
