@@ -15,6 +15,7 @@ import ipaddress
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -139,23 +140,49 @@ class _IterReader(io.RawIOBase):
         return len(data)
 
 
+WRITEBACK_STEP = 32 << 20
+
+
 class _HashingWriter(io.RawIOBase):
+    """Writes to the file `fh` (opened unbuffered), hashing what it writes. Every WRITEBACK_STEP bytes it
+    starts the disk write of what came before, so that the final fsync has next to nothing left to wait for
+    (else it waits for the whole file: 0.2 s per GiB here)."""
+
     def __init__(self, fh: BinaryIO) -> None:
         self._fh = fh
         self.sha256 = hashlib.sha256()
         self.count = 0
+        self._synced = 0
+        self._writeback = _writeback_starter()
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:  # type: ignore[no-untyped-def]
-        self._fh.write(data)
+        view = memoryview(data)
+        while view:  # an unbuffered write may write less than it was given
+            view = view[self._fh.write(view) or 0 :]
         self.sha256.update(data)
         self.count += len(data)
+        if self._writeback and self.count - self._synced >= WRITEBACK_STEP:
+            self._writeback(self._fh.fileno(), self._synced, self.count - self._synced)
+            self._synced = self.count
         return len(data)
 
-    def flush(self) -> None:
-        self._fh.flush()
+
+def _writeback_starter() -> Callable[[int, int, int], object] | None:
+    """Linux's sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE): start writing a range to disk
+    without waiting for it. None elsewhere (the final fsync then does all of it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return lambda fd, offset, nbytes: fn(fd, offset, nbytes, 2)
 
 
 class _Tee(io.RawIOBase):
@@ -199,7 +226,7 @@ def _write_compressed(
     """Compress `src` into `part` (created), fsync; return the sha256 of what was written and, with
     `describe`, what `src` holds (an image tar, scanned while its bytes go by: nothing is read twice)."""
     info = None
-    with open(part, "wb") as fh:
+    with open(part, "wb", buffering=0) as fh:
         writer = _HashingWriter(fh)
         with compressing_writer(writer, method) as sink:  # type: ignore[arg-type]
             if not describe:
@@ -212,7 +239,6 @@ def _write_compressed(
                     info = inspect_tar_stream(_Tee(src, sink, progress), part)
                 except _Passed as passed:
                     raise passed.exc from None
-        fh.flush()
         os.fsync(fh.fileno())
     return writer.sha256.hexdigest(), info
 
