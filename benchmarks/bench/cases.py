@@ -543,24 +543,30 @@ def bench_export(ctx: Ctx) -> None:
         ),
     ]
     results: dict[str, Row] = {}
+    runnable = []
     for name, cmd, out in variants:
         tool = next((t for t in ("gzip", "zstd") if f"| {t}" in name), None)
         if tool and not shutil.which(tool):
             ctx.add(Row(bench="export", tool=name, size=size, note=f"skipped: no {tool} on PATH"))
             continue
-        runs = []
-        out_size = None
-        for _ in range(ctx.repeat):
+        runnable.append((name, cmd, out))
+    runs: dict[str, list[Run]] = {name: [] for name, _, _ in runnable}
+    out_sizes: dict[str, int] = {}
+    # rounds, in alternating order: load from other work on the machine then hits every tool alike
+    for i in range(ctx.repeat):
+        for name, cmd, out in runnable if i % 2 == 0 else runnable[::-1]:
             if out is not None:
                 _rm(out)
             _sync()
             r = run(cmd, shell=isinstance(cmd, str)).check()
-            runs.append(r)
-            out_size = out.stat().st_size if out is not None else int(r.stdout.strip().splitlines()[-1])
+            runs[name].append(r)
+            out_sizes[name] = (
+                out.stat().st_size if out is not None else int(r.stdout.strip().splitlines()[-1])
+            )
             if out is not None:
                 _rm(out)
-        row = ctx.add(_row("export", name, size, runs, out_size=out_size))
-        results[name] = row
+    for name, _, _ in runnable:
+        results[name] = ctx.add(_row("export", name, size, runs[name], out_size=out_sizes[name]))
     gz = results.get("docker save | gzip")
     zs = results.get("docker save | zstd -T0")
     save = results["docker save (no compression)"]

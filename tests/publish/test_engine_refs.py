@@ -41,7 +41,18 @@ def _image_record(standin, record_id: str, tmp_path) -> ImageRecord:
 
 
 @pytest.mark.docker
-def test_publish_from_docker_daemon(docker_engine, zenodo_env, project: Project, tmp_path):
+def test_publish_from_docker_daemon(docker_engine, zenodo_env, project: Project, tmp_path, monkeypatch):
+    import ossr_images.images.inspect as inspect_mod
+
+    read: list[str] = []
+    real_inspect = inspect_mod.inspect_image
+
+    def recording_inspect(path, **kw):  # noqa: ANN001, ANN003
+        read.append(str(path))
+        return real_inspect(path, **kw)
+
+    # the export is described while it is written: validation must not decompress it all again
+    monkeypatch.setattr(inspect_mod, "inspect_image", recording_inspect)
     archive = project.image(compression="none")
     tag = f"ossr-publish-test:{project.commit[:12]}"
     with open(archive, "rb") as fh:
@@ -64,6 +75,7 @@ def test_publish_from_docker_daemon(docker_engine, zenodo_env, project: Project,
         again = _publish(project, f"docker-daemon:{tag}")
         assert again.exit_code == 0, again.output
         assert json.loads(again.stdout)["doi"] == doc["doi"]
+        assert not [p for p in read if p.endswith(".tar.zst")], read
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
 

@@ -10,7 +10,8 @@ import os
 import shutil
 import subprocess
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -187,52 +188,70 @@ def compress_stream(
     more than one thread is wanted, else zlib (level 6). `progress(n)` is called with uncompressed bytes
     read. Returns the number of uncompressed bytes.
     """
-    if method not in METHODS:
-        raise InvalidInputError(f"unknown compression {method!r}", hint=f"Use one of: {', '.join(METHODS)}.")
     total = 0
-    if method == "none":
+    with compressing_writer(dst, method, threads, level=level) as writer:
         while chunk := src.read(CHUNK):
-            dst.write(chunk)
+            writer.write(chunk)
             total += len(chunk)
             if progress:
                 progress(len(chunk))
-        return total
+    return total
+
+
+@contextmanager
+def compressing_writer(
+    dst: BinaryIO, method: str, threads: int = 0, *, level: int | None = None
+) -> Iterator[BinaryIO]:
+    """A writer whose bytes reach `dst` compressed with `method` (see `compress_stream`); the compressed
+    stream is complete when the block exits without an error. `dst` is never closed."""
+    if method not in METHODS:
+        raise InvalidInputError(f"unknown compression {method!r}", hint=f"Use one of: {', '.join(METHODS)}.")
+    if method == "none":
+        yield dst
+        return
+    nthreads = _default_threads(threads)
     if method == "zstd":
         import zstandard
 
-        nthreads = _default_threads(threads)
         params = zstandard.ZstdCompressionParameters.from_level(
             level or 3,
             threads=nthreads if nthreads > 1 else 0,
             job_size=ZSTD_JOB_SIZE if nthreads > 1 else 0,
+            write_checksum=True,  # as zstd(1) does: a corrupt copy fails its decompression
         )
         cctx = zstandard.ZstdCompressor(compression_params=params)
         with cctx.stream_writer(dst, closefd=False) as writer:
-            while chunk := src.read(CHUNK):
-                writer.write(chunk)
-                total += len(chunk)
-                if progress:
-                    progress(len(chunk))
-        return total
-    # gzip
-    nthreads = _default_threads(threads)
+            yield writer  # type: ignore[misc]
+        return
     pigz = shutil.which("pigz")
     if pigz and nthreads > 1:
-        return _pigz(pigz, src, dst, nthreads, level or 6, progress)
-    compressor = zlib.compressobj(level or 6, zlib.DEFLATED, 31)  # 31: gzip container
-    while chunk := src.read(CHUNK):
-        dst.write(compressor.compress(chunk))
-        total += len(chunk)
-        if progress:
-            progress(len(chunk))
-    dst.write(compressor.flush())
-    return total
+        with _pigz_writer(pigz, dst, nthreads, level or 6) as writer:
+            yield writer
+        return
+    writer = _ZlibWriter(dst, level or 6)
+    yield writer  # type: ignore[misc]
+    writer.finish()
 
 
-def _pigz(
-    pigz: str, src: BinaryIO, dst: BinaryIO, threads: int, level: int, progress: Progress | None
-) -> int:
-    """gzip through pigz: a thread feeds its stdin, this thread copies its stdout to `dst`."""
+class _ZlibWriter(io.RawIOBase):
+    def __init__(self, dst: BinaryIO, level: int) -> None:
+        self._dst = dst
+        self._c = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip container
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def]
+        self._dst.write(self._c.compress(data))
+        return len(data)
+
+    def finish(self) -> None:
+        self._dst.write(self._c.flush())
+
+
+@contextmanager
+def _pigz_writer(pigz: str, dst: BinaryIO, threads: int, level: int) -> Iterator[BinaryIO]:
+    """gzip through pigz: the caller writes its stdin, a thread copies its stdout to `dst`."""
     import threading
 
     proc = subprocess.Popen(  # noqa: S603 - fixed argument list
@@ -242,42 +261,39 @@ def _pigz(
         stderr=subprocess.PIPE,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    total = 0
     failure: list[BaseException] = []
 
-    def feed() -> None:
-        nonlocal total
+    def drain() -> None:
         try:
-            while chunk := src.read(CHUNK):
-                proc.stdin.write(chunk)  # type: ignore[union-attr]
-                total += len(chunk)
-                if progress:
-                    progress(len(chunk))
+            while chunk := proc.stdout.read(CHUNK):  # type: ignore[union-attr]
+                dst.write(chunk)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             failure.append(exc)
+            proc.kill()  # unblocks the writer
+
+    drainer = threading.Thread(target=drain, name="pigz-drain", daemon=True)
+    drainer.start()
+    try:
+        try:
+            yield proc.stdin  # type: ignore[misc]
+        except BaseException:
+            proc.kill()
+            raise
         finally:
             try:
-                proc.stdin.close()  # type: ignore[union-attr]
+                proc.stdin.close()
             except OSError:
                 pass
-
-    feeder = threading.Thread(target=feed, name="pigz-feed", daemon=True)
-    feeder.start()
-    try:
-        while chunk := proc.stdout.read(CHUNK):
-            dst.write(chunk)
-    except BaseException:
-        proc.kill()  # unblocks the feeder
-        raise
-    finally:
-        feeder.join()
-        err = proc.stderr.read() if proc.stderr else b""
-        code = proc.wait()
+            drainer.join()
+            err = proc.stderr.read() if proc.stderr else b""
+            code = proc.wait()
+    except BrokenPipeError:
+        if not failure:
+            raise
     if failure:
         raise failure[0]
     if code != 0:
         raise OSError(f"pigz failed: {err.decode(errors='replace').strip()}")
-    return total
 
 
 def compressed_suffix(method: str) -> str:

@@ -218,12 +218,64 @@ def _norm_member_name(name: str) -> str:
     return name.rstrip("/") if name not in ("", "/") else name
 
 
+class _ForwardFile(io.RawIOBase):
+    """A sequential stream as a file that only seeks forward, by reading through the bytes skipped: tarfile's
+    random-access mode then reads it in one pass, and skips large members without copying them (its stream
+    mode copies every block into a new buffer)."""
+
+    def __init__(self, src: BinaryIO) -> None:
+        self._src = src
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        if size is None or size < 0:
+            size = CHUNK
+        parts = []
+        got = 0
+        while got < size:  # tarfile takes a short read for the end of the data
+            data = self._src.read(size - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        self._pos += got
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            pos += self._pos
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("a sequential stream cannot seek from its end")
+        if pos < self._pos:
+            raise io.UnsupportedOperation("a sequential stream cannot seek backwards")
+        while self._pos < pos:
+            data = self._src.read(min(CHUNK, pos - self._pos))
+            if not data:  # beyond the end, as a file allows: the next read gives b""
+                break
+            self._pos += len(data)
+        self._pos = pos
+        return pos
+
+
 def _scan_stream(stream: BinaryIO, verify: bool = False) -> tuple[_Scan, int]:
     """Scan a tar read sequentially; also return where the end-of-archive marker should start."""
     scan = _Scan(verify)
-    with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK, tarinfo=_BoundedTarInfo) as tar:
-        for ti in tar:
+    with tarfile.open(fileobj=_ForwardFile(stream), mode="r:", tarinfo=_BoundedTarInfo) as tar:
+        while True:
+            ti = tar.next()
+            if ti is None:
+                break
             scan.add(ti, lambda ti=ti: tar.extractfile(ti))
+            tar.members = []  # keep memory flat: we remember what we need in scan
         end = tar.offset
     return scan, end
 
@@ -343,17 +395,7 @@ def inspect_image(
             else:
                 hasher = hashlib.sha256() if sha256 else None
                 raw = _HashingReader(fh, hasher, progress)
-                stream = _HashingReader(decompressing_reader(raw, compression), None, None)  # type: ignore[arg-type]
-                scan, end = _scan_stream(stream, verify_layers)  # type: ignore[arg-type]
-                # read to the end: trailing padding, the compressed stream's end (catches truncation)
-                while stream.read(CHUNK):
-                    if stream.count - end > MAX_TRAILING:
-                        raise InvalidInputError(
-                            f"{path} goes on for more than {MAX_TRAILING // (1024 * 1024)} MiB after the end "
-                            "of its tar archive",
-                            hint="Refusing a hostile or corrupt archive: do not use it.",
-                        )
-                _check_end(end, stream.count)
+                scan = _scan_to_end(decompressing_reader(raw, compression), path, verify_layers)  # type: ignore[arg-type]
                 raw.drain()
                 if hasher is not None:
                     digest = hasher.hexdigest()
@@ -367,6 +409,39 @@ def inspect_image(
     info.size = size
     info.sha256 = digest
     return info
+
+
+def inspect_tar_stream(stream: BinaryIO, name: Path | str) -> ImageInfo:
+    """Describe the uncompressed image tar read from `stream`, which is read to its end, once (so that a
+    caller can compress or hash the same bytes as they are read). `name` is used in messages and as the
+    info's path. Raises InvalidInputError for a stream that is not a complete image archive; exceptions
+    raised by `stream` itself propagate unchanged, except the tar and read errors of `_read_errors()`."""
+    path = Path(name)
+    try:
+        scan = _scan_to_end(stream, path, False)
+    except (InvalidInputError, IntegrityError):
+        raise
+    except _read_errors() as exc:
+        raise _corrupt(path, "none", exc) from exc
+    info = _describe(scan, path)
+    info.compression = "none"
+    info.size = 0
+    return info
+
+
+def _scan_to_end(src: BinaryIO, path: Path, verify: bool) -> _Scan:
+    stream = _HashingReader(src, None, None)
+    scan, end = _scan_stream(stream, verify)  # type: ignore[arg-type]
+    # read to the end: trailing padding, the compressed stream's end (catches truncation)
+    while stream.read(CHUNK):
+        if stream.count - end > MAX_TRAILING:
+            raise InvalidInputError(
+                f"{path} goes on for more than {MAX_TRAILING // (1024 * 1024)} MiB after the end "
+                "of its tar archive",
+                hint="Refusing a hostile or corrupt archive: do not use it.",
+            )
+    _check_end(end, stream.count)
+    return scan
 
 
 def _looks_like_tar(head: bytes) -> bool:

@@ -215,6 +215,7 @@ def publish(
             allow_dirty=allow_dirty,
             communities=communities,
             env=env,
+            image_info=materialized.info,
         )
         plan.engine, plan.engine_version = materialized.engine, materialized.engine_version
         if dry_run:
@@ -256,8 +257,11 @@ def prepare(
     allow_dirty: bool = False,
     communities: Sequence[str] = ("escape2020",),
     env: Mapping[str, str] | None = None,
+    image_info: Any = None,
 ) -> PublishPlan:
-    """Run every local check and build the Zenodo metadata; raises `InvalidInputError` listing problems."""
+    """Run every local check and build the Zenodo metadata; raises `InvalidInputError` listing problems.
+    `image_info`: the ImageInfo of `image_path` when already known (an export described it while writing
+    it), so that the file is not read again."""
     from ossr_images.workflows.validate import run_validate
 
     image_path = Path(image_path)
@@ -283,6 +287,7 @@ def prepare(
         strict=False,
         communities=tuple(communities),
         env=env,
+        image_info=image_info,
     )
     errors = [p for p in result.problems if p.severity == "error"]
     if not result.valid or errors:
@@ -449,6 +454,7 @@ class _Materialized:
     path: Path
     engine: str | None = None
     engine_version: str | None = None
+    info: Any = None  # the ImageInfo of an export, described while it was written
 
 
 @contextlib.contextmanager
@@ -478,10 +484,12 @@ def _materialize(image: str | Path, progress: ProgressFactory | None, say: Notif
         say(f"Exporting {text} to a zstd-compressed docker archive.")
         sink = progress(None, f"Exporting {last}") if progress else None
         try:
-            export_image(text, out, fmt="docker-archive", compress="zstd", progress=sink, engine=engine)
+            exported = export_image(
+                text, out, fmt="docker-archive", compress="zstd", progress=sink, engine=engine
+            )
         finally:
             _close(sink)
-        yield _Materialized(out, engine_name, engine_version)
+        yield _Materialized(out, engine_name, engine_version, exported.info)
 
 
 # ------------------------------------------------------------------------------------------ remote run

@@ -53,10 +53,12 @@ def run_validate(
     strict: bool = False,
     communities: Sequence[str] = ("escape2020",),
     env: Mapping[str, str] | None = None,
+    image_info: Any = None,
 ) -> ValidationResult:
     """Check a CodeMeta file, its source link (git checkout, --commit or CI variables) and, with `image`,
     the image's labels; build the Zenodo metadata preview. Raises InvalidInputError only when the CodeMeta
-    file cannot be read; every other finding is a Problem in the result."""
+    file cannot be read; every other finding is a Problem in the result. `image_info`: the ImageInfo of
+    `image` when the caller already has it (then the file is not read again)."""
     codemeta_path = Path(codemeta_path)
     report = load_codemeta(codemeta_path)
     problems = list(report.problems)
@@ -82,10 +84,11 @@ def run_validate(
         zenodo = to_zenodo_metadata(codemeta, source, communities=tuple(communities))
         problems.extend(_zenodo_problems(zenodo, reported))
 
-    image_info = None
     if image is not None:
-        image_info, image_problems = _check_image(Path(image), codemeta, source)
+        image_info, image_problems = _check_image(Path(image), codemeta, source, image_info)
         problems.extend(image_problems)
+    else:
+        image_info = None
 
     if strict:
         problems = [replace(p, severity="error") if p.severity == "warning" else p for p in problems]
@@ -124,7 +127,7 @@ def _zenodo_problems(zenodo: ZenodoMetadata, reported: set[str]) -> list[Problem
 
 
 def _check_image(
-    image: Path, codemeta: CodeMeta | None, source: SourceLink | None
+    image: Path, codemeta: CodeMeta | None, source: SourceLink | None, info: Any = None
 ) -> tuple[Any | None, list[Problem]]:
     """The image hook: read the archive or .sif without an engine and compare its labels with CodeMeta and
     the source link. Returns (ImageInfo or None, problems)."""
@@ -136,7 +139,7 @@ def _check_image(
             Problem("/image", "error", f"image checks are not available: {exc}", "reinstall ossr-images")
         ]
     try:
-        info = inspect_image(image, sha256=False)
+        info = info if info is not None else inspect_image(image, sha256=False)
     except OssrError as exc:
         return None, [Problem("/image", "error", exc.message, exc.hint, source=str(image))]
     return info, list(check_labels(getattr(info, "labels", None) or {}, codemeta, source))
