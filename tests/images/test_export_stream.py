@@ -125,7 +125,7 @@ def test_writeback_is_started_as_the_file_grows(
 ) -> None:
     ranges: list[tuple[int, int]] = []
     monkeypatch.setattr(export_mod, "WRITEBACK_STEP", 1024 * 1024)
-    monkeypatch.setattr(export_mod, "_writeback_starter", lambda: lambda _fd, off, n: ranges.append((off, n)))
+    monkeypatch.setattr(export_mod, "start_writeback", lambda _fd, off, n: ranges.append((off, n)))
     out = tmp_path / "x.tar"
     export_image("docker-daemon:synth:1.0", out, compress="none", engine=FakeEngine(archive))
     assert out.read_bytes() == archive

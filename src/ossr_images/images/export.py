@@ -15,7 +15,6 @@ import ipaddress
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from typing import Any, BinaryIO
 from ossr_images.errors import EngineUnavailableError, InvalidInputError, RemoteError
 from ossr_images.images.compression import CHUNK, METHODS, compressing_writer, open_decompressed
 from ossr_images.images.inspect import ImageInfo, inspect_image, inspect_tar_stream
+from ossr_images.writeback import start_writeback
 
 Progress = Callable[[int], None]
 FORMATS = ("docker-archive", "oci-archive", "sif")
@@ -153,7 +153,6 @@ class _HashingWriter(io.RawIOBase):
         self.sha256 = hashlib.sha256()
         self.count = 0
         self._synced = 0
-        self._writeback = _writeback_starter()
 
     def writable(self) -> bool:
         return True
@@ -164,25 +163,10 @@ class _HashingWriter(io.RawIOBase):
             view = view[self._fh.write(view) or 0 :]
         self.sha256.update(data)
         self.count += len(data)
-        if self._writeback and self.count - self._synced >= WRITEBACK_STEP:
-            self._writeback(self._fh.fileno(), self._synced, self.count - self._synced)
+        if self.count - self._synced >= WRITEBACK_STEP:
+            start_writeback(self._fh.fileno(), self._synced, self.count - self._synced)
             self._synced = self.count
         return len(data)
-
-
-def _writeback_starter() -> Callable[[int, int, int], object] | None:
-    """Linux's sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE): start writing a range to disk
-    without waiting for it. None elsewhere (the final fsync then does all of it)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    return lambda fd, offset, nbytes: fn(fd, offset, nbytes, 2)
 
 
 class _Tee(io.RawIOBase):

@@ -12,7 +12,6 @@ rename finds little left to do. A resumed download (``Range``) hashes the bytes 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import http.client
 import os
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from ossr_images.writeback import start_writeback
 from ossr_images.zenodo.client import (
     _NETWORK_ERRORS,
     RETRY_STATUSES,
@@ -284,7 +284,7 @@ class _PartWriter:
         self.state.hashes.update(view)
         self.state.length += len(view)
         if self.state.length - self._flushed >= WRITEBACK_WINDOW:
-            _start_writeback(self._fd, self._flushed, self.state.length - self._flushed)
+            start_writeback(self._fd, self._flushed, self.state.length - self._flushed)
             self._flushed = self.state.length
 
     def copy_from(self, fp: http.client.HTTPResponse, length: int | None, progress: Progress | None) -> None:
@@ -427,27 +427,6 @@ class _HashRing:
             self._todo.put(None)
             self._thread.join()
             self._thread = None
-
-
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to start writing a range to disk now (Linux ``sync_file_range``, no waiting), so the
-    final fsync overlaps the download instead of following it. Elsewhere, or on failure: nothing."""
-    func = _sync_file_range()
-    if func is not None:
-        func(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; an error only means no head start
-
-
-@functools.lru_cache(maxsize=1)
-def _sync_file_range() -> Any:
-    try:
-        import ctypes
-
-        func = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError, TypeError):  # not Linux
-        return None
-    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    func.restype = ctypes.c_int
-    return func
 
 
 class _ResumableError(Exception):
