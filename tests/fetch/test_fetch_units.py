@@ -40,6 +40,7 @@ HOSTILE = [
     "new\nline",
     "image.tar.part",
     ".ossr-images.lock",
+    "image.tar.unverified-provenance",
     "CON",
     "trailing.",
     "C:evil",
@@ -173,7 +174,7 @@ def test_any_accepted_key_stays_a_plain_name_inside_the_folder(key: str) -> None
         return
     target = (base / key).resolve()
     assert target.parent == base and target.name == key
-    assert not key.endswith(".part") and key != ".ossr-images.lock"
+    assert not key.endswith((".part", ".unverified-provenance")) and key != ".ossr-images.lock"
 
 
 def test_the_server_is_chosen_by_target_options_then_by_the_identifier(monkeypatch) -> None:
@@ -197,3 +198,29 @@ def test_the_server_is_chosen_by_target_options_then_by_the_identifier(monkeypat
     # a record URL on another host is read there, and never gets a Zenodo token
     ref, target = resolve_fetch_target("http://127.0.0.1:8765/records/12")
     assert (ref.record_id, target.api_url, target.token) == ("12", "http://127.0.0.1:8765/api", None)
+
+
+def test_the_folder_lock_lives_in_the_cache_unless_the_cache_is_not_writable(tmp_path, monkeypatch, caplog):
+    import logging
+
+    from ossr_images.workflows.fetch import _folder_lock
+
+    out = tmp_path / "dir"
+    out.mkdir()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(cache))
+    with _folder_lock(out, lambda _m: None):
+        assert not list(out.iterdir())
+        assert len(list((cache / "fetch-locks").glob("*.lock"))) == 1
+    # the same folder by another spelling (a symlink) takes the same lock
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    with _folder_lock(link, lambda _m: None):
+        assert len(list((cache / "fetch-locks").glob("*.lock"))) == 1
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(blocker / "cache"))  # cannot be created
+    with caplog.at_level(logging.DEBUG, logger="ossr_images.fetch"), _folder_lock(out, lambda _m: None):
+        assert [p.name for p in out.iterdir()] == [".ossr-images.lock"]
+    assert "not writable" in caplog.text
