@@ -200,7 +200,7 @@ def test_the_server_is_chosen_by_target_options_then_by_the_identifier(monkeypat
     assert (ref.record_id, target.api_url, target.token) == ("12", "http://127.0.0.1:8765/api", None)
 
 
-def test_the_folder_lock_lives_in_the_cache_unless_the_cache_is_not_writable(tmp_path, monkeypatch, caplog):
+def test_the_folder_lock_lives_in_the_cache_unless_the_cache_is_not_writable(tmp_path, monkeypatch):
     import logging
 
     from ossr_images.workflows.fetch import _folder_lock
@@ -221,6 +221,15 @@ def test_the_folder_lock_lives_in_the_cache_unless_the_cache_is_not_writable(tmp
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(blocker / "cache"))  # cannot be created
-    with caplog.at_level(logging.DEBUG, logger="ossr_images.fetch"), _folder_lock(out, lambda _m: None):
-        assert [p.name for p in out.iterdir()] == [".ossr-images.lock"]
-    assert "not writable" in caplog.text
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("ossr_images.fetch")
+    monkeypatch.setattr(logger, "level", logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        with _folder_lock(out, lambda _m: None):
+            assert [p.name for p in out.iterdir()] == [".ossr-images.lock"]
+    finally:
+        logger.removeHandler(handler)
+    assert any(r.levelno == logging.DEBUG and "not writable" in r.getMessage() for r in records)
