@@ -10,6 +10,7 @@ which a fresh CI machine finds by listing the token owner's depositions.
 - ``publish/<h>.json``: per release and server, the id of the deposition the last run worked on (found again
   even before Zenodo's search index shows a just-created draft);
 - ``locks/<h>.lock``: one publish per release at a time on this machine (``filelock``).
+- ``fetch-locks/<h>.lock``: one fetch into a download folder at a time (``workflows/fetch.py``).
 """
 
 from __future__ import annotations
