@@ -6,8 +6,8 @@ Order of steps (nothing is written before the record's file keys are known to be
   2. check every file key; refuse the whole record on any unsafe key (exit 3);
   3. read the image metadata file (when the record has one) into a scratch folder, validate it, compare it
      with the record's source link, and reach the engine that --load needs: all before any big download;
-  4. create DIR, take its lock (a file in the cache folder, so DIR holds only the record's files), check
-     files already there (identical: kept; different: only with --force);
+  4. create DIR, lock it (a flock on the folder itself, else a lock file in the cache folder: DIR holds only
+     the record's files), check files already there (identical: kept; different: only with --force);
   5. download the selected files, three at a time, into `DIR/<key>.part` (resumed with Range, retried with
      backoff; size, md5 and the sha256 from the image metadata file verified), only then renamed to `DIR/<key>`;
   6. provenance: image labels == metadata file == Zenodo related identifiers (repository and commit); on a
@@ -357,9 +357,42 @@ def _fetch(
 
 @contextlib.contextmanager
 def _folder_lock(directory: Path, say: Notify) -> Iterator[None]:
-    """One fetch into `directory` at a time on this machine. The lock file lives in the cache folder, named
-    by a hash of the folder's resolved path, so that DIR holds only the record's files; it is put in DIR
-    itself only when the cache folder is not writable."""
+    """One fetch into `directory` at a time, leaving no lock file in it: where the OS allows, an exclusive
+    flock on the folder itself (so runs with different cache folders, or users, still exclude each other);
+    else a lock file in the cache folder named by a hash of the folder's resolved path; else, when the cache
+    is not writable, `DIR/.ossr-images.lock`."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        fcntl = None  # type: ignore[assignment]
+    if fcntl is not None:
+        try:
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            log.debug("cannot open %s to lock it (%s); using a lock file", directory, exc)
+        else:
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    say(f"Waiting for another ossr-images fetch into {directory} to finish...")
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:  # e.g. a file system without flock on folders
+                os.close(fd)
+                log.debug("cannot flock %s (%s); using a lock file", directory, exc)
+            else:
+                try:
+                    yield
+                finally:
+                    os.close(fd)  # releases the lock
+                return
+    with _lock_file(directory, say):
+        yield
+
+
+@contextlib.contextmanager
+def _lock_file(directory: Path, say: Notify) -> Iterator[None]:
+    """The lock of `_folder_lock` as a file: in the cache folder, or in DIR when the cache is not writable."""
     from filelock import FileLock, Timeout
 
     from ossr_images.workflows.journal import cache_dir, short_hash
