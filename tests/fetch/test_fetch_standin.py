@@ -76,7 +76,7 @@ def test_each_identifier_form(form: str, zenodo_env, image_record, tmp_path: Pat
     assert doc["image"]["format"] == "docker-archive" and doc["image"]["id"].startswith("sha256:")
     assert doc["image"]["labels"]["org.opencontainers.image.revision"] == COMMIT
     assert doc["loaded"] is None
-    assert sorted(p.name for p in out.iterdir()) == sorted([*keys, ".ossr-images.lock"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(keys)  # no lock file in the user's folder
 
 
 def test_record_url_on_another_host_is_read_there_without_the_token(
@@ -314,10 +314,57 @@ def test_two_fetches_into_one_folder_at_once(zenodo_env, client, tmp_path: Path)
 
 def test_labels_disagreeing_with_the_metadata_file_fail_with_both_values(zenodo_env, client, tmp_path):
     other = "0" * 40
-    record = publish_record(client, image_files(tmp_path / "src", label_commit=other))
-    result = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"))
+    files = image_files(tmp_path / "src", label_commit=other)
+    record = publish_record(client, files)
+    out = tmp_path / "o"
+    result = run("fetch", str(record["id"]), "-d", str(out))
     assert result.exit_code == 3
     assert other in result.stderr and COMMIT in result.stderr and "labels" in result.stderr
+    # nothing under a final name: the verified files are moved aside, and the error says where
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{k}.unverified-provenance" for k in files)
+    assert str(out / f"{image_key(record)}.unverified-provenance") in result.stderr
+    assert "--force" in result.stderr
+    for key in files:
+        assert sha256(out / f"{key}.unverified-provenance") == remote_sha256(files, key)
+
+    # a second run (files moved aside already) fails the same way, and --json says where the files are
+    again = run("fetch", str(record["id"]), "-d", str(out), "--json")
+    assert again.exit_code == 3
+    doc = json.loads(again.stdout)
+    assert doc["exit_code"] == 3 and doc["details"]["disagreements"]
+    assert {f["key"] for f in doc["details"]["files"]} == set(files)
+    assert not any(f["final_name"] for f in doc["details"]["files"])
+    assert all(Path(f["path"]).name == f["key"] + ".unverified-provenance" for f in doc["details"]["files"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{k}.unverified-provenance" for k in files)
+
+
+def test_provenance_disagreement_with_force_keeps_the_files_in_place_and_says_so(
+    zenodo_env, client, tmp_path
+):
+    files = image_files(tmp_path / "src", label_commit="0" * 40)
+    record = publish_record(client, files)
+    out = tmp_path / "o"
+    result = run("fetch", str(record["id"]), "-d", str(out), "--force", "--json")
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)
+    assert all(f["final_name"] for f in doc["details"]["files"])
+    assert "Do not use them" in doc["hint"] and str(out / image_key(record)) in doc["message"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(files)
+
+
+def test_a_metadata_file_disagreeing_with_itself_is_refused_before_anything_is_written(
+    zenodo_env, client, tmp_path
+):
+    files = image_files(tmp_path / "src")
+    label = f'"org.opencontainers.image.revision": "{COMMIT}"'
+    bad = label.replace(COMMIT, "0" * 40)
+    files[IMAGE_RECORD_KEY] = files[IMAGE_RECORD_KEY].replace(label.encode(), bad.encode())
+    record = publish_record(client, files)
+    out = tmp_path / "o"
+    result = run("fetch", str(record["id"]), "-d", str(out), "--only", "metadata")
+    assert result.exit_code == 3, result.stderr
+    assert "0" * 40 in result.stderr and COMMIT in result.stderr
+    assert not out.exists()
 
 
 def test_zenodo_source_link_disagreeing_fails_with_both_values(zenodo_env, client, tmp_path):
@@ -332,7 +379,7 @@ def test_only_image_and_only_metadata(zenodo_env, image_record, tmp_path: Path) 
     result = run("fetch", str(image_record["id"]), "-d", str(tmp_path / "img"), "--only", "image", "--json")
     assert result.exit_code == 0, result.stderr
     assert [f["key"] for f in json.loads(result.stdout)["files"]] == [key]
-    assert sorted(p.name for p in (tmp_path / "img").iterdir() if p.name != ".ossr-images.lock") == [key]
+    assert sorted(p.name for p in (tmp_path / "img").iterdir()) == [key]
 
     result = run(
         "fetch", str(image_record["id"]), "-d", str(tmp_path / "meta"), "--only", "metadata", "--json"
@@ -446,7 +493,7 @@ def test_parallel_fetch_processes_into_one_folder(zenodo_env, client, tmp_path: 
     assert [code for _, _, code in results] == [0, 0, 0, 0], [err for _, err, _ in results]
     for key in files:
         assert sha256(out / key) == remote_sha256(files, key)
-    assert sorted(p.name for p in out.iterdir()) == sorted([*files, ".ossr-images.lock"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(files)
 
 
 def test_a_refused_token_does_not_stop_fetching_a_public_record(tmp_path: Path, monkeypatch) -> None:
@@ -497,7 +544,7 @@ def test_load_docker_without_an_engine_fails_before_downloading(
     result = run("fetch", str(image_record["id"]), "-d", str(out), "--load", "docker")
     assert result.exit_code == 4, result.stderr
     assert "no-such-docker.sock" in result.stderr and "Hint:" in result.stderr
-    assert not out.exists() or not [p for p in out.iterdir() if p.name != ".ossr-images.lock"]
+    assert not out.exists() or not list(out.iterdir())
 
 
 def test_image_from_another_tool_is_read_but_provenance_unchecked(zenodo_env, client, tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ HOSTILE = [
     "new\nline",
     "image.tar.part",
     ".ossr-images.lock",
+    "image.tar.unverified-provenance",
     "CON",
     "trailing.",
     "C:evil",
@@ -173,7 +174,7 @@ def test_any_accepted_key_stays_a_plain_name_inside_the_folder(key: str) -> None
         return
     target = (base / key).resolve()
     assert target.parent == base and target.name == key
-    assert not key.endswith(".part") and key != ".ossr-images.lock"
+    assert not key.endswith((".part", ".unverified-provenance")) and key != ".ossr-images.lock"
 
 
 def test_the_server_is_chosen_by_target_options_then_by_the_identifier(monkeypatch) -> None:
@@ -197,3 +198,88 @@ def test_the_server_is_chosen_by_target_options_then_by_the_identifier(monkeypat
     # a record URL on another host is read there, and never gets a Zenodo token
     ref, target = resolve_fetch_target("http://127.0.0.1:8765/records/12")
     assert (ref.record_id, target.api_url, target.token) == ("12", "http://127.0.0.1:8765/api", None)
+
+
+def test_the_folder_lock_leaves_no_file_and_holds_across_cache_folders(tmp_path, monkeypatch) -> None:
+    import threading
+
+    from ossr_images.workflows.fetch import _folder_lock
+
+    out = tmp_path / "dir"
+    out.mkdir()
+    monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(tmp_path / "cache-a"))
+    waited = threading.Event()
+    inside = threading.Event()
+
+    def other() -> None:  # another run, with its own cache folder
+        with _folder_lock(out, lambda _m: waited.set()):
+            inside.set()
+
+    with _folder_lock(out, lambda _m: None):
+        monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(tmp_path / "cache-b"))
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert waited.wait(10) and not inside.wait(0.3)
+        assert not list(out.iterdir())
+    thread.join(10)
+    assert inside.is_set()
+    assert not list(out.iterdir()) and not list(tmp_path.glob("cache-*/**/*.lock"))
+
+
+def test_the_lock_file_lives_in_the_cache_unless_the_cache_is_not_writable(tmp_path, monkeypatch):
+    """Where the folder itself cannot be locked (Windows, some network file systems)."""
+    import logging
+
+    from ossr_images.workflows.fetch import _lock_file
+
+    out = tmp_path / "dir"
+    out.mkdir()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(cache))
+    with _lock_file(out, lambda _m: None):
+        assert not list(out.iterdir())
+        assert len(list((cache / "fetch-locks").glob("*.lock"))) == 1
+    # the same folder by another spelling (a symlink) takes the same lock
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    with _lock_file(link, lambda _m: None):
+        assert len(list((cache / "fetch-locks").glob("*.lock"))) == 1
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(blocker / "cache"))  # cannot be created
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("ossr_images.fetch")
+    monkeypatch.setattr(logger, "level", logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        with _lock_file(out, lambda _m: None):
+            assert [p.name for p in out.iterdir()] == [".ossr-images.lock"]
+    finally:
+        logger.removeHandler(handler)
+    assert any(r.levelno == logging.DEBUG and "not writable" in r.getMessage() for r in records)
+
+
+def test_a_folder_that_cannot_be_flocked_falls_back_to_the_lock_file(tmp_path, monkeypatch) -> None:
+    import fcntl
+    import os
+    import stat
+
+    from ossr_images.workflows.fetch import _folder_lock
+
+    real_flock = fcntl.flock
+
+    def no_flock(fd: int, op: int) -> None:  # a file system that cannot flock folders (filelock still can)
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(95, "Operation not supported")
+        real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    out = tmp_path / "dir"
+    out.mkdir()
+    monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(tmp_path / "cache"))
+    with _folder_lock(out, lambda _m: None):
+        assert len(list((tmp_path / "cache" / "fetch-locks").glob("*.lock"))) == 1
+    assert not list(out.iterdir())

@@ -75,6 +75,7 @@ UNSAFE_KEYS = [
     "C:evil.tar",
     ".ossr-images.lock",
     "codemeta.json.part",
+    "example.tar.Unverified-Provenance",
     "CODEMETA.JSON",  # differs from codemeta.json only in case
     "x" * 300 + ".tar",
 ]

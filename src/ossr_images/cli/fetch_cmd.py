@@ -24,7 +24,12 @@ from ossr_images.cli.common import emit_json, human_size, info, is_quiet, json_o
     type=click.Choice(["image", "metadata"]),
     help="Fetch only the image file, or only the metadata files.",
 )
-@click.option("--force", is_flag=True, help="Replace files in DIR that differ from the record's.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files in DIR that differ from the record's; on a provenance disagreement, leave the "
+    "files under their own names (exit status 3 still).",
+)
 @click.option(
     "--load",
     type=click.Choice(["docker", "singularity"]),
@@ -57,7 +62,8 @@ def fetch(
     DOI|URL|ID is a DOI (10.5281/zenodo.N, 10.5072/zenodo.N on the sandbox), a record or DOI URL, or a
     record id; a concept DOI or id gives the latest version. Files are verified by md5 (Zenodo) and sha256
     (the image metadata file), and the image's labels, its metadata file and the Zenodo record must name the
-    same repository and commit (exit status 3 otherwise).
+    same repository and commit (exit status 3 otherwise, and the files are moved aside to
+    DIR/<key>.unverified-provenance).
 
     \b
     Examples:

@@ -6,10 +6,12 @@ Order of steps (nothing is written before the record's file keys are known to be
   2. check every file key; refuse the whole record on any unsafe key (exit 3);
   3. read the image metadata file (when the record has one) into a scratch folder, validate it, compare it
      with the record's source link, and reach the engine that --load needs: all before any big download;
-  4. create DIR, take its lock, check files already there (identical: kept; different: only with --force);
+  4. create DIR, lock it (a flock on the folder itself, else a lock file in the cache folder: DIR holds only
+     the record's files), check files already there (identical: kept; different: only with --force);
   5. download the selected files, three at a time, into `DIR/<key>.part` (resumed with Range, retried with
      backoff; size, md5 and the sha256 from the image metadata file verified), only then renamed to `DIR/<key>`;
-  6. provenance: image labels == metadata file == Zenodo related identifiers (repository and commit);
+  6. provenance: image labels == metadata file == Zenodo related identifiers (repository and commit); on a
+     disagreement the files are moved to `DIR/<key>.unverified-provenance` (left in place with --force);
   7. optionally load into Docker / Apptainer and clone the source at the recorded commit.
 """
 
@@ -24,7 +26,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +42,7 @@ from ossr_images.workflows.fetch_load import (
 from ossr_images.workflows.fetch_records import (
     LOCK_NAME,
     PART_SUFFIX,
+    UNVERIFIED_SUFFIX,
     FetchedFile,
     check_file_keys,
     check_provenance,
@@ -300,15 +303,7 @@ def _fetch(
         selected = [f for f in files if _selected(f, only, result.image_key)]
         directory = result.directory
         directory.mkdir(parents=True, exist_ok=True)
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(directory / LOCK_NAME))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            say(f"Waiting for another ossr-images fetch into {directory} to finish...")
-            lock.acquire()
-        try:
+        with _folder_lock(directory, say):
             _download_selected(
                 client,
                 result,
@@ -320,15 +315,17 @@ def _fetch(
                 say,
                 max_workers,
             )
-        finally:
-            lock.release()
+            image_entry = result.image_file()
+            result.image_fetched = bool(image_entry and image_entry.path and image_entry.verified)
+            # 3. provenance: labels == metadata file == Zenodo related identifiers, checked while the lock
+            #    is held so that no other fetch sees the files before they are moved aside
+            if image_record is not None:
+                try:
+                    check_provenance(result, image_record, image_on_disk=only != "metadata")
+                except IntegrityError as exc:
+                    raise _set_aside(result, exc, keep=force) from None
 
-    image_entry = result.image_file()
-    result.image_fetched = bool(image_entry and image_entry.path and image_entry.verified)
-    # 3. provenance: labels == metadata file == Zenodo related identifiers
-    if image_record is not None:
-        check_provenance(result, image_record, image_on_disk=only != "metadata")
-    else:
+    if image_record is None:
         zsrc = zenodo_source(record)
         if zsrc:
             result.repository, result.commit = zsrc
@@ -356,6 +353,104 @@ def _fetch(
             )
         result.checkout = clone_source(result.repository, result.commit, Path(source_dir), say)
     return result
+
+
+@contextlib.contextmanager
+def _folder_lock(directory: Path, say: Notify) -> Iterator[None]:
+    """One fetch into `directory` at a time, leaving no lock file in it: where the OS allows, an exclusive
+    flock on the folder itself (so runs with different cache folders, or users, still exclude each other);
+    else a lock file in the cache folder named by a hash of the folder's resolved path; else, when the cache
+    is not writable, `DIR/.ossr-images.lock`."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        fcntl = None  # type: ignore[assignment]
+    if fcntl is not None:
+        try:
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            log.debug("cannot open %s to lock it (%s); using a lock file", directory, exc)
+        else:
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    say(f"Waiting for another ossr-images fetch into {directory} to finish...")
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:  # e.g. a file system without flock on folders
+                os.close(fd)
+                log.debug("cannot flock %s (%s); using a lock file", directory, exc)
+            else:
+                try:
+                    yield
+                finally:
+                    os.close(fd)  # releases the lock
+                return
+    with _lock_file(directory, say):
+        yield
+
+
+@contextlib.contextmanager
+def _lock_file(directory: Path, say: Notify) -> Iterator[None]:
+    """The lock of `_folder_lock` as a file: in the cache folder, or in DIR when the cache is not writable."""
+    from filelock import FileLock, Timeout
+
+    from ossr_images.workflows.journal import cache_dir, short_hash
+
+    resolved = directory.resolve()
+    path = cache_dir() / "fetch-locks" / f"{short_hash(str(resolved), 24)}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+    except OSError as exc:
+        log.debug("cache folder not writable (%s); locking %s with %s in it", exc, resolved, LOCK_NAME)
+        path = resolved / LOCK_NAME
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        say(f"Waiting for another ossr-images fetch into {directory} to finish...")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _set_aside(result: FetchResult, exc: IntegrityError, *, keep: bool) -> IntegrityError:
+    """The provenance check failed: move the record's files in DIR to `<key>.unverified-provenance` (so that
+    nothing of it is under its final name), or leave them in place with `keep` (--force). Returns the error
+    to raise, naming where the files are and what to do."""
+    placed: list[tuple[FetchedFile, Path]] = []
+    for f in result.files:
+        if f.path is None or f.path.is_symlink() or not f.path.is_file():
+            continue
+        where = f.path
+        if not keep:
+            aside = f.path.with_name(f.key + UNVERIFIED_SUFFIX)
+            try:
+                os.replace(f.path, aside)
+                where = f.path = aside
+            except OSError as err:
+                log.warning("could not move %s aside: %s", f.path, err)
+        placed.append((f, where))
+    in_place = [str(p) for f, p in placed if p.name == f.key]
+    moved = [str(p) for f, p in placed if p.name != f.key]
+    message = exc.message
+    hint = exc.hint
+    if moved:
+        message += f"; its checksum-verified files were moved aside: {', '.join(moved)}"
+        hint += (
+            f" The files are kept as <key>{UNVERIFIED_SUFFIX} so that nothing uses them by mistake; to look "
+            "at them anyway, rename them or fetch again with --force (which leaves them under their names)."
+        )
+    if in_place:
+        why = " (--force)" if keep else ""
+        message += f"; these files are in place under their own names{why}: {', '.join(in_place)}"
+        hint += " Do not use them: delete them unless you have checked their provenance yourself."
+    details = dict(exc.details) if isinstance(exc.details, dict) else {}
+    details["files"] = [{"key": f.key, "path": str(p), "final_name": p.name == f.key} for f, p in placed]
+    return IntegrityError(message, hint, details=details)
 
 
 def _engine_for(load: str | None, result: FetchResult) -> Any:
@@ -697,6 +792,7 @@ def _most_serious(errors: list[BaseException]) -> BaseException:
 __all__ = [
     "LOCK_NAME",
     "PART_SUFFIX",
+    "UNVERIFIED_SUFFIX",
     "FetchResult",
     "FetchedFile",
     "Loaded",

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 LABEL_SOURCE = "org.opencontainers.image.source"
 LABEL_REVISION = "org.opencontainers.image.revision"
-LOCK_NAME = ".ossr-images.lock"
+LOCK_NAME = ".ossr-images.lock"  # in DIR only when the cache folder is not writable
 PART_SUFFIX = ".part"
+UNVERIFIED_SUFFIX = ".unverified-provenance"  # verified bytes whose provenance check failed
 
 # file names a record made by another tool might use for its image (no image metadata file to tell)
 _IMAGE_SUFFIXES = (".sif", ".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".oci", ".oci.tar")
@@ -58,7 +59,8 @@ class FetchedFile:
 def check_file_keys(keys: Iterable[str], *, where: str = "the record") -> None:
     """Refuse (IntegrityError, exit 3) a record whose file keys could escape the download folder or collide:
     empty, `.`/`..`, path separators, absolute paths, NUL or control characters, names equal ignoring case
-    (and Unicode normalisation), our own lock and `.part` names, Windows device names and trailing dots."""
+    (and Unicode normalisation), our own lock, `.part` and `.unverified-provenance` names, Windows device
+    names and trailing dots."""
     seen: dict[str, str] = {}
     for key in keys:
         reason = unsafe_key_reason(key)
@@ -95,8 +97,9 @@ def unsafe_key_reason(key: Any) -> str | None:
         return "it contains a drive or stream separator"
     if os.path.isabs(key):
         return "it is an absolute path"
-    if key.casefold() == LOCK_NAME or key.casefold().endswith(PART_SUFFIX):
-        return f"it collides with the names fetch uses itself ({LOCK_NAME}, *{PART_SUFFIX})"
+    folded = key.casefold()
+    if folded == LOCK_NAME or folded.endswith((PART_SUFFIX, UNVERIFIED_SUFFIX)):
+        return f"it collides with the names fetch uses itself ({LOCK_NAME}, *{PART_SUFFIX}, *{UNVERIFIED_SUFFIX})"
     if key.endswith((".", " ")):
         return "it ends with a dot or a space"
     if _WINDOWS_RESERVED.match(key):

@@ -10,6 +10,8 @@ which a fresh CI machine finds by listing the token owner's depositions.
 - ``publish/<h>.json``: per release and server, the id of the deposition the last run worked on (found again
   even before Zenodo's search index shows a just-created draft);
 - ``locks/<h>.lock``: one publish per release at a time on this machine (``filelock``).
+- ``fetch-locks/<h>.lock``: one fetch into a download folder at a time, where the folder itself cannot be
+  flocked (``workflows/fetch.py``).
 """
 
 from __future__ import annotations
