@@ -8,12 +8,12 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from tests.helpers.clients import client_for
 
 from conftest import TEST_TOKEN
 from ossr_images.cli import main
 from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY, ImageRecord
 from ossr_images.zenodo.client import ZenodoClient
-from ossr_images.zenodo.target import Target
 
 from .conftest import Project, Recorder
 
@@ -21,10 +21,6 @@ from .conftest import Project, Recorder
 def run(*args: str, input: str | None = None):
     runner = CliRunner()
     return runner.invoke(main, list(args), input=input, catch_exceptions=False)
-
-
-def client_for(standin) -> ZenodoClient:
-    return ZenodoClient(Target("custom", standin.api_url, TEST_TOKEN, "10.5072"))
 
 
 def depositions(standin) -> list[dict]:

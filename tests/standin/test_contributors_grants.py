@@ -8,16 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.helpers.clients import client_for
 
-from conftest import TEST_TOKEN
 from ossr_images.errors import RemoteError
 from ossr_images.metadata.codemeta import load_codemeta
 from ossr_images.metadata.crosswalk import to_zenodo_metadata
 from ossr_images.metadata.funding import ESCAPE_GRANT_ID
 from ossr_images.metadata.source import SourceLink
 from ossr_images.standin.metadata import accepted_licenses
-from ossr_images.zenodo.client import ZenodoClient
-from ossr_images.zenodo.target import Target
 
 REAL = Path(__file__).parents[1] / "metadata" / "data" / "real-codemeta"
 META = {
@@ -27,10 +25,6 @@ META = {
     "description": "A record with contributors and grants.",
     "access_right": "open",
 }
-
-
-def client_for(standin) -> ZenodoClient:
-    return ZenodoClient(Target("custom", standin.api_url, TEST_TOKEN, "10.5072"))
 
 
 def refused(standin, **metadata: object) -> RemoteError:

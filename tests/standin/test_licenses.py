@@ -6,13 +6,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from tests.helpers.clients import client_for
 
-from conftest import TEST_TOKEN
 from ossr_images.errors import RemoteError
 from ossr_images.metadata.spdx import known_licenses, zenodo_license_id, zenodo_license_table
 from ossr_images.standin.metadata import accepted_licenses
-from ossr_images.zenodo.client import ZenodoClient
-from ossr_images.zenodo.target import Target
 
 META = {
     "title": "Licensed image",
@@ -21,10 +19,6 @@ META = {
     "description": "A record per licence.",
     "access_right": "open",
 }
-
-
-def client_for(standin) -> ZenodoClient:
-    return ZenodoClient(Target("custom", standin.api_url, TEST_TOKEN, "10.5072"))
 
 
 def test_every_table_id_is_published_by_the_standin(standin) -> None:
