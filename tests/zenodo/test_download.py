@@ -20,6 +20,7 @@ from ossr_images.zenodo import download
 from ossr_images.zenodo.client import ZenodoClient
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError
 from ossr_images.zenodo.target import Target
+from ossr_images.zenodo.transfer import HashRing
 
 from .conftest import fast_retry
 
@@ -223,7 +224,7 @@ class SlowMd5:
 
 
 def test_a_buffer_is_reused_only_after_the_md5_thread_is_done(tmp_path) -> None:
-    hashes = download._HashRing(buffer_size=64)
+    hashes = HashRing(buffer_size=64)
     slow = SlowMd5()
     hashes.md5 = slow
     sent: list[bytes] = []
@@ -236,4 +237,4 @@ def test_a_buffer_is_reused_only_after_the_md5_thread_is_done(tmp_path) -> None:
         hashes.update(view)
     hashes.wait()
     hashes.close()
-    assert slow.seen == sent and len(hashes._ring) == download.BUFFERS
+    assert slow.seen == sent and len(hashes._ring) == 4  # depth 3 + the one being filled

@@ -12,15 +12,12 @@ rename finds little left to do. A resumed download (``Range``) hashes the bytes 
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from queue import SimpleQueue
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -36,13 +33,12 @@ from ossr_images.zenodo.client import (
     log,
 )
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, error_from_response, safe_url
-from ossr_images.zenodo.transfer import Progress
+from ossr_images.zenodo.transfer import HashRing, Progress
 
 if TYPE_CHECKING:
     from ossr_images.zenodo.client import ZenodoClient
 
 BUFFER_SIZE = 1024 * 1024  # 1 MiB: measured faster than 256 KiB and 4 MiB (cache-friendly, few syscalls)
-BUFFERS = 4
 WRITEBACK_WINDOW = 32 * 1024 * 1024  # start writing the part to disk every 32 MiB
 
 
@@ -215,7 +211,7 @@ class _PartState:
     def __init__(self, path: Path, buffer_size: int = BUFFER_SIZE) -> None:
         self.path = path
         self.buffer_size = buffer_size
-        self.hashes = _HashRing(buffer_size)
+        self.hashes = HashRing(buffer_size)
         self.length = 0
         self._synced = False
 
@@ -225,7 +221,7 @@ class _PartState:
         if self._synced and on_disk == self.length:
             return self.length
         self.hashes.close()
-        self.hashes = _HashRing(self.buffer_size)
+        self.hashes = HashRing(self.buffer_size)
         self.length = 0
         if on_disk:
             with open(self.path, "rb", buffering=0) as fh:
@@ -246,7 +242,7 @@ class _PartState:
     def reset(self) -> None:
         self.path.unlink(missing_ok=True)
         self.hashes.close()
-        self.hashes = _HashRing(self.buffer_size)
+        self.hashes = HashRing(self.buffer_size)
         self.length = 0
         self._synced = True
 
@@ -352,81 +348,6 @@ def _describe_read_error(exc: BaseException) -> str:
     if isinstance(exc, ConnectionResetError):
         return "the connection was reset"
     return str(exc) or type(exc).__name__
-
-
-class _HashRing:
-    """md5 on a worker thread, sha256 on the caller's thread, over a ring of reused buffers.
-
-    :meth:`buffer` gives a buffer no hash is still reading; :meth:`update` hands bytes to both hashes. The
-    md5 thread holds at most ``depth`` updates (in order) and the ring has ``depth + 1`` buffers, each handed
-    out once per update, so the buffer handed out next was last updated at least ``depth`` updates ago:
-    its md5 is done.
-    """
-
-    def __init__(self, buffer_size: int = BUFFER_SIZE, depth: int = BUFFERS - 1) -> None:
-        self.md5 = hashlib.md5()  # noqa: S324 - Zenodo's checksum algorithm, not used for security
-        self.sha256 = hashlib.sha256()
-        self._buffer_size = buffer_size
-        self._ring: list[memoryview] = []
-        self._count = 0
-        self._handed: memoryview | None = None
-        self._depth = depth
-        self._slots = threading.Semaphore(depth)
-        self._todo: SimpleQueue[Any] = SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def buffer(self) -> memoryview:
-        if self._handed is None:  # a buffer handed out but not given to update() is handed out again
-            index = self._count % (self._depth + 1)
-            if index == len(self._ring):  # allocated on first use: a part already complete needs none
-                self._ring.append(memoryview(bytearray(self._buffer_size)))
-            self._count += 1
-            self._handed = self._ring[index]
-        return self._handed
-
-    def update(self, data: memoryview | bytes) -> None:
-        self._handed = None
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="hash-md5", daemon=True)
-            self._thread.start()
-        self._slots.acquire()
-        if self._error is not None:
-            self._slots.release()
-            raise self._error
-        self._todo.put(data)
-        self.sha256.update(data)
-
-    def _run(self) -> None:
-        while True:
-            data = self._todo.get()
-            if data is None:
-                return
-            try:
-                self.md5.update(data)
-            except BaseException as exc:  # noqa: BLE001 - reported to the caller's thread
-                self._error = exc
-            finally:
-                self._slots.release()
-
-    def wait(self) -> None:
-        """Until the md5 thread has hashed everything given so far."""
-        for _ in range(self._depth):
-            self._slots.acquire()
-        for _ in range(self._depth):
-            self._slots.release()
-        if self._error is not None:
-            raise self._error
-
-    def hexdigests(self) -> tuple[str, str]:
-        self.wait()
-        return self.md5.hexdigest(), self.sha256.hexdigest()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._todo.put(None)
-            self._thread.join()
-            self._thread = None
 
 
 class _ResumableError(Exception):

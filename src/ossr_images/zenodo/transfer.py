@@ -2,82 +2,109 @@
 
 :class:`HashingReader` wraps a binary file object of known length for a ``requests`` body: it has ``__len__``
 so that requests sends ``Content-Length`` (Zenodo does not take chunked uploads), and it iterates in chunks of
-``chunk_size`` bytes (views of a few reused buffers) so that urllib3 hands big blocks to the socket; md5 runs on
-a worker thread, overlapping sha256 and the socket write; memory stays at a few chunks. :func:`hash_file` and
-the download path use :class:`_Hashes` (each hash on its own worker).
+``chunk_size`` bytes (views of a few reused buffers) so that urllib3 hands big blocks to the socket.
+:class:`HashRing` is the one hashing pipeline of uploads, downloads and :func:`hash_file`: md5 (the slower hash,
+serial by nature) on a worker thread, sha256 on the caller's thread, over a few reused buffers: two busy
+threads for two CPUs, memory at a few chunks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections import deque
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO
+from queue import SimpleQueue
+from typing import Any, BinaryIO
 
 DEFAULT_CHUNK = 4 * 1024 * 1024
 Progress = Callable[[int], None]
 
 
-class _Hashes:
-    """md5 + sha256, updated inline or each on its own worker thread.
+class HashRing:
+    """md5 on a worker thread, sha256 on the caller's thread, over a ring of reused buffers.
 
-    A single-worker executor per hash keeps the chunks in order; at most ``depth`` chunks are in flight, so
-    memory stays bounded (depth x chunk size) while reading, hashing and sending overlap.
+    :meth:`buffer` gives a buffer no hash is still reading; :meth:`update` hands bytes to both hashes. The
+    md5 thread holds at most ``depth`` updates (in order) and the ring has ``depth + 1`` buffers, each handed
+    out once per update, so the buffer handed out next was last updated at least ``depth`` updates ago:
+    its md5 is done.
     """
 
-    def __init__(self, threaded: bool, depth: int = 3) -> None:
+    def __init__(self, buffer_size: int = DEFAULT_CHUNK, depth: int = 3) -> None:
         self.md5 = hashlib.md5()  # noqa: S324 - Zenodo's checksum algorithm, not used for security
         self.sha256 = hashlib.sha256()
-        self.depth = depth
-        self._pools = (
-            [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hash-{n}") for n in ("md5", "sha256")]
-            if threaded
-            else []
-        )
-        self._pending: deque[list[Future[None]]] = deque()
+        self._buffer_size = buffer_size
+        self._ring: list[memoryview] = []
+        self._count = 0
+        self._handed: memoryview | None = None
+        self._depth = depth
+        self._slots = threading.Semaphore(depth)
+        self._todo: SimpleQueue[Any] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
-    def update(self, chunk: bytes | memoryview) -> None:
-        if not self._pools:
-            self.md5.update(chunk)
-            self.sha256.update(chunk)
-            return
-        while len(self._pending) >= self.depth:
-            for future in self._pending.popleft():
-                future.result()
-        self._pending.append(
-            [self._pools[0].submit(self.md5.update, chunk), self._pools[1].submit(self.sha256.update, chunk)]
-        )
+    def buffer(self) -> memoryview:
+        if self._handed is None:  # a buffer handed out but not given to update() is handed out again
+            index = self._count % (self._depth + 1)
+            if index == len(self._ring):  # allocated on first use: a part already complete needs none
+                self._ring.append(memoryview(bytearray(self._buffer_size)))
+            self._count += 1
+            self._handed = self._ring[index]
+        return self._handed
+
+    def update(self, data: memoryview | bytes) -> None:
+        self._handed = None
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="hash-md5", daemon=True)
+            self._thread.start()
+        self._slots.acquire()
+        if self._error is not None:
+            self._slots.release()
+            raise self._error
+        self._todo.put(data)
+        self.sha256.update(data)
+
+    def _run(self) -> None:
+        while True:
+            data = self._todo.get()
+            if data is None:
+                return
+            try:
+                self.md5.update(data)
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller's thread
+                self._error = exc
+            finally:
+                self._slots.release()
 
     def wait(self) -> None:
-        while self._pending:
-            for future in self._pending.popleft():
-                future.result()
-
-    def close(self) -> None:
-        self.wait()
-        for pool in self._pools:
-            pool.shutdown(wait=True)
-        self._pools = []
+        """Until the md5 thread has hashed everything given so far."""
+        for _ in range(self._depth):
+            self._slots.acquire()
+        for _ in range(self._depth):
+            self._slots.release()
+        if self._error is not None:
+            raise self._error
 
     def hexdigests(self) -> tuple[str, str]:
         self.wait()
         return self.md5.hexdigest(), self.sha256.hexdigest()
 
+    def close(self) -> None:
+        if self._thread is not None:
+            self._todo.put(None)
+            self._thread.join()
+            self._thread = None
+
 
 class HashingReader:
     """A body of exactly ``size`` bytes read from ``fileobj``, hashed (md5, sha256) as it passes.
 
-    Iterating reads into ``buffers`` reused bytearrays and yields memoryviews of them (no allocation and no page
-    faults per chunk): a chunk is valid only until the next one is asked for, which is how urllib3 consumes a
-    body (``sendall`` of one chunk, then the next). A buffer is refilled only once its md5 is done, and it has
-    been sent and sha256-hashed because the caller asked for the next chunk. ``read(n)`` works too (new bytes).
-
-    Threads (2 busy, for 2 CPUs): md5, the slower hash and serial, runs on a worker; reading, sha256 and the
-    caller's socket send run on the caller's thread (hashlib releases the GIL). After the body has been
-    consumed, :attr:`md5` and :attr:`sha256` give the hex digests and :attr:`bytes_read` the count. If the file
-    ends early an ``OSError`` is raised (the request then fails rather than sending a short body).
+    Iterating reads into the buffers of a :class:`HashRing` and yields memoryviews of them (no allocation and
+    no page faults per chunk): a chunk is valid only until the next one is asked for, which is how urllib3
+    consumes a body (``sendall`` of one chunk, then the next). ``read(n)`` works too (new bytes).
+    After the body has been consumed, :attr:`md5` and :attr:`sha256` give the hex digests and
+    :attr:`bytes_read` the count. If the file ends early an ``OSError`` is raised (the request then fails
+    rather than sending a short body).
     """
 
     def __init__(
@@ -87,7 +114,6 @@ class HashingReader:
         *,
         chunk_size: int = DEFAULT_CHUNK,
         progress: Progress | None = None,
-        threaded: bool = True,
         buffers: int = 3,
     ) -> None:
         if size < 0:
@@ -96,37 +122,19 @@ class HashingReader:
         self.size = size
         self.len = size  # requests' super_len looks for __len__ or .len
         self.chunk_size = max(64 * 1024, chunk_size)
-        self.buffers = max(2, buffers)
         self._progress = progress
-        self._md5 = hashlib.md5()  # noqa: S324 - Zenodo's checksum algorithm, not used for security
-        self._sha256 = hashlib.sha256()
-        self._pool = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-md5")
-            if threaded and size > self.chunk_size
-            else None
-        )
-        self._md5_pending: deque[Future[None]] = deque()
+        self._hashes = HashRing(min(self.chunk_size, max(size, 1)), depth=max(2, buffers) - 1)
         self.bytes_read = 0
         self.ended_early = False
 
     def __len__(self) -> int:
         return self.size
 
-    def _take(self, chunk: bytes | memoryview) -> Future[None] | None:
-        """Hash ``chunk`` (md5 queued on the worker, sha256 here) and count it; the md5's future, if any."""
-        done: Future[None] | None = None
-        if self._pool is None:
-            self._md5.update(chunk)
-        else:
-            done = self._pool.submit(self._md5.update, chunk)
-            self._md5_pending.append(done)
-            if len(self._md5_pending) > self.buffers:
-                self._md5_pending.popleft().result()
-        self._sha256.update(chunk)
+    def _take(self, chunk: bytes | memoryview) -> None:
+        self._hashes.update(chunk)
         self.bytes_read += len(chunk)
         if self._progress is not None:
             self._progress(len(chunk))
-        return done
 
     def _short(self) -> OSError:
         self.ended_early = True
@@ -150,43 +158,28 @@ class HashingReader:
             while chunk := self.read(self.chunk_size):
                 yield memoryview(chunk)
             return
-        length = min(self.chunk_size, self.size)
-        ring = [memoryview(bytearray(length)) for _ in range(self.buffers if self._pool else 1)]
-        md5_of: list[Future[None] | None] = [None] * len(ring)
-        index = 0
         while self.bytes_read < self.size:
-            if md5_of[index] is not None:
-                md5_of[index].result()  # type: ignore[union-attr]
-            view = ring[index][: min(length, self.size - self.bytes_read)]
+            view = self._hashes.buffer()[: self.size - self.bytes_read]
             got = readinto(view)
             if not got:
                 raise self._short()
             chunk = view[:got]
-            md5_of[index] = self._take(chunk)
+            self._take(chunk)
             yield chunk
-            index = (index + 1) % len(ring)
-
-    def _wait(self) -> None:
-        while self._md5_pending:
-            self._md5_pending.popleft().result()
 
     @property
     def md5(self) -> str:
         """Hex md5 of the bytes read so far (waits for the hashing thread)."""
-        self._wait()
-        return self._md5.hexdigest()
+        return self._hashes.hexdigests()[0]
 
     @property
     def sha256(self) -> str:
         """Hex sha256 of the bytes read so far."""
-        return self._sha256.hexdigest()
+        return self._hashes.hexdigests()[1]
 
     def close(self) -> None:
         """Stop the hashing thread (the wrapped file is left open: it belongs to the caller)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        self._md5_pending.clear()
+        self._hashes.close()
 
 
 class IterBody:
@@ -210,18 +203,19 @@ class IterBody:
 def hash_file(
     fileobj: BinaryIO, *, chunk_size: int = DEFAULT_CHUNK, progress: Progress | None = None
 ) -> tuple[int, str, str]:
-    """Read ``fileobj`` to its end: (bytes, md5 hex, sha256 hex)."""
-    hashes = _Hashes(threaded=True)
+    """Read ``fileobj`` to its end: (bytes, md5 hex, sha256 hex), in one pass over a :class:`HashRing`."""
+    hashes = HashRing(chunk_size)
     total = 0
     try:
         while True:
-            chunk = fileobj.read(chunk_size)
-            if not chunk:
+            view = hashes.buffer()
+            n = fileobj.readinto(view)  # type: ignore[attr-defined]
+            if not n:
                 break
-            hashes.update(chunk)
-            total += len(chunk)
+            hashes.update(view[:n])
+            total += n
             if progress is not None:
-                progress(len(chunk))
+                progress(n)
         md5, sha = hashes.hexdigests()
     finally:
         hashes.close()
