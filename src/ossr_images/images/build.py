@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ossr_images.errors import IntegrityError, InvalidInputError, Problem
-from ossr_images.images.export import ExportResult, export_image
+from ossr_images.images.build_spec import BuildSpec
+from ossr_images.images.export import ExportResult
 from ossr_images.metadata import labels as L
+from ossr_images.metadata.build_record import BuildRecord
 
 PROVENANCE_KEYS = (L.SOURCE, L.REVISION, L.LEGACY_SOURCE, L.LEGACY_REVISION)
 
@@ -27,7 +29,7 @@ PROVENANCE_KEYS = (L.SOURCE, L.REVISION, L.LEGACY_SOURCE, L.LEGACY_REVISION)
 class BuildResult:
     """What a build made: engine, image ID or file, final labels, the export, problems found."""
 
-    engine: str  # "docker" or "apptainer"
+    engine: str  # "docker", "buildah" or "apptainer"
     engine_version: str
     image_id: str | None
     tag: str | None
@@ -35,6 +37,7 @@ class BuildResult:
     created: str
     export: ExportResult | None = None
     problems: list[Problem] = field(default_factory=list)
+    build: BuildRecord | None = None  # how it was built (the image metadata file's `build` section)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +49,7 @@ class BuildResult:
             "created": self.created,
             "export": self.export.to_dict() if self.export else None,
             "problems": [p.to_dict() for p in self.problems],
+            "build": self.build.to_json() if self.build else None,
         }
 
 
@@ -111,63 +115,71 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_docker(
-    context: Path | str,
-    *,
-    dockerfile: Path | str | None = None,
-    tag: str | None = None,
-    codemeta: Any = None,
-    source: Any = None,
-    created: str | None = None,
-    out: Path | str | None = None,
-    compress: str = "zstd",
-    log: Callable[[str], None] | None = None,
-    progress: Callable[[int], None] | None = None,
-    engine: Any = None,
-) -> BuildResult:
-    """Build the Docker image of `context` with OCI labels from CodeMeta and the source link; check the
-    labels on the built image; export it to `out` (docker-archive, `compress`) when given."""
-    from ossr_images.images.docker_engine import DockerEngine
-    from ossr_images.images.dockerfile import read_dockerfile_labels
+@dataclass
+class DockerfileRequest:
+    """One Dockerfile build: what `build_docker` and `build_buildah` take."""
 
-    context = Path(context)
-    if not context.is_dir():
-        raise InvalidInputError(
-            f"build context {context} is not a directory",
-            hint="Give the directory that holds the Dockerfile.",
-        )
-    df = Path(dockerfile) if dockerfile else context / "Dockerfile"
-    if not df.is_file():
-        raise InvalidInputError(f"no Dockerfile at {df}", hint="Give its path with -f FILE.")
-    created = created or _now()
-    ours = L.oci_labels(codemeta, source, created)
-    labels = merge_labels(ours, read_dockerfile_labels(df), source, str(df))
-    tag = tag or default_tag(codemeta)
-    engine = engine or DockerEngine.connect()
-    # One LABEL instruction appended to a copy of the Dockerfile: the engine's `labels` parameter makes
-    # one build step (one container) per label, which is slow on some storage drivers.
-    with tempfile.TemporaryDirectory(prefix="ossr-build-") as tmp:
-        patched = Path(tmp) / "Dockerfile"
-        patched.write_text(dockerfile_with_labels(df.read_text(encoding="utf-8"), labels), encoding="utf-8")
-        image_id = engine.build(context, dockerfile=str(patched), tag=tag, log=log)
-    final = engine.labels(image_id)
-    problems = L.check_labels(final, codemeta, source)
+    context: Path
+    dockerfile: Path | None = None
+    tag: str | None = None
+    codemeta: Any = None
+    source: Any = None
+    created: str | None = None  # the created label [default: SOURCE_DATE_EPOCH's date, else now]
+    out: Path | None = None
+    compress: str = "zstd"
+    log: Callable[[str], None] | None = None
+    progress: Callable[[int], None] | None = None
+    spec: BuildSpec | None = None
+
+
+def build_docker(context: Path | str, *, engine: Any = None, **options: Any) -> BuildResult:
+    """Build the Docker image of `context` with OCI labels from CodeMeta and the source link; check the
+    labels on the built image; export it to `out` (docker-archive, `compress`) when given, with its build
+    record beside it (`FILE.build.json`). `options` are the fields of `DockerfileRequest` (dockerfile,
+    tag, codemeta, source, created, out, compress, log, progress, spec: target, platform, build arguments,
+    SOURCE_DATE_EPOCH [default: the commit's date], base image pins); `engine`: a connected DockerEngine."""
+    from ossr_images.images.build_spec import DockerBuilder
+
+    return build_with(DockerBuilder(engine), DockerfileRequest(Path(context), **options))
+
+
+def build_buildah(context: Path | str, *, engine: Any = None, **options: Any) -> BuildResult:
+    """Like `build_docker`, with Buildah and its reproducibility options (`--timestamp` SOURCE_DATE_EPOCH,
+    no identity label, no cache): two builds of one commit give the same image ID and layers."""
+    from ossr_images.images.build_spec import BuildahBuilder
+
+    return build_with(BuildahBuilder(engine), DockerfileRequest(Path(context), **options))
+
+
+def build_with(builder: Any, req: DockerfileRequest) -> BuildResult:
+    """Build `req` with `builder` (a `build_spec.DockerfileBuilder`), check the labels, export."""
+    from ossr_images.images.dockerfile_build import (
+        build_dockerfile,
+        check_inputs,
+        export_with_record,
+        resolve_spec,
+    )
+
+    df = check_inputs(req.context, req.dockerfile)
+    spec = resolve_spec(req.spec, req.context)
+    tag = req.tag or default_tag(req.codemeta)
+
+    def labels_for(created: str, theirs: dict[str, str]) -> dict[str, str]:
+        ours = L.oci_labels(req.codemeta, req.source, req.created or created)
+        return merge_labels(ours, theirs, req.source, str(df))
+
+    image_id, final, record = build_dockerfile(
+        builder, req.context, df, tag=tag, labels_for=labels_for, spec=spec, log=req.log
+    )
+    problems = L.check_labels(final, req.codemeta, req.source)
     _refuse(problems, f"the built image {tag}")
-    result = BuildResult("docker", engine.version, image_id, tag, final, created, problems=problems)
-    if out:
-        result.export = export_image(
-            f"docker-daemon:{tag}",
-            out,
-            fmt="docker-archive",
-            compress=compress,
-            progress=progress,
-            engine=engine,
+    created = final.get(L.CREATED) or req.created or ""
+    result = BuildResult(builder.name, builder.version, image_id, tag, final, created, problems=problems)
+    result.build = record
+    if req.out:
+        result.export = export_with_record(
+            builder, tag, image_id, record, Path(req.out), compress=req.compress, progress=req.progress
         )
-        if result.export.image_id != image_id:
-            raise IntegrityError(
-                f"the exported archive holds image {result.export.image_id}, not the built {image_id}",
-                hint="Another build may have moved the tag meanwhile: build again.",
-            )
     return result
 
 

@@ -150,6 +150,8 @@ class DockerEngine:
         buildargs: dict[str, str] | None = None,
         log: Callable[[str], None] | None = None,
         pull: bool = False,
+        target: str | None = None,
+        platform: str | None = None,
     ) -> str:
         """Build the image of `context` (a directory) and return its image ID.
 
@@ -174,6 +176,8 @@ class DockerEngine:
             forcerm=True,
             pull=pull,
             decode=True,
+            **({"target": target} if target else {}),
+            **({"platform": platform} if platform else {}),
         )
         image_id: str | None = None
         last_lines: list[str] = []
