@@ -7,12 +7,9 @@ link: that is an error naming both values. After the build the image's labels ar
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +108,6 @@ def default_tag(codemeta: Any) -> str:
     return f"{repo}:{tag[:128]}"
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class DockerfileRequest:
     """One Dockerfile build: what `build_docker` and `build_buildah` take."""
@@ -172,7 +165,7 @@ def build_with(builder: Any, req: DockerfileRequest) -> BuildResult:
         builder, req.context, df, tag=tag, labels_for=labels_for, spec=spec, log=req.log
     )
     problems = L.check_labels(final, req.codemeta, req.source)
-    _refuse(problems, f"the built image {tag}")
+    refuse(problems, f"the built image {tag}")
     created = final.get(L.CREATED) or req.created or ""
     result = BuildResult(builder.name, builder.version, image_id, tag, final, created, problems=problems)
     result.build = record
@@ -191,85 +184,28 @@ def build_singularity(
     source: Any = None,
     created: str | None = None,
     log: Callable[[str], None] | None = None,
-    binary: str | None = None,
+    context: Path | str | None = None,
+    spec: BuildSpec | None = None,
 ) -> BuildResult:
-    """Build `out` (.sif) from an Apptainer/Singularity definition file, with the OCI labels written into
-    %labels; read the labels back from the .sif (our reader, and `apptainer inspect`) and check them."""
-    from ossr_images.images.apptainer import (
-        apptainer_version,
-        build_sif,
-        definition_labels,
-        definition_with_labels,
-        inspect_labels,
-        require_apptainer,
-    )
-    from ossr_images.images.inspect import inspect_image
+    """Build `out` (.sif) from an Apptainer/Singularity definition file, or from a Dockerfile converted
+    with spython (kept beside `out` as NAME.converted.def), with the OCI labels written into %labels; read
+    the labels back and check them; write the build record beside `out`. `context`: the folder the build
+    runs in (relative %files paths; default: the working directory for a definition, the Dockerfile's
+    folder for a Dockerfile). SOURCE_DATE_EPOCH (default: the commit's date) is set for the build."""
+    from ossr_images.images.apptainer_build import build_sif_recorded
 
-    definition = Path(definition)
-    try:
-        text = definition.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInputError(
-            f"cannot read the definition file {definition}: {exc.strerror or exc}",
-            hint="Give the path of an Apptainer/Singularity definition (.def) file.",
-        ) from exc
-    binary = binary or require_apptainer()
-    created = created or _now()
-    ours = L.oci_labels(codemeta, source, created)
-    labels = merge_labels(ours, definition_labels(text), source, str(definition))
-    out = Path(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_sif = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise InvalidInputError(
-            f"cannot write in {out.parent}: {exc.strerror or exc}",
-            hint="Choose an output folder you can write to.",
-        ) from exc
-    # Relative paths in a definition (From:, %files) are resolved against the working directory, not the
-    # file's folder, so the labelled copy can live in a private temporary folder.
-    try:
-        with tempfile.TemporaryDirectory(prefix="ossr-def-") as tmp:
-            tmp_def = Path(tmp) / definition.name
-            tmp_def.write_text(definition_with_labels(text, labels), encoding="utf-8")
-            build_sif(str(tmp_def), Path(tmp_sif), binary=binary, log=log)
-        info = inspect_image(tmp_sif, sha256=False)
-        reported = inspect_labels(Path(tmp_sif), binary=binary)
-        for key in (L.SOURCE, L.REVISION):
-            if key in ours and info.labels.get(key) != reported.get(key):
-                raise IntegrityError(
-                    f"the .sif's label {key} reads {info.labels.get(key)!r} but apptainer inspect says "
-                    f"{reported.get(key)!r}",
-                    hint="Report this: the SIF reader and Apptainer disagree.",
-                )
-        problems = L.check_labels(info.labels, codemeta, source)
-        _refuse(problems, f"the built {out.name}")
-        os.replace(tmp_sif, out)
-    finally:
-        if os.path.exists(tmp_sif):
-            os.unlink(tmp_sif)
-    final = inspect_image(out)
-    export = ExportResult(
-        path=out,
-        format="sif",
-        compression="none",
-        size=final.size,
-        sha256=final.sha256 or "",
-        image_id=None,
-        manifest_digest=None,
-        ref=str(definition),
-        tool="apptainer",
-        load_instructions=f"apptainer run {out.name}   # or: singularity run {out.name}",
-        info=final,
-        steps=[f"apptainer build {out.name} {definition.name} (with %labels)"],
-    )
-    return BuildResult(
-        "apptainer", apptainer_version(binary), None, None, final.labels, created, export, problems
+    return build_sif_recorded(
+        Path(definition),
+        Path(out),
+        provenance=(codemeta, source, created),
+        log=log,
+        context=Path(context) if context else None,
+        spec=spec,
     )
 
 
-def _refuse(problems: list[Problem], what: str) -> None:
+def refuse(problems: list[Problem], what: str) -> None:
+    """Raise IntegrityError when `problems` hold an error (the built image lacks the source link)."""
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise IntegrityError(
