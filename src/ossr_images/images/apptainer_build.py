@@ -25,8 +25,10 @@ def build_sif_recorded(
     log: Callable[[str], None] | None,
     context: Path | None,
     spec: BuildSpec | None,
+    fixed_labels: dict[str, str] | None = None,
 ) -> BuildResult:
-    """`build.build_singularity`: `provenance` is (codemeta, source link, created label or None)."""
+    """`build.build_singularity`: `provenance` is (codemeta, source link, created label or None);
+    `fixed_labels` (a rebuild: the labels recorded at build time) replaces the labels made from it."""
     from ossr_images.images.apptainer import (
         apptainer_version,
         build_sif,
@@ -49,7 +51,7 @@ def build_sif_recorded(
     if dockerfile:
         text, converted, bases = _convert(recipe, text, out, spec)
     created = created or epoch_date(spec.source_date_epoch)
-    ours = L.oci_labels(codemeta, source, created or _now())
+    ours = L.oci_labels(codemeta, source, created or _now()) if fixed_labels is None else fixed_labels
     labels = merge_labels(ours, definition_labels(text), source, str(recipe))
     tmp_sif = _temporary(out)
     env = {"SOURCE_DATE_EPOCH": str(spec.source_date_epoch)} if spec.source_date_epoch is not None else None
@@ -75,6 +77,7 @@ def build_sif_recorded(
         source_date_epoch=spec.source_date_epoch,
         converted_recipe=converted.name if converted else None,
         builder_options=(f"SOURCE_DATE_EPOCH={spec.source_date_epoch}",) if env else (),
+        added_labels=dict(labels),
     )
     export = _export_result(out, recipe, converted)
     write_sidecar(out, record, image_id=None, size=export.size)

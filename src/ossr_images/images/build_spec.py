@@ -65,6 +65,14 @@ class DockerfileBuilder(Protocol):
 
     def options(self, spec: BuildSpec) -> list[str]: ...
 
+    def has(self, ref: str) -> bool: ...
+
+    def pull(self, ref: str) -> None: ...
+
+    def tag(self, ref: str, new: str) -> None: ...
+
+    def remove(self, ref: str) -> None: ...
+
 
 class DockerBuilder:
     """The Docker engine (legacy builder on 20.10) behind `DockerfileBuilder`."""
@@ -107,6 +115,30 @@ class DockerBuilder:
                 digest = value
                 break
         return digest, doc.get("Id")
+
+    def has(self, ref: str) -> bool:
+        from ossr_images.errors import InvalidInputError
+
+        try:
+            self.engine.inspect(ref)
+        except InvalidInputError:
+            return False
+        return True
+
+    def pull(self, ref: str) -> None:
+        """Pull `ref` (`name@sha256:...` or `name:tag`) into the engine."""
+        repo, sep, digest = ref.partition("@")
+        if sep:
+            self.engine._call(f"docker pull {ref}", self.engine.api.pull, repo, tag=digest)
+        else:
+            self.engine._call(f"docker pull {ref}", self.engine.api.pull, ref)
+
+    def tag(self, ref: str, new: str) -> None:
+        repo, _, tag = new.rpartition(":")
+        self.engine._call(f"docker tag {ref} {new}", self.engine.api.tag, ref, repo, tag)
+
+    def remove(self, ref: str) -> None:
+        self.engine.remove(ref, force=True)
 
     def export(self, ref: str, out: Path, compress: str, progress: Any) -> Any:
         from ossr_images.images.export import export_image
@@ -155,6 +187,24 @@ class BuildahBuilder:
 
     def resolve(self, ref: str) -> tuple[str | None, str | None]:
         return self.engine.resolve(ref)
+
+    def has(self, ref: str) -> bool:
+        from ossr_images.errors import InvalidInputError
+
+        try:
+            self.engine.inspect(ref)
+        except InvalidInputError:
+            return False
+        return True
+
+    def pull(self, ref: str) -> None:
+        self.engine.pull(ref)
+
+    def tag(self, ref: str, new: str) -> None:
+        self.engine.tag(ref, new)
+
+    def remove(self, ref: str) -> None:
+        self.engine.remove(ref)
 
     def export(self, ref: str, out: Path, compress: str, progress: Any) -> Any:
         """`buildah push` to an uncompressed docker-archive beside `out`, then re-packed by export_image

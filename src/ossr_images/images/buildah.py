@@ -25,6 +25,8 @@ INSTALL_HINT = (
     "it needs subuid/subgid ranges (rootless), or run it as root."
 )
 REPRODUCIBLE_OPTIONS = ("--identity-label=false", "--layers", "--no-cache", "--format=oci")
+# base images: pulled only when missing, as the Docker engine does (a rebuild pulls pinned digests first)
+PULL_OPTION = "--pull=false"
 
 
 def find_buildah() -> str | None:
@@ -97,7 +99,8 @@ class BuildahEngine:
         ID ("sha256:<hex>"). The build log is passed line by line to `log`."""
         with tempfile.TemporaryDirectory(prefix="ossr-buildah-") as tmp:
             iidfile = Path(tmp) / "iid"
-            cmd = [self.binary, "build", *self.options(timestamp), "-f", str(dockerfile), "-t", tag]
+            cmd = [self.binary, "build", *self.options(timestamp), PULL_OPTION, "-f", str(dockerfile)]
+            cmd += ["-t", tag]
             cmd += ["--iidfile", str(iidfile)]
             if target:
                 cmd += ["--target", target]
@@ -144,6 +147,10 @@ class BuildahEngine:
         if image_id and not str(image_id).startswith("sha256:"):
             image_id = f"sha256:{image_id}"
         return digest, image_id
+
+    def pull(self, ref: str) -> None:
+        """`buildah pull REF` (registries.conf decides about TLS and mirrors)."""
+        self._run(f"buildah pull {ref}", ["pull", "-q", ref], timeout=3600)
 
     def tag(self, ref: str, new: str) -> None:
         """`buildah tag REF NEW`."""

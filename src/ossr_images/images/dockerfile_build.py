@@ -82,6 +82,7 @@ def build_dockerfile(
         base_images=_unique(base_images),
         source_date_epoch=spec.source_date_epoch,
         builder_options=tuple(builder.options(spec)),
+        added_labels=dict(labels),
         image_id=image_id,
     )
     return image_id, final, record

@@ -94,6 +94,7 @@ class BuildRecord:
     source_date_epoch: int | None = None
     converted_recipe: str | None = None  # Apptainer definition converted from a Dockerfile: file name
     builder_options: tuple[str, ...] = ()  # the reproducibility options used, e.g. --timestamp=N
+    added_labels: dict[str, str] = field(default_factory=dict)  # the LABELs ossr-images appended
     # not part of the document: the image this record was written for (a sidecar's check)
     image_id: str | None = field(default=None, compare=False)
 
@@ -111,6 +112,7 @@ class BuildRecord:
             "sourceDateEpoch": self.source_date_epoch,
             "convertedRecipe": self.converted_recipe,
             "builderOptions": list(self.builder_options),
+            "addedLabels": dict(self.added_labels),
         }
 
     @classmethod
@@ -134,6 +136,7 @@ class BuildRecord:
                 source_date_epoch=None if epoch is None else int(epoch),
                 converted_recipe=doc.get("convertedRecipe"),
                 builder_options=tuple(str(o) for o in doc.get("builderOptions") or []),
+                added_labels={str(k): str(v) for k, v in (doc.get("addedLabels") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInputError(
