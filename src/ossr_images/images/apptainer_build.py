@@ -43,7 +43,7 @@ def build_sif_recorded(
     text = _read(recipe)
     dockerfile = is_dockerfile(recipe, text)
     workdir = (context or (recipe.parent if dockerfile else Path.cwd())).resolve()
-    spec = resolve_spec(spec, recipe.parent)
+    spec = resolve_spec(spec, recipe.parent, getattr(source, "commit", None))
     binary = require_apptainer()
     out = out.resolve()
     converted: Path | None = None

@@ -154,7 +154,7 @@ def build_with(builder: Any, req: DockerfileRequest) -> BuildResult:
     )
 
     df = check_inputs(req.context, req.dockerfile)
-    spec = resolve_spec(req.spec, req.context)
+    spec = resolve_spec(req.spec, req.context, getattr(req.source, "commit", None))
     tag = req.tag or default_tag(req.codemeta)
 
     def labels_for(created: str, theirs: dict[str, str]) -> dict[str, str]:

@@ -30,14 +30,16 @@ from ossr_images.metadata.build_record import (
 _DECLARES_EPOCH = re.compile(r"^\s*ARG\s+SOURCE_DATE_EPOCH\b", re.IGNORECASE | re.MULTILINE)
 
 
-def resolve_spec(spec: BuildSpec | None, context: Path) -> BuildSpec:
-    """`spec` with the repository root (the checkout holding `context`) and the epoch (its HEAD commit's
-    date) filled in when not given."""
+def resolve_spec(spec: BuildSpec | None, context: Path, commit: str | None = None) -> BuildSpec:
+    """`spec` with the repository root (the checkout holding `context`) and the epoch (the date of
+    `commit`, default HEAD) filled in when not given."""
     spec = spec or BuildSpec()
     if spec.repo_root is None:
         spec.repo_root = repo_root_of(context)
     if spec.source_date_epoch is None and spec.repo_root is not None:
-        spec.source_date_epoch = commit_epoch(spec.repo_root)
+        spec.source_date_epoch = commit_epoch(spec.repo_root, commit)
+        if spec.source_date_epoch is None and commit:
+            spec.source_date_epoch = commit_epoch(spec.repo_root)
     return spec
 
 
