@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ossr_images.cli.common import emit_json, info, is_quiet, json_option, source_options, target_options
+from ossr_images.cli.recipe_options import build_record_for, recipe_options
 from ossr_images.errors import InvalidInputError
 
 
@@ -31,6 +32,7 @@ def _is_production(target: Any) -> bool:
     repo_help="The git checkout the image was built from (gives the repository URL and commit).",
 )
 @target_options
+@recipe_options
 @click.option(
     "--community",
     "communities",
@@ -141,6 +143,7 @@ def publish(
             confirm=confirm,
             progress=progress,
             notify=info,
+            build=build_record_for(ctx, image, repo_dir),
         )
     except InvalidInputError as exc:
         if isinstance(exc.details, list) and len(exc.details) > 1 and not as_json:

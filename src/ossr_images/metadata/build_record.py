@@ -347,9 +347,11 @@ def describe_external_build(
     platform: str | None = None,
     build_args: Iterable[str] = (),
     source_date_epoch: int | None = None,
+    base_images: tuple[BaseImage, ...] = (),
 ) -> BuildRecord:
     """The record of a build made outside ossr-images (`publish --recipe ...`): paths relative to the
-    repository root; `build_args` as `--record-build-arg NAME=VALUE`."""
+    repository root; `build_args` as `--record-build-arg NAME=VALUE`; `base_images` as the recipe names
+    them (no digest is known unless the recipe pins one)."""
     recipe_path = Path(recipe)
     if repo_root is not None and not recipe_path.is_absolute():
         if not recipe_path.exists() and (Path(repo_root) / recipe_path).exists():
@@ -372,5 +374,6 @@ def describe_external_build(
         target=target,
         platform=platform,
         build_args=recorded_pairs(build_args),
+        base_images=base_images,
         source_date_epoch=source_date_epoch,
     )

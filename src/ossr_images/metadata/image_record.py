@@ -8,6 +8,7 @@ run). The JSON Schema in `schemas/image-metadata.schema.json` is the source of t
 
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 from collections.abc import Mapping
@@ -140,7 +141,7 @@ def build_image_record(
         "labels": labels,
     }
     doc: dict[str, Any] = {
-        "@context": IMAGE_RECORD_CONTEXT,
+        "@context": copy.deepcopy(IMAGE_RECORD_CONTEXT),
         "@type": "SoftwareApplication",
         "metadataVersion": RECORD_VERSION,
         "name": f"{title} {version} container image" if version else f"{title} container image",

@@ -132,6 +132,7 @@ class PublishPlan:
     warnings: list[Problem]
     engine: str | None = None  # what made the image, when known (e.g. exported from the Docker engine)
     engine_version: str | None = None
+    build: Any = None  # metadata.build_record.BuildRecord: how the image was built, when known
 
     def image_record(self, *, sha256: str, md5: str | None) -> dict[str, Any]:
         """The image metadata document for this image (once its sha256 is known)."""
@@ -144,6 +145,7 @@ class PublishPlan:
             md5=md5,
             engine=self.engine,
             engine_version=self.engine_version,
+            build=self.build,
         )
 
     @property
@@ -196,6 +198,7 @@ def publish(
     client: Any = None,
     cache_root: Path | None = None,
     env: Mapping[str, str] | None = None,
+    build: Any = None,
 ) -> PublishResult:
     """Publish `image` (a file, or `docker-daemon:NAME:TAG` / `docker://...`, exported on the fly) with the
     CodeMeta file of its source on the `target` Zenodo server (a `zenodo.target.Target` with a token).
@@ -203,7 +206,8 @@ def publish(
     `confirm(summary)` is called once, after the local checks and before the first write on the server; a
     False answer stops with `InvalidInputError`. `progress(total, description)` returns a byte sink;
     `notify(line)` receives human progress lines; `env` replaces os.environ for the CI variables that may
-    give the source link. Raises the `OssrError` family; never prints.
+    give the source link. `build` (a `BuildRecord`) becomes the image metadata file's `build` section.
+    Raises the `OssrError` family; never prints.
     """
     say = notify or (lambda _m: None)
     with _materialize(image, progress, say) as materialized:
@@ -218,6 +222,7 @@ def publish(
             image_info=materialized.info,
         )
         plan.engine, plan.engine_version = materialized.engine, materialized.engine_version
+        plan.build = build
         if dry_run:
             return _dry_run(plan, progress, say, cache_root)
         if target is None or not getattr(target, "token", None):
