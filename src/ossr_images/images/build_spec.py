@@ -30,6 +30,7 @@ class BuildSpec:
     source_date_epoch: int | None = None
     repo_root: Path | None = None
     pins: dict[str, str] = field(default_factory=dict)
+    no_cache: bool = False  # Docker: build every step again (a rebuild); Buildah never uses a cache
 
 
 def epoch_date(epoch: int | None) -> str | None:
@@ -94,6 +95,7 @@ class DockerBuilder:
             log=log,
             target=spec.target,
             platform=spec.platform,
+            nocache=spec.no_cache,
         )
 
     def labels(self, ref: str) -> dict[str, str]:

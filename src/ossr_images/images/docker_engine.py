@@ -152,6 +152,7 @@ class DockerEngine:
         pull: bool = False,
         target: str | None = None,
         platform: str | None = None,
+        nocache: bool = False,
     ) -> str:
         """Build the image of `context` (a directory) and return its image ID.
 
@@ -175,6 +176,7 @@ class DockerEngine:
             rm=True,
             forcerm=True,
             pull=pull,
+            nocache=nocache,
             decode=True,
             **({"target": target} if target else {}),
             **({"platform": platform} if platform else {}),

@@ -93,6 +93,7 @@ def rebuild(
         recorded_args=record.build_args,
         source_date_epoch=record.source_date_epoch,
         repo_root=source_dir,
+        no_cache=True,  # a step taken from the engine's cache proves nothing
     )
     if engine == "apptainer":
         return _rebuild_sif(record, recipe, context, work, spec, notes, log)
