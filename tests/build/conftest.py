@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -99,7 +100,7 @@ def buildah_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         f'[storage]\ndriver = "vfs"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run"\n', encoding="utf-8"
     )
     registries = root / "registries.conf"
-    text = 'unqualified-search-registries = []\n'
+    text = "unqualified-search-registries = []\n"
     registry = os.environ.get("OSSR_TEST_REGISTRY")
     if registry:
         text += f'\n[[registry]]\nlocation = "{registry}"\ninsecure = true\n'
@@ -115,3 +116,30 @@ def buildah_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def layer_digests(path: Path) -> list[str]:
+    """The layer digests of an image archive."""
+    from ossr_images.images.inspect import inspect_image
+
+    return [layer["digest"] for layer in inspect_image(path, sha256=False).layers]
+
+
+def push_base(registry: str, name: str, content: bytes, tmp_path: Path) -> str:
+    """A one-file image pushed to the loopback registry as NAME; returns its manifest digest."""
+    if not shutil.which("skopeo"):
+        pytest.skip("skopeo is not installed")
+    from ossr_images.images.synth import write_docker_archive
+
+    archive = tmp_path / f"base-{secrets.token_hex(4)}.tar"
+    write_docker_archive(archive, labels={}, tag="base:x", files={"etc/base-version": content})
+    digest_file = tmp_path / "digest"
+    subprocess.run(
+        [
+            "skopeo", "copy", "--dest-tls-verify=false", "--digestfile", str(digest_file),
+            f"docker-archive:{archive}", f"docker://{name}",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return digest_file.read_text().strip()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,12 +15,11 @@ from ossr_images.cli import main
 from ossr_images.errors import RemoteError
 from ossr_images.images.inspect import inspect_image
 from ossr_images.images.rebuild import forget, rebuild
-from ossr_images.images.synth import write_docker_archive
 from ossr_images.metadata.build_record import BaseImage, read_sidecar, sidecar_path
 from ossr_images.metadata.image_record import image_record_from, validate_image_record
 from ossr_images.metadata.source import resolve_source
 
-from .conftest import EPOCH_20260203, REPO, BuildProject
+from .conftest import EPOCH_20260203, REPO, BuildProject, layer_digests, push_base
 
 pytestmark = pytest.mark.usefixtures("buildah_env")
 
@@ -31,16 +28,14 @@ def cli(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def layer_digests(path: Path) -> list[str]:
-    return [layer["digest"] for layer in inspect_image(path, sha256=False).layers]
-
-
 def test_two_builds_of_one_commit_are_identical(build_project: BuildProject, tmp_path: Path):
     outs = []
     for i in (1, 2):
         clone = build_project.clone(tmp_path / f"clone{i}")  # new files: new mtimes
         out = tmp_path / f"out{i}" / "hello.tar.zst"
-        res = cli("build", "buildah", str(clone), "-t", f"localhost/ossr-build-test:{i}", "-o", str(out), "--json")
+        res = cli(
+            "build", "buildah", str(clone), "-t", f"localhost/ossr-build-test:{i}", "-o", str(out), "--json"
+        )
         assert res.exit_code == 0, res.output
         outs.append((json.loads(res.stdout), out))
     (doc1, out1), (doc2, out2) = outs
@@ -123,39 +118,23 @@ def test_unrecorded_value_is_not_replayed(build_project: BuildProject, tmp_path:
     ]
 
 
-def _push_base(registry: str, name: str, content: bytes, tmp_path: Path) -> str:
-    """A one-file image pushed to the loopback registry as NAME; returns its manifest digest."""
-    if not shutil.which("skopeo"):
-        pytest.skip("skopeo is not installed")
-    archive = tmp_path / f"base-{secrets.token_hex(4)}.tar"
-    write_docker_archive(archive, labels={}, tag="base:x", files={"etc/base-version": content})
-    digest_file = tmp_path / "digest"
-    subprocess.run(
-        [
-            "skopeo", "copy", "--dest-tls-verify=false", "--digestfile", str(digest_file),
-            f"docker-archive:{archive}", f"docker://{name}",
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return digest_file.read_text().strip()
-
-
 def test_base_image_pinned_by_digest_at_rebuild(build_project: BuildProject, registry: str, tmp_path: Path):
     from ossr_images.images.buildah import BuildahEngine
 
     base = f"{registry}/ossr-build-test/base-{secrets.token_hex(4)}:1"
-    first = _push_base(registry, base, b"one\n", tmp_path)
+    first = push_base(registry, base, b"one\n", tmp_path)
     build_project.commit_file("Dockerfile", f"FROM {base}\nCOPY busybox /bin/busybox\n")
     out = tmp_path / "built.tar"
-    res = cli("build", "buildah", str(build_project.path), "-t", "localhost/ossr-build-test:base", "-o", str(out))
+    res = cli(
+        "build", "buildah", str(build_project.path), "-t", "localhost/ossr-build-test:base", "-o", str(out)
+    )
     assert res.exit_code == 0, res.output
     record = read_sidecar(out)
     assert record is not None
     assert [(b.ref, b.digest) for b in record.base_images] == [(base, first)]
     assert record.base_images[0].image_id.startswith("sha256:")
     # the tag moves to other content, and the local copy is gone: the rebuild pulls the recorded digest
-    second = _push_base(registry, base, b"two\n", tmp_path)
+    second = push_base(registry, base, b"two\n", tmp_path)
     assert second != first
     engine = BuildahEngine.connect()
     engine.remove(base)

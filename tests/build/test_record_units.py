@@ -198,7 +198,8 @@ def test_from_lines_expand_args_skip_scratch_and_stages_and_pin():
     ]
     assert from_lines(text, {"BASE": "other:2"})[0].ref == "other:2"
     pinned = pin_dockerfile(
-        text, {"reg.example:5000/base:1": f"reg.example:5000/base@{DIGEST}", "busybox:1.36": f"busybox@{DIGEST}"}
+        text,
+        {"reg.example:5000/base:1": f"reg.example:5000/base@{DIGEST}", "busybox:1.36": f"busybox@{DIGEST}"},
     )
     assert f"FROM reg.example:5000/base@{DIGEST} AS build\n" in pinned
     assert f"FROM --platform=linux/amd64 busybox@{DIGEST} as tools\n" in pinned
