@@ -39,11 +39,21 @@ class BuildProject:
         return git(self.path, "rev-parse", "HEAD")
 
     def commit_file(self, name: str, text: str, *, date: str | None = None) -> str:
+        """Write and commit one file; `date` (ISO 8601) is both the author and committer date."""
         (self.path / name).parent.mkdir(parents=True, exist_ok=True)
         (self.path / name).write_text(text)
         git(self.path, "add", "-A")
-        env_date = ["--date", date] if date else []
-        git(self.path, "commit", "-q", "-m", f"change {name}", *env_date)
+        env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+        if date:
+            env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        identity = ["-c", "user.name=T", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"]
+        subprocess.run(
+            ["git", *identity, "commit", "-q", "-m", f"change {name}"],
+            cwd=self.path,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         return self.commit
 
     def clone(self, dest: Path) -> Path:
