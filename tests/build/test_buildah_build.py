@@ -21,7 +21,7 @@ from ossr_images.metadata.source import resolve_source
 
 from .conftest import EPOCH_20260203, REPO, BuildProject, layer_digests, push_base
 
-pytestmark = pytest.mark.usefixtures("buildah_env")
+pytestmark = [pytest.mark.buildah, pytest.mark.usefixtures("buildah_env")]
 
 
 def cli(*args: str):
@@ -118,6 +118,7 @@ def test_unrecorded_value_is_not_replayed(build_project: BuildProject, tmp_path:
     ]
 
 
+@pytest.mark.skopeo
 def test_base_image_pinned_by_digest_at_rebuild(build_project: BuildProject, registry: str, tmp_path: Path):
     from ossr_images.images.buildah import BuildahEngine
 

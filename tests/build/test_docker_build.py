@@ -82,6 +82,7 @@ def test_docker_build_records_and_rebuilds(docker_engine, build_project: BuildPr
         docker_engine.remove(tag, force=True)
 
 
+@pytest.mark.skopeo
 def test_docker_base_pinned_by_digest(
     docker_engine, registry: str, build_project: BuildProject, tmp_path: Path
 ):

@@ -41,6 +41,7 @@ def synth_image(project: BuildProject, out: Path) -> Path:
     return out
 
 
+@pytest.mark.buildah
 @pytest.mark.usefixtures("buildah_env")
 def test_publish_carries_the_record_of_build(zenodo_env, build_project: BuildProject, tmp_path: Path):
     out = tmp_path / "hello.tar.zst"
