@@ -83,5 +83,6 @@ def test_dockerfile_converted_with_spython_and_built(build_project: BuildProject
     # build-date label Apptainer adds and so the squashfs differ: see docs/reproducibility.md)
     rebuilt = rebuild(record, build_project.clone(tmp_path / "clone"), tmp_path / "work")
     assert rebuilt.engine == "apptainer" and rebuilt.image_id is None and rebuilt.archive.suffix == ".sif"
+    assert rebuilt.engine_version == build["builderVersion"] and rebuilt.engine_version[0].isdigit()
     assert _deffile(rebuilt.archive) == _deffile(out)
     assert inspect_image(rebuilt.archive).labels["org.opencontainers.image.revision"] == commit

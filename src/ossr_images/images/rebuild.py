@@ -96,7 +96,7 @@ def rebuild(
         no_cache=True,  # a step taken from the engine's cache proves nothing
     )
     if engine == "apptainer":
-        return _rebuild_sif(record, recipe, context, work, spec, notes, log)
+        return _rebuild_sif(_Job(record, recipe, context, work, spec, notes), log)
     if recipe.suffix == ".def" and record.builder == "apptainer" and not record.converted_recipe:
         raise InvalidInputError(
             f"{record.recipe} is an Apptainer definition: {engine} cannot build it",
@@ -104,8 +104,8 @@ def rebuild(
         )
     builder = _builder(engine, engine_client)
     spec.pins = _pins(builder, record.base_images, notes)
-    tag = f"ossr-images-rebuild/{_slug(record.recipe)}:{secrets.token_hex(6)}"
-    return _rebuild_image(builder, record, recipe, context, work, spec, tag, notes, log, progress)
+    job = _Job(record, recipe, context, work, spec, notes)
+    return _rebuild_image(builder, job, log, progress)
 
 
 def forget(result: RebuildResult, engine_client: Any = None) -> None:
@@ -114,62 +114,61 @@ def forget(result: RebuildResult, engine_client: Any = None) -> None:
         _builder(result.engine, engine_client).remove(result.tag)
 
 
-def _rebuild_image(  # noqa: PLR0913 - internal: the pieces rebuild() prepared
+@dataclass
+class _Job:
+    """What `rebuild` prepared for one engine."""
+
+    record: BuildRecord
+    recipe: Path
+    context: Path
+    work: Path
+    spec: BuildSpec
+    notes: list[str]
+
+
+def _rebuild_image(
     builder: Any,
-    record: BuildRecord,
-    recipe: Path,
-    context: Path,
-    work: Path,
-    spec: BuildSpec,
-    tag: str,
-    notes: list[str],
+    job: _Job,
     log: Callable[[str], None] | None,
     progress: Callable[[int], None] | None,
 ) -> RebuildResult:
     from ossr_images.images.dockerfile_build import build_dockerfile, export_with_record, resolve_spec
 
-    spec = resolve_spec(spec, context)
-    recorded = dict(record.added_labels)
+    spec = resolve_spec(job.spec, job.context)
+    recorded = dict(job.record.added_labels)
+    tag = f"ossr-images-rebuild/{_slug(job.record.recipe)}:{secrets.token_hex(6)}"
 
     def labels_for(created: str, theirs: dict[str, str]) -> dict[str, str]:
         return recorded
 
     image_id, _labels, rebuilt = build_dockerfile(
-        builder, context, recipe, tag=tag, labels_for=labels_for, spec=spec, log=log
+        builder, job.context, job.recipe, tag=tag, labels_for=labels_for, spec=spec, log=log
     )
-    archive = work / "rebuilt.tar"
+    archive = job.work / "rebuilt.tar"
     export_with_record(builder, tag, image_id, rebuilt, archive, compress="none", progress=progress)
-    return RebuildResult(archive, image_id, builder.name, builder.version, rebuilt, tag, notes)
+    return RebuildResult(archive, image_id, builder.name, builder.version, rebuilt, tag, job.notes)
 
 
-def _rebuild_sif(
-    record: BuildRecord,
-    recipe: Path,
-    context: Path,
-    work: Path,
-    spec: BuildSpec,
-    notes: list[str],
-    log: Callable[[str], None] | None,
-) -> RebuildResult:
+def _rebuild_sif(job: _Job, log: Callable[[str], None] | None) -> RebuildResult:
     from ossr_images.images.apptainer_build import build_sif_recorded
 
-    spec.pins = {b.ref: b.pinned for b in record.base_images if b.pinned}
-    for base in record.base_images:
+    bases = job.record.base_images
+    job.spec.pins = {b.ref: b.pinned for b in bases if b.pinned}
+    for base in bases:
         if not base.digest:
-            notes.append(f"base image {base.ref} has no recorded digest: the tag is used as it is now")
+            job.notes.append(f"base image {base.ref} has no recorded digest: the tag is used as it is now")
     result = build_sif_recorded(
-        recipe,
-        work / "rebuilt.sif",
+        job.recipe,
+        job.work / "rebuilt.sif",
         provenance=(None, None, None),
         log=log,
-        context=context,
-        spec=spec,
-        fixed_labels=dict(record.added_labels),
+        context=job.context,
+        spec=job.spec,
+        fixed_labels=dict(job.record.added_labels),
     )
     assert result.build is not None and result.export is not None
-    return RebuildResult(
-        result.export.path, None, "apptainer", result.engine_version, result.build, None, notes
-    )
+    version = result.build.builder_version or result.engine_version
+    return RebuildResult(result.export.path, None, "apptainer", version, result.build, None, job.notes)
 
 
 def _pins(builder: Any, bases: tuple[BaseImage, ...], notes: list[str]) -> dict[str, str]:
