@@ -233,3 +233,15 @@ def test_spython_converts_a_dockerfile(tmp_path: Path):
     path.write_text("Bootstrap: scratch\n# the user's own\n")
     with pytest.raises(InvalidInputError, match="not written by ossr-images"):
         write_converted(path, definition)
+
+
+def test_recipe_base_images_of_a_build_made_elsewhere(tmp_path: Path):
+    from ossr_images.images.base_images import recipe_base_images
+
+    recipe = tmp_path / "Dockerfile"
+    recipe.write_text(f"FROM python:3.12 AS b\nFROM reg.example/x@{DIGEST}\nCOPY --from=b /a /a\nFROM b\n")
+    assert recipe_base_images(recipe) == (
+        BaseImage("python:3.12"),
+        BaseImage(f"reg.example/x@{DIGEST}", DIGEST),
+    )
+    assert recipe_base_images(tmp_path / "hello.def") == () == recipe_base_images(tmp_path / "absent")

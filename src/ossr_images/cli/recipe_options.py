@@ -55,6 +55,7 @@ def recipe_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def build_record_for(ctx: click.Context, image: str, repo_dir: Path | None) -> Any:
     """The BuildRecord to publish: from the options when --recipe is given, else the build record beside
     an image file, else None."""
+    from ossr_images.images.base_images import recipe_base_images
     from ossr_images.metadata.build_record import describe_external_build, read_sidecar, repo_root_of
 
     opts = {name: ctx.meta.get(_KEY, {}).get(name) for name in _NAMES}
@@ -75,17 +76,5 @@ def build_record_for(ctx: click.Context, image: str, repo_dir: Path | None) -> A
         target=opts["build_target"],
         platform=opts["platform"],
         build_args=opts["record_build_args"] or (),
-        base_images=_bases(recipe if recipe.exists() or root is None else root / recipe),
+        base_images=recipe_base_images(recipe if recipe.exists() or root is None else root / recipe),
     )
-
-
-def _bases(recipe: Path) -> tuple[Any, ...]:
-    """The base images the recipe names (a Dockerfile; none for a definition): no digest is known."""
-    from ossr_images.images.base_images import from_lines
-    from ossr_images.metadata.build_record import BaseImage
-
-    if recipe.suffix == ".def" or not recipe.is_file():
-        return ()
-    text = recipe.read_text(encoding="utf-8", errors="replace")
-    refs = dict.fromkeys(f.ref for f in from_lines(text) if f.is_image)
-    return tuple(BaseImage(r, r.rsplit("@", 1)[1] if "@" in r else None) for r in refs)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ossr_images.images.dockerfile import _logical_lines
+from ossr_images.metadata.build_record import BaseImage
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+][^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -84,3 +86,13 @@ def pin_dockerfile(text: str, pins: Mapping[str, str], build_args: Mapping[str, 
         )
         lines[f.line - 1] = pattern.sub(lambda m, f=f: m.group(1) + pins[f.ref], lines[f.line - 1], count=1)
     return "".join(lines)
+
+
+def recipe_base_images(recipe: Path, build_args: Mapping[str, str] | None = None) -> tuple[BaseImage, ...]:
+    """The base images a Dockerfile names, for a build made elsewhere: no digest is known unless the
+    recipe pins one (`name@sha256:...`). None for an Apptainer definition or a missing file."""
+    if recipe.suffix == ".def" or not recipe.is_file():
+        return ()
+    text = recipe.read_text(encoding="utf-8", errors="replace")
+    refs = dict.fromkeys(f.ref for f in from_lines(text, build_args) if f.is_image)
+    return tuple(BaseImage(r, r.rsplit("@", 1)[1] if "@" in r else None) for r in refs)
