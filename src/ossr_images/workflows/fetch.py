@@ -769,13 +769,6 @@ def _hash_file(path: Path) -> tuple[str, str]:
     return md5, sha
 
 
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-
-
 def _unlink_if_symlink(path: Path) -> None:
     if path.is_symlink():
         path.unlink()
