@@ -275,7 +275,7 @@ def test_wrong_token_exit_4_and_never_shown(standin, project: Project, monkeypat
     assert res.exit_code == 4, res.output
     assert "Hint:" in res.stderr
     assert secret not in res.stdout and secret not in res.stderr
-    assert json.loads(res.stdout)["exit_code"] == 4
+    assert json.loads(res.stdout)["exit_status"] == 4
 
 
 def test_confirmation_prompt_on_production(zenodo_env, project: Project, recorder: Recorder, monkeypatch):

@@ -136,4 +136,4 @@ def test_a_stop_always_says_why_and_what_to_do(flags: list[str], env: FaultProxy
             line for line in run.stderr.splitlines() if line.startswith(("Error: ", "Hint: "))
         ], run.explain()
     if "--json" in flags:
-        assert run.json["exit_code"] == 4 and run.json["hint"]
+        assert run.json["exit_status"] == 4 and run.json["error"]["hint"]
