@@ -349,7 +349,9 @@ def test_provenance_disagreement_with_force_keeps_the_files_in_place_and_says_so
     assert result.exit_code == 3
     doc = json.loads(result.stdout)
     assert all(f["final_name"] for f in doc["error"]["details"]["files"])
-    assert "Do not use them" in doc["error"]["hint"] and str(out / image_key(record)) in doc["error"]["message"]
+    assert (
+        "Do not use them" in doc["error"]["hint"] and str(out / image_key(record)) in doc["error"]["message"]
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(files)
 
 
