@@ -40,7 +40,10 @@ def test_first_publish_json_document(zenodo_env, project: Project, recorder: Rec
     res = run(*publish_args(project, image, "--json"))
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert set(doc) == {"doi", "conceptdoi", "record_id", "record_url", "state", "files", "source"}
+    assert set(doc) == {
+        "ok", "exit_status", "doi", "conceptdoi", "record_id", "record_url", "state", "files", "source"
+    }  # fmt: skip
+    assert doc["ok"] is True and doc["exit_status"] == 0
     assert doc["state"] == "published"
     assert doc["doi"] == f"10.5072/zenodo.{doc['record_id']}"
     assert doc["conceptdoi"].startswith("10.5072/zenodo.")
