@@ -91,7 +91,7 @@ def test_publish_survives(fault: Fault, step: str, env: FaultProxy, standin, pro
     final = first
     if first.exit_code != 0:
         assert_clean_failure(first)
-        assert first.json.get("exit_code") == first.exit_code  # --json: the error as one document
+        assert first.json.get("exit_status") == first.exit_code  # --json: the error as one document
         env.clear()
         final = run_cli(*project.publish_args(), json_out=True)
         reruns = 1
