@@ -80,7 +80,8 @@ def publish(
     .sif), or an engine reference exported on the fly: docker-daemon:NAME:TAG or docker://REGISTRY/REPO:TAG.
 
     Everything local is checked first (CodeMeta, source repository and commit, image labels, Zenodo's
-    limits); nothing is sent before that passes. Running the same command again is safe: an unfinished
+    limits); nothing is sent before that passes. Each upload is verified by the md5 and size Zenodo returns
+    for it; the image's sha256 is written into the image metadata file, where `fetch` checks it. Running the same command again is safe: an unfinished
     draft is continued (files already uploaded are not sent again) and a release that is already published
     is reported, not duplicated.
 

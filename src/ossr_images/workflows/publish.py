@@ -230,12 +230,15 @@ def publish(
                 "no Zenodo server and token to publish to",
                 "Set ZENODO_TOKEN (or ZENODO_SANDBOX_TOKEN with --sandbox) or give --token-file.",
             )
-        if client is None:
-            from ossr_images.zenodo.client import ZenodoClient
+        from ossr_images.zenodo.client import ZenodoClient
 
-            client = ZenodoClient(target)
+        # a client made here is closed here; a caller's client stays the caller's to close
+        opened = ZenodoClient(target) if client is None else contextlib.nullcontext(client)
         what = f"{plan.repository}@{plan.commit[:12]}"
-        with jr.release_lock(plan.release_marker, target.api_url, what=what, root=cache_root):
+        with (
+            opened as client,
+            jr.release_lock(plan.release_marker, target.api_url, what=what, root=cache_root),
+        ):
             run = _RemoteRun(
                 plan,
                 client=client,
@@ -399,12 +402,9 @@ def _problems_error(problems: list[Problem]) -> InvalidInputError:
 
 
 def _normalize_repo(url: str) -> str:
-    try:
-        from ossr_images.metadata.source import normalize_repo_url
+    from ossr_images.metadata.source import normalize_repo_url
 
-        return normalize_repo_url(url).rstrip("/").lower()
-    except ImportError:  # pragma: no cover - the source module is written in parallel
-        return url.rstrip("/").removesuffix(".git").lower()
+    return normalize_repo_url(url).rstrip("/").lower()
 
 
 def _same_repo(a: str, b: str) -> bool:
