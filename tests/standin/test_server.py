@@ -260,7 +260,16 @@ def test_search_queries(standin) -> None:
         )
 
     assert ids(q="tools") == sorted([a["id"], b["id"]])
-    assert ids(q="alpha TOOLS") == [a["id"]]
+    # zenodo.org ORs terms side by side (query_string without default_operator, zenodo-rdm invenio.cfg RDM_SEARCH)
+    assert ids(q="alpha TOOLS") == sorted([a["id"], b["id"]])
+    assert ids(q="alpha AND TOOLS") == ids(q="+alpha +tools") == ids(q="alpha && tools") == [a["id"]]
+    assert ids(q="tools -alpha") == ids(q="tools AND NOT alpha") == [b["id"]]
+    # legacy field names zenodo.org maps (zenodo_rdm/queryparser.py): a space after the colon, version = index
+    assert ids(q=f"doi: {a['doi']}") == [a["id"]]
+    assert ids(q=f"conceptrecid:{a['conceptrecid']} AND version:1") == [a["id"]]
+    assert ids(q=f"parent.id:{b['conceptrecid']}") == [b["id"]]
+    # what luqum cannot parse falls back to a multi_match of the words (any of them), never an error
+    assert ids(q="alpha) OR (") == [a["id"]]
     assert ids(q='keywords:"gamma-ray"') == [a["id"]]
     assert ids(q=f"recid:{b['id']}") == [b["id"]]
     assert ids(q=f'doi:"{a["doi"]}"') == [a["id"]]

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ossr_images import __version__
-from ossr_images.standin import multipart, views
+from ossr_images.standin import multipart, views, vocabularies
 from ossr_images.standin.faults import DropResponse, RequestInfo
 from ossr_images.standin.store import NOT_FOUND, ApiError, Store
 
@@ -45,6 +45,7 @@ DRAIN_LIMIT = 16 * 1024 * 1024
 IO_CHUNK = 1024 * 1024
 _RECV_BUFFERS = 4
 SYNC_EVERY = 64 * 1024 * 1024
+_SLASHES = re.compile(r"/{2,}")
 _REDACT = re.compile(r"(access_token=)[^&\s'\"]+|(Bearer\s+)[^\s'\"]+", re.I)
 
 # (method, pattern, handler name); the route name of a request is the handler name
@@ -79,6 +80,8 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"^/records/(?P<id>\d+)/files/(?P<key>.+?)/?$", "html_file"),
         ("GET", r"^/record/(?P<id>\d+)/?$", "html_legacy_record"),
         ("GET", r"^/doi/(?P<doi>.+)$", "html_doi"),
+        ("GET", r"^/api/vocabularies/licenses/(?P<id>[^/]+)/?$", "vocab_license"),
+        ("GET", r"^/api/funders/(?P<id>[^/]+)/?$", "vocab_funder"),
         ("GET", r"^/api/?$", "api_root"),
     ]
 ]
@@ -180,7 +183,8 @@ class Handler(BaseHTTPRequestHandler):
         self._body_done = False
         self._body_read = 0  # bytes of a fixed-length body already consumed
         parts = urlsplit(self.path)
-        path = parts.path
+        # zenodo.org's front server merges repeated slashes (eossr sends /api//deposit/...)
+        path = _SLASHES.sub("/", parts.path)
         self.params = dict(parse_qsl(parts.query, keep_blank_values=True))
         self.query_token = self.params.pop("access_token", None)
         route, match, allowed = None, None, []
@@ -384,6 +388,18 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(
             200, {"status": 200, "message": "ossr-images local Zenodo stand-in", "version": __version__}
         )
+
+    def h_vocab_license(self, id: str) -> None:  # noqa: A002
+        doc = vocabularies.license_entry(id)
+        if doc is None:
+            raise ApiError(404, NOT_FOUND)
+        self.send_json(200, doc)
+
+    def h_vocab_funder(self, id: str) -> None:  # noqa: A002
+        doc = vocabularies.funder_entry(id)
+        if doc is None:
+            raise ApiError(404, NOT_FOUND)
+        self.send_json(200, doc)
 
     def h_dep_list(self) -> None:
         owner = self.owner()
