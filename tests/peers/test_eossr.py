@@ -166,12 +166,41 @@ def test_update_record_metadata(api: ez.ZenodoAPI, payload: Path) -> None:
         api.update_record_metadata(in_community, {"title": "Renamed again"})
 
 
-def test_community_license_and_funder_lookups(api: ez.ZenodoAPI) -> None:
-    """get_community / get_license / get_funder / pending requests use InvenioRDM endpoints
-    (/api/communities, /api/vocabularies/licenses, /api/funders) the stand-in serves only in part."""
+def test_vocabulary_lookups_and_searches(api: ez.ZenodoAPI) -> None:
+    """get_license / get_funder and search_licenses / search_funders use InvenioRDM's vocabulary endpoints;
+    /api/licenses is redirected to /api/vocabularies/licenses with its arguments (zenodo-rdm config.py
+    API_REDIRECTOR_RULES)."""
     lic = ez.get_license("mit", sandbox=True)
     assert lic["id"] == "mit" and lic["title"]["en"] == "MIT License"
     funder = ez.get_funder("00k4n6c32", sandbox=True)
     assert funder["id"] == "00k4n6c32" and funder["name"] == "European Commission"
+    assert [h["id"] for h in ez.search_licenses("apache", sandbox=True)] == [
+        "apache-1.0",
+        "apache-1.1",
+        "apache-2.0",
+    ]
+    assert [h["id"] for h in ez.search_funders("health", sandbox=True)] == ["01cwqze88"]
+    supported = ez.get_supported_licenses()  # one page of 1000 (the vocabulary holds fewer)
+    assert {"cc-by-4.0", "mit", "apache-2.0"} <= set(supported) and len(supported) > 400
+
+
+def test_module_functions(api: ez.ZenodoAPI, payload: Path) -> None:
+    assert ez.is_live(sandbox=True)
+    rid = _published(api, payload)
+    assert ez.get_deposit(rid, TEST_TOKEN, sandbox=True)["id"] == rid
+    assert ez.query_deposit(rid, TEST_TOKEN, sandbox=True).json()["doi"] == f"10.5072/zenodo.{rid}"
+    hits = ez.query_deposits("eossr", TEST_TOKEN, sandbox=True).json()
+    assert [d["id"] for d in hits] == [rid]
+    assert [h["id"] for h in ez.query_records("peer", sandbox=True).json()["hits"]["hits"]] == [rid]
+
+
+def test_communities_are_not_served(api: ez.ZenodoAPI) -> None:
+    """The communities API (get_community, search_communities, get_community_pending_requests and
+    answer_to_pending_request, PendingRequest) is InvenioRDM's /api/communities, which the stand-in does not
+    model: it answers 404 where zenodo.org would answer with the community."""
     with pytest.raises(http_status.HTTPStatusError, match="404"):
         ez.get_community("escape2020", sandbox=True)
+    with pytest.raises(http_status.HTTPStatusError, match="404"):
+        ez.search_communities("escape", sandbox=True)
+    with pytest.raises(http_status.HTTPStatusError, match="404"):
+        api.get_community_pending_requests("escape2020")

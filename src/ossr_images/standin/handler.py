@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ossr_images import __version__
 from ossr_images.standin import multipart, views, vocabularies
@@ -80,6 +80,9 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"^/records/(?P<id>\d+)/files/(?P<key>.+?)/?$", "html_file"),
         ("GET", r"^/record/(?P<id>\d+)/?$", "html_legacy_record"),
         ("GET", r"^/doi/(?P<doi>.+)$", "html_doi"),
+        ("GET", r"^/api/licenses/?$", "legacy_licenses"),
+        ("GET", r"^/api/vocabularies/licenses/?$", "vocab_licenses"),
+        ("GET", r"^/api/funders/?$", "vocab_funders"),
         ("GET", r"^/api/vocabularies/licenses/(?P<id>[^/]+)/?$", "vocab_license"),
         ("GET", r"^/api/funders/(?P<id>[^/]+)/?$", "vocab_funder"),
         ("GET", r"^/api/?$", "api_root"),
@@ -388,6 +391,19 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(
             200, {"status": 200, "message": "ossr-images local Zenodo stand-in", "version": __version__}
         )
+
+    def h_legacy_licenses(self) -> None:
+        # zenodo-rdm config.py API_REDIRECTOR_RULES "redirect_licenses": to the vocabulary, arguments kept
+        query = urlencode({k: v for k, v in self.params.items()})
+        self.redirect(f"{self._base()}/api/vocabularies/licenses" + (f"?{query}" if query else ""), 301)
+
+    def h_vocab_licenses(self) -> None:
+        page, size = views.int_param(self.params, "page", 1), views.int_param(self.params, "size", 10)
+        self.send_json(200, vocabularies.search_licenses(self.params.get("q") or "", page, size))
+
+    def h_vocab_funders(self) -> None:
+        page, size = views.int_param(self.params, "page", 1), views.int_param(self.params, "size", 10)
+        self.send_json(200, vocabularies.search_funders(self.params.get("q") or "", page, size))
 
     def h_vocab_license(self, id: str) -> None:  # noqa: A002
         doc = vocabularies.license_entry(id)

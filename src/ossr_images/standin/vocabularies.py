@@ -99,3 +99,37 @@ def funder_entry(ror: str) -> dict[str, Any] | None:
     ]
     return {"id": ror.strip(), "name": known["name"], "title": {"en": known["name"]},
             "country": known.get("country"), "identifiers": identifiers}  # fmt: skip
+
+
+def _page(entries: list[dict[str, Any]], page: int, size: int) -> dict[str, Any]:
+    window = entries[(page - 1) * size : page * size]
+    return {
+        "hits": {"hits": window, "total": len(entries)},
+        "aggregations": {},
+        "links": {},
+        "sortBy": "bestmatch",
+    }
+
+
+def _wanted(q: str, *texts: str) -> bool:
+    words = [w for w in q.lower().replace('"', " ").split() if w not in ("and", "or")]
+    haystack = " ".join(texts).lower()
+    return all(w.strip("*") in haystack for w in words)
+
+
+def search_licenses(q: str, page: int, size: int) -> dict[str, Any]:
+    """``GET /api/vocabularies/licenses?q=``: the licences whose id or title holds every word of ``q``."""
+    titles = _load("zenodo-licenses.json")["rdm_titles"]
+    entries = [license_entry(i) or {} for i in sorted(titles) if _wanted(q, i, titles[i])]
+    return _page(entries, page, size)
+
+
+def search_funders(q: str, page: int, size: int) -> dict[str, Any]:
+    """``GET /api/funders?q=``: the bundled funders whose id, name or acronym holds every word of ``q``."""
+    funders = _load("zenodo-funders.json").get("funders", {})
+    entries = [
+        funder_entry(ror) or {}
+        for ror, f in sorted(funders.items())
+        if _wanted(q, ror, f["name"], f.get("acronym", ""))
+    ]
+    return _page(entries, page, size)
