@@ -166,7 +166,7 @@ def test_upload_is_written_back_while_it_arrives(standin, monkeypatch) -> None:
 
     synced: list[int] = []
     monkeypatch.setattr(handler, "SYNC_EVERY", 256 * 1024)
-    monkeypatch.setattr(handler, "_datasync", lambda fd: synced.append(os.fstat(fd).st_size))
+    monkeypatch.setattr(handler, "_datasync", lambda fd, path: synced.append(os.fstat(fd).st_size))
     dep = create(standin.api_url)
     data = os.urandom(3 * 1024 * 1024 + 7)
     r = put(dep["links"]["bucket"], "big.bin", data)
@@ -178,7 +178,7 @@ def test_upload_is_written_back_while_it_arrives(standin, monkeypatch) -> None:
 def test_a_write_back_error_fails_the_upload(standin, monkeypatch, tmp_path: Path) -> None:
     from ossr_images.standin import handler
 
-    def broken(fd: int) -> None:
+    def broken(fd: int, path: Path) -> None:
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(handler, "SYNC_EVERY", 256 * 1024)

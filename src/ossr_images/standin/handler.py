@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +23,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from ossr_images import __version__
 from ossr_images.standin import multipart, views, vocabularies
 from ossr_images.standin.faults import DropResponse, RequestInfo
-from ossr_images.standin.store import NOT_FOUND, ApiError, Store
+from ossr_images.standin.store import NOT_FOUND, ApiError, DurabilityError, Store, sync_file
 
 log = logging.getLogger("ossr_images.standin")
 
@@ -46,6 +47,7 @@ IO_CHUNK = 1024 * 1024
 _RECV_BUFFERS = 4
 SYNC_EVERY = 64 * 1024 * 1024
 _SLASHES = re.compile(r"/{2,}")
+_QUERY = re.compile(r"\?[^\s'\"]+")
 _REDACT = re.compile(r"(access_token=)[^&\s'\"]+|(Bearer\s+)[^\s'\"]+", re.I)
 
 # (method, pattern, handler name); the route name of a request is the handler name
@@ -90,14 +92,24 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-def _datasync(fd: int) -> None:
-    """fdatasync where the platform has it (not macOS), else fsync."""
-    getattr(os, "fdatasync", os.fsync)(fd)
+def _datasync(fd: int, path: Path) -> None:
+    """fdatasync where the platform has it (not macOS), else fsync; an error names ``path``."""
+    try:
+        getattr(os, "fdatasync", os.fsync)(fd)
+    except OSError as exc:
+        raise DurabilityError(
+            exc.errno, f"Cannot write {path} back to disk (fdatasync: {exc.strerror})"
+        ) from exc
 
 
 def redact(text: str) -> str:
     """Hide tokens (query parameter or Bearer header value) in a log line."""
     return _REDACT.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+
+
+def log_safe(text: str) -> str:
+    """A log line without tokens and without any query string (``?...`` becomes ``?<query>``)."""
+    return redact(_QUERY.sub("?<query>", text))
 
 
 class _Server(ThreadingHTTPServer):
@@ -146,7 +158,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.info("%s %s", self.client_address[0], redact(format % args))
+        log.info("%s %s", self.client_address[0], log_safe(format % args))
 
     @property
     def app(self) -> Any:
@@ -220,8 +232,12 @@ class Handler(BaseHTTPRequestHandler):
             self._drop()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception:
-            log.exception("internal error on %s %s", method, path)
+        except Exception as exc:
+            # never the raw path or query: a token may sit in `access_token=` or in a mistyped path
+            trace = "".join(traceback.format_exception(exc))
+            log.error(
+                "internal error on %s %s (route %s):\n%s", method, log_safe(path), route, log_safe(trace)
+            )
             self._finish_body()
             try:
                 self.send_json(500, {"status": 500, "message": INTERNAL})
@@ -229,7 +245,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
         finally:
             self._finish_body()
-            log.info("%s %s %s %.3fs", method, redact(path), self._status, time.monotonic() - t0)
+            log.info("%s %s %s %.3fs", method, log_safe(path), self._status, time.monotonic() - t0)
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -509,6 +525,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(413, "Request Entity Too Large")
         self.store.check_upload(rec, "", None)
         raw, part = self.store.new_temp(), self.store.new_temp()
+        keep_part = False
         try:
             with open(raw, "wb", buffering=0) as out:
                 for data in self._fixed_body(length):
@@ -523,9 +540,13 @@ class Handler(BaseHTTPRequestHandler):
                     [{"field": "name", "messages": ["Missing file name."]}],
                 )
             entry = self.store.add_file(rec, key, part, size, md5, "application/octet-stream")
+        except DurabilityError:
+            keep_part = True  # the .part stays (removed at the next start), the error names it
+            raise
         finally:
             raw.unlink(missing_ok=True)
-            part.unlink(missing_ok=True)
+            if not keep_part:
+                part.unlink(missing_ok=True)
         self.send_json(201, views.legacy_file(self._base() + "/api", rec, entry, False))
 
     def h_dep_file_get(self, id: str, file_id: str) -> None:  # noqa: A002
@@ -595,12 +616,14 @@ class Handler(BaseHTTPRequestHandler):
         temp = self.store.new_temp()
         try:
             total, md5 = self._receive(temp, size, chunked, cut)
+        except DurabilityError:
+            raise  # the .part stays (removed at the next start), the error names it
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
         if size is None:  # chunked: limits are checked once the size is known
             try:
-                self.store._check_quota(rec, key, total)
+                self.store.check_quota(rec, key, total)
             except ApiError:
                 temp.unlink(missing_ok=True)
                 raise
@@ -640,13 +663,13 @@ class Handler(BaseHTTPRequestHandler):
                 if unsynced >= SYNC_EVERY and (flushing is None or flushing.done()):
                     if flushing is not None:
                         flushing.result()  # the kernel reports a write-back error once: never drop it
-                    flushing = syncer.submit(_datasync, out.fileno())
+                    flushing = syncer.submit(_datasync, out.fileno(), temp)
                     unsynced = 0
             while pending:
                 pending.popleft().result()
             if flushing is not None:
                 flushing.result()
-            os.fsync(out.fileno())
+            sync_file(out.fileno(), temp)
         self._body_done = True
         return total, md5.hexdigest()
 

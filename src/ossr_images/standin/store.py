@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import errno
 import json
 import os
 import threading
@@ -42,6 +43,37 @@ class ApiError(Exception):
         if self.errors:
             doc["errors"] = self.errors
         return doc
+
+
+class DurabilityError(OSError):
+    """An fsync failed: the file named keeps its temporary name (it is never renamed into place)."""
+
+
+def sync_file(fd: int, path: Path) -> None:
+    """fsync ``fd`` (the descriptor the data was written through: a later descriptor would not see a
+    write-back error); a failure raises DurabilityError naming ``path``, never passes silently."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise DurabilityError(
+            exc.errno,
+            f"Cannot make {path} durable (fsync: {exc.strerror or exc}); it was kept under that temporary "
+            "name and not renamed into place",
+        ) from exc
+
+
+def sync_folder(path: Path) -> None:
+    """fsync a folder after a rename in it (EINVAL, a file system without folder fsync, is not an error)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise DurabilityError(
+                exc.errno, f"Cannot make the rename in {path} durable (fsync: {exc.strerror})"
+            ) from exc
+    finally:
+        os.close(fd)
 
 
 NOT_FOUND = "The persistent identifier does not exist."
@@ -142,16 +174,9 @@ class Store:
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(self.state, fh, separators=(",", ":"))
                 fh.flush()
-                os.fsync(fh.fileno())
+                sync_file(fh.fileno(), tmp)
             os.replace(tmp, self.state_path)
-            try:
-                fd = os.open(self.data_dir, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError:
-                pass
+            sync_folder(self.data_dir)
 
     def _live(self, rec: dict[str, Any]) -> None:
         """404 if another request deleted the deposition since it was looked up."""
@@ -378,9 +403,9 @@ class Store:
         if rec.get("published") or rec["submitted"]:
             raise ApiError(403, "Permission denied.")
         if size is not None:
-            self._check_quota(rec, key, size)
+            self.check_quota(rec, key, size)
 
-    def _check_quota(self, rec: dict[str, Any], key: str, size: int) -> None:
+    def check_quota(self, rec: dict[str, Any], key: str, size: int) -> None:
         others = [f for f in rec["files"] if f["key"] != key]
         if size > self.quota_bytes:
             raise ApiError(400, "File size limit exceeded.")
@@ -407,7 +432,8 @@ class Store:
             except ApiError:
                 temp.unlink(missing_ok=True)
                 raise
-            os.replace(temp, self.blob_dir / blob)
+            os.replace(temp, self.blob_dir / blob)  # the caller made ``temp`` durable (sync_file)
+            sync_folder(self.blob_dir)
             stamp = now()
             old = [f for f in rec["files"] if f["key"] == key]
             entry = {
