@@ -162,11 +162,11 @@ def test_chunked_upload_is_stored_in_full(standin) -> None:
 
 
 def test_upload_is_written_back_while_it_arrives(standin, monkeypatch) -> None:
-    from ossr_images.standin import handler
+    from ossr_images.standin import bodies
 
     synced: list[int] = []
-    monkeypatch.setattr(handler, "SYNC_EVERY", 256 * 1024)
-    monkeypatch.setattr(handler, "_datasync", lambda fd, path: synced.append(os.fstat(fd).st_size))
+    monkeypatch.setattr(bodies, "SYNC_EVERY", 256 * 1024)
+    monkeypatch.setattr(bodies, "datasync", lambda fd, path: synced.append(os.fstat(fd).st_size))
     dep = create(standin.api_url)
     data = os.urandom(3 * 1024 * 1024 + 7)
     r = put(dep["links"]["bucket"], "big.bin", data)
@@ -176,13 +176,13 @@ def test_upload_is_written_back_while_it_arrives(standin, monkeypatch) -> None:
 
 
 def test_a_write_back_error_fails_the_upload(standin, monkeypatch, tmp_path: Path) -> None:
-    from ossr_images.standin import handler
+    from ossr_images.standin import bodies
 
     def broken(fd: int, path: Path) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(handler, "SYNC_EVERY", 256 * 1024)
-    monkeypatch.setattr(handler, "_datasync", broken)
+    monkeypatch.setattr(bodies, "SYNC_EVERY", 256 * 1024)
+    monkeypatch.setattr(bodies, "datasync", broken)
     dep = create(standin.api_url)
     r = put(dep["links"]["bucket"], "big.bin", os.urandom(2 * 1024 * 1024))
     assert r.status_code == 500
