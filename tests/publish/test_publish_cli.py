@@ -140,7 +140,10 @@ def test_published_record_carries_grant_and_contributors(zenodo_env, project: Pr
     res = run(*publish_args(project, project.image(), "--json"))
     assert res.exit_code == 0, res.output
     meta = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"])["metadata"]
-    assert meta["grants"] == [{"id": "10.13039/501100000780::824064"}]
+    # a record shows its grants in zenodo.org's read shape (code, internal_id = the deposit's grant id, funder)
+    assert [(g["internal_id"], g["code"], g["funder"]["name"]) for g in meta["grants"]] == [
+        ("10.13039/501100000780::824064", "824064", "European Commission")
+    ]
     assert meta["contributors"] == [
         {"name": "Lovelace, Ada", "type": "ContactPerson"},
         {"name": "Analytical Engines", "type": "RightsHolder"},
