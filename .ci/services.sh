@@ -58,6 +58,10 @@ _services_docker() {
 }
 
 _services_registry() {
+  if [ "$(id -u)" != 0 ] && [ -z "${XDG_RUNTIME_DIR:-}" ] && [ -z "${REGISTRY_AUTH_FILE:-}" ]; then
+    # without a login session (su, sudo -u) skopeo looks for /run/containers/UID/auth.json, which it cannot read
+    export REGISTRY_AUTH_FILE="$CI_WORK/registry-auth.json"
+  fi
   [ -n "${OSSR_TEST_REGISTRY:-}" ] && return 0
   if ! command -v skopeo >/dev/null 2>&1 || ! command -v docker-registry >/dev/null 2>&1; then
     ci_missing "skopeo/registry tests" "skopeo or docker-registry is missing (apt-get install skopeo docker-registry)" skopeo
