@@ -78,7 +78,8 @@ storage:
 http:
   addr: 127.0.0.1:$port
 CFG
-  docker-registry serve "$R/config.yml" >"$R/registry.log" 2>&1 &
+  # (REGISTRY_* variables override the registry's configuration: REGISTRY_AUTH_FILE is skopeo's, not its)
+  env -u REGISTRY_AUTH_FILE docker-registry serve "$R/config.yml" >"$R/registry.log" 2>&1 &
   echo $! >"$R/pid"
   for _ in $(seq 1 40); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.25; done
   if curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
