@@ -158,4 +158,11 @@ def test_whatever_the_file_says_the_standin_accepts_the_crosswalk(doc):
     report = parse_codemeta(json.dumps({"name": "x", **doc}))
     metadata = to_zenodo_metadata(report.codemeta, None).to_deposit()
     metadata.pop("license", None)
-    clean_metadata(metadata)  # raises MetadataError on anything Zenodo would refuse
+    cleaned = clean_metadata(metadata)  # raises MetadataError on anything Zenodo would refuse
+    # accepted as sent: nothing the crosswalk makes is dropped or rewritten on the way in
+    for key in ("title", "upload_type", "creators", "contributors", "grants", "related_identifiers"):
+        assert cleaned.get(key) == metadata.get(key), key
+    for grant in cleaned.get("grants", []):
+        assert set(grant) == {"id"} and grant["id"]
+    for person in cleaned.get("contributors", []):
+        assert person["name"] and person["type"]

@@ -324,8 +324,11 @@ def test_record_shape_matches_zenodo(standin) -> None:
     pub = publish(standin.api_url, files={"image.tar": b"abc"})
     rec = requests.get(f"{standin.api_url}/records/{pub['id']}", timeout=10).json()
     example = json.loads(
-        Path(
-            "/work/shared/reference/zenodo-examples/publish_202__sandbox_2025-10__record_as_zenodo_json.json"
+        (
+            Path(__file__).parents[1]
+            / "data"
+            / "zenodo"
+            / "publish_202__sandbox_2025-10__record_as_zenodo_json.json"
         ).read_text()
     )["response"]
     assert set(example) <= set(rec)
