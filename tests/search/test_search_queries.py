@@ -14,7 +14,7 @@ from conftest import TEST_TOKEN
 from fetch.records import image_files, make_client, publish_record
 from ossr_images.cli import main
 from ossr_images.metadata.image_record import IMAGE_KEYWORD
-from ossr_images.standin.query import And, Not, Or, Term, compile_query, evaluate
+from ossr_images.standin.query import Bool, Or, Term, compile_query, evaluate
 from ossr_images.workflows.search import image_query
 
 TITLES = ("Hello World image", "World of gamma rays", "Hello there", "Neutrino hello world")
@@ -114,10 +114,7 @@ def test_cli_search_two_words(standin, records, monkeypatch) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    "q",
-    ["", "*", "AND", "NOT", "()", ")(", '"', 'title:"', "a:(", "-", "+", "\\"],
-)
+@pytest.mark.parametrize("q", ["", "*", "()", ")(", '"', "-", "+", "\\"])
 def test_queries_with_no_term_match_everything(q: str) -> None:
     """A query that names no term (empty, only operators, unbalanced brackets or quotes) is not refused: it
     matches every record, as Zenodo's lenient search does."""
@@ -128,11 +125,17 @@ def test_queries_with_no_term_match_everything(q: str) -> None:
 @pytest.mark.parametrize(
     "q,expected",
     [
-        ("!!x", Term(None, "x")),  # NOT NOT x is x
+        # luqum cannot parse these: the stand-in searches for their words instead of refusing (standin/query.py)
+        ("AND", Term(None, "AND")),
+        ('title:"', Term(None, "title")),
+        ("a:(", Term(None, "a")),
+        ("((((a", Term(None, "a")),
+        ("!!x", Term(None, "!!x")),
         ('x:"a\\"b"', Term("x", 'a"b')),  # an escaped quote inside a phrase stays in the value
-        ("((((a", Term(None, "a")),  # unclosed parentheses are ignored
-        ("-a b", And((Not(Term(None, "a")), Term(None, "b")))),
+        ("-a b", Bool(must=(), should=(Term(None, "b"),), must_not=(Term(None, "a"),))),
         ("Title:(a OR b)", Or((Term("title", "a"), Term("title", "b")))),
+        ("hello world", Or((Term(None, "hello"), Term(None, "world")))),  # side by side: OR, as on zenodo.org
+        ("+hello world", Bool(must=(Term(None, "hello"),), should=(Term(None, "world"),), must_not=())),
     ],
 )
 def test_odd_queries_keep_their_terms(q: str, expected: object) -> None:
