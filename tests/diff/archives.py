@@ -186,3 +186,51 @@ def write(
     with open(path, "wb") as fh:
         compress_stream(io.BytesIO(buf.getvalue()), fh, compression, threads=1)
     return path
+
+
+def write_many_files(
+    path: Path,
+    nfiles: int,
+    *,
+    size: int = 200,
+    mtime: int = 1_700_000_000,
+    modified: frozenset[int] = frozenset(),
+) -> Path:
+    """A legacy docker archive of one layer with `nfiles` small files (`size` bytes each, 1000 per
+    directory), written by streaming through a temporary layer file (nothing big in memory). The files
+    numbered in `modified` get other contents."""
+    import random
+
+    layer_path = path.with_name(path.name + ".layer")
+    hasher = hashlib.sha256()
+    with tarfile.open(layer_path, "w", format=tarfile.GNU_FORMAT) as tar:
+        for i in range(nfiles):
+            if i % 1000 == 0:
+                ti = tarfile.TarInfo(f"data/d{i // 1000:04d}")
+                ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, 0o755, mtime
+                tar.addfile(ti)
+            data = random.Random(i + (10**9 if i in modified else 0)).randbytes(size)
+            ti = tarfile.TarInfo(f"data/d{i // 1000:04d}/f{i:07d}")
+            ti.size, ti.mode, ti.mtime = size, 0o644, mtime
+            tar.addfile(ti, io.BytesIO(data))
+    with open(layer_path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            hasher.update(chunk)
+    diff_id = f"sha256:{hasher.hexdigest()}"
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "2026-01-01T00:00:00Z",
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            "history": [{"created_by": "/bin/sh -c #(nop) COPY dir:data in /data"}],
+            "config": {"Labels": {"mtime": str(mtime)}},
+        }
+    ).encode()
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+        tar.add(layer_path, arcname="l1/layer.tar")
+        _add(tar, f"{_sha(config)}.json", config)
+        manifest = [{"Config": f"{_sha(config)}.json", "RepoTags": ["many:1"], "Layers": ["l1/layer.tar"]}]
+        _add(tar, "manifest.json", json.dumps(manifest).encode())
+    layer_path.unlink()
+    return path

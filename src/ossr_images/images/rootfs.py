@@ -11,39 +11,26 @@ first path on every other member, so the tar order of a group does not matter).
 
 from __future__ import annotations
 
-import hashlib
+import gc
 import io
 import posixpath
 import re
-import tarfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from ossr_images.errors import InvalidInputError
-from ossr_images.images.compression import CHUNK, decompressing_reader, detect_compression_bytes
+from ossr_images.images.compression import decompressing_reader, detect_compression_bytes
 from ossr_images.images.inspect import ImageInfo, Progress, scan_image_archive
+from ossr_images.images.layer_tar import LayerTarError, TarEntry, read_tar
 
-MAX_ENTRIES = 2_000_000  # paths of one image: ~200 bytes each in memory
-MAX_EXTENDED_HEADER = 1024 * 1024
+MAX_ENTRIES = 2_000_000  # paths of one image: ~300 bytes each in memory
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
 FILE, DIR, SYMLINK, HARDLINK = "file", "dir", "symlink", "hardlink"
-_KINDS = {
-    tarfile.REGTYPE: FILE,
-    tarfile.AREGTYPE: FILE,
-    tarfile.CONTTYPE: FILE,
-    tarfile.GNUTYPE_SPARSE: FILE,
-    tarfile.DIRTYPE: DIR,
-    tarfile.SYMTYPE: SYMLINK,
-    tarfile.LNKTYPE: HARDLINK,
-    tarfile.CHRTYPE: "char-device",
-    tarfile.BLKTYPE: "block-device",
-    tarfile.FIFOTYPE: "fifo",
-}
 
 
 @dataclass(slots=True)
@@ -90,267 +77,256 @@ class RootFS:
 
     def walk(self) -> Iterator[tuple[str, Entry]]:
         """Every (path, entry), the root as "/", children sorted by name, depth first."""
-        stack: list[tuple[str, Entry]] = [("/", self.root)]
-        while stack:
-            path, entry = stack.pop()
-            yield path, entry
-            if entry.children:
-                base = path if path.endswith("/") else path + "/"
-                stack.extend(
-                    (base + name, entry.children[name]) for name in sorted(entry.children, reverse=True)
-                )
+        return _walk(self.root, "/")
 
 
 # --------------------------------------------------------------------------------------------- reading
 
-
-class _Forward(io.RawIOBase):
-    """A sequential stream as a file that only seeks forward (tarfile's random-access mode then reads it
-    once without copying every block)."""
-
-    def __init__(self, src: BinaryIO) -> None:
-        self._src = src
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        if size is None or size < 0:
-            size = CHUNK
-        data = self._src.read(size)
-        if len(data) < size and data:
-            parts = [data]
-            got = len(data)
-            while got < size and (more := self._src.read(size - got)):
-                parts.append(more)
-                got += len(more)
-            data = b"".join(parts)
-        self._pos += len(data)
-        return data
-
-    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_CUR:
-            pos += self._pos
-        elif whence != io.SEEK_SET:
-            raise io.UnsupportedOperation("a sequential stream cannot seek from its end")
-        if pos < self._pos:
-            raise io.UnsupportedOperation("a sequential stream cannot seek backwards")
-        while self._pos < pos:
-            data = self._src.read(min(CHUNK, pos - self._pos))
-            if not data:
-                break
-            self._pos += len(data)
-        self._pos = pos
-        return pos
-
-
-class _TarInfo(tarfile.TarInfo):
-    def _proc_member(self, tarfile_: tarfile.TarFile):  # type: ignore[no-untyped-def]
-        if self.type in (
-            tarfile.XHDTYPE,
-            tarfile.XGLTYPE,
-            tarfile.GNUTYPE_LONGNAME,
-            tarfile.GNUTYPE_LONGLINK,
-        ):
-            if self.size > MAX_EXTENDED_HEADER:
-                raise tarfile.ReadError(f"an extended tar header of {self.size} bytes")
-        return super()._proc_member(tarfile_)  # type: ignore[misc]
+IMPLICIT = -2  # `layer` of a directory a layer holds only because it holds something inside it
 
 
 @dataclass
 class _Layer:
-    """What one layer member holds, in tar order, before the layer order is known."""
+    """One layer member as a tree of its own, before the layer order is known (read as it streams by)."""
 
-    entries: list[tuple[str, Entry]] = field(default_factory=list)
+    root: Entry = field(default_factory=lambda: Entry(DIR, 0o755, 0, 0, layer=IMPLICIT, children={}))
     whiteouts: list[str] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
+    links: list[tuple[str, Entry]] = field(default_factory=list)  # hard links to a lower layer's file
     error: str | None = None  # the member is not a (readable) layer tar
+    _last: tuple[str, Entry] | None = None
+
+    def directory(self, path: str) -> Entry:
+        """The directory `path` of this layer, made (implicit) when missing or not a directory."""
+        if self._last is not None and self._last[0] == path:
+            return self._last[1]
+        node = self.root
+        if path:
+            for part in path.split("/"):
+                assert node.children is not None
+                nxt = node.children.get(part)
+                if nxt is None or nxt.children is None:
+                    nxt = Entry(DIR, 0o755, 0, 0, layer=IMPLICIT, children={})
+                    node.children[part] = nxt
+                node = nxt
+        self._last = (path, node)
+        return node
+
+    def lookup(self, path: str) -> Entry | None:
+        return _lookup(self.root, path)
+
+    def add(self, path: str, entry: Entry) -> None:
+        if not path:
+            _set_meta(self.root, entry)
+            return
+        parent_path, _, name = path.rpartition("/")
+        parent = self.directory(parent_path)
+        assert parent.children is not None
+        old = parent.children.get(name)
+        if entry.kind == DIR and old is not None and old.children is not None:
+            _set_meta(old, entry)  # the same directory again: keeps what it holds
+            return
+        parent.children[name] = entry
+        self._last = None
+
+
+def _set_meta(dst: Entry, src: Entry) -> None:
+    dst.mode, dst.uid, dst.gid, dst.mtime, dst.layer = src.mode, src.uid, src.gid, src.mtime, src.layer
+
+
+def _lookup(root: Entry, path: str) -> Entry | None:
+    node = root
+    if not path:
+        return node
+    for part in path.split("/"):
+        if node.children is None:
+            return None
+        nxt = node.children.get(part)
+        if nxt is None:
+            return None
+        node = nxt
+    return node
 
 
 def _clean(name: str) -> str | None:
     """A layer entry's path relative to /, "" for the root; None for one that leaves the root."""
-    norm = posixpath.normpath("/" + name.lstrip("/")).lstrip("/")
-    if name.startswith("../") or "/../" in f"/{name}/":
-        return None
-    return "" if norm == "." else norm
+    while name.startswith("./"):
+        name = name[2:]
+    name = name.strip("/")
+    if (
+        "//" in name
+        or "/." in name
+        or name.startswith(".")
+        and (name in (".", "..") or name.startswith("../"))
+    ):
+        norm = posixpath.normpath("/" + name)
+        if "/../" in f"/{name}/":
+            return None
+        name = norm.strip("/")
+    return "" if name == "." else name
 
 
 def _read_layer(fileobj: BinaryIO, counter: list[int]) -> _Layer:
+    """Read one layer member (plain, gzip or zstd tar) into a `_Layer`; a member that is not a readable tar
+    gives a `_Layer` with `error` set (it matters only if the image uses it as a layer)."""
     layer = _Layer()
-    src = io.BufferedReader(fileobj, CHUNK) if not isinstance(fileobj, io.BufferedReader) else fileobj  # type: ignore[arg-type]
+    src: BinaryIO = fileobj if hasattr(fileobj, "peek") else io.BufferedReader(fileobj)  # type: ignore[arg-type]
     try:
-        method = detect_compression_bytes(src.peek(8)[:8])
-        stream: BinaryIO = src  # type: ignore[assignment]
-        if method != "none":
-            stream = io.BufferedReader(decompressing_reader(src, method), CHUNK)  # type: ignore[arg-type]
-        fwd = _Forward(stream)
-        with tarfile.open(fileobj=fwd, mode="r:", tarinfo=_TarInfo) as tar:  # type: ignore[call-overload]
-            while (ti := tar.next()) is not None:
-                tar.members = []
-                _add_entry(layer, tar, fwd, ti, counter)
-    except (tarfile.TarError, EOFError, zlib.error, ValueError, InvalidInputError, OSError) as exc:
+        method = detect_compression_bytes(src.peek(8)[:8])  # type: ignore[attr-defined]
+        stream = src if method == "none" else decompressing_reader(src, method)
+        for item in read_tar(stream):
+            _add_entry(layer, item, counter)
+    except (LayerTarError, EOFError, zlib.error, InvalidInputError, OSError) as exc:
         layer.error = str(exc) or type(exc).__name__
-    except Exception as exc:  # zstandard.ZstdError
+    except Exception as exc:  # zstandard.ZstdError, from the zstd reader
         if type(exc).__name__ != "ZstdError":
             raise
         layer.error = str(exc)
     return layer
 
 
-def _add_entry(
-    layer: _Layer, tar: tarfile.TarFile, fwd: _Forward, ti: tarfile.TarInfo, counter: list[int]
-) -> None:
-    path = _clean(ti.name)
+def _add_entry(layer: _Layer, item: TarEntry, counter: list[int]) -> None:
+    path = _clean(item.path)
     if path is None:
-        raise InvalidInputError(f"the layer has an entry {ti.name!r} outside the root")
-    base = posixpath.basename(path)
+        raise InvalidInputError(f"the layer has an entry {item.path!r} outside the root")
+    base = path.rpartition("/")[2]
     if base.startswith(WHITEOUT):
-        parent = posixpath.dirname(path)
+        parent = path.rpartition("/")[0]
         if base == OPAQUE:
             layer.opaque.append(parent)
         else:
-            layer.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT) :]))
+            layer.whiteouts.append(f"{parent}/{base[len(WHITEOUT) :]}" if parent else base[len(WHITEOUT) :])
         return
     counter[0] += 1
     if counter[0] > MAX_ENTRIES:
         raise InvalidInputError(f"the image has more than {MAX_ENTRIES} paths")
-    kind = _KINDS.get(ti.type, FILE if ti.type not in tarfile.SUPPORTED_TYPES else "other")
-    entry = Entry(kind, ti.mode & 0o7777, ti.uid, ti.gid, mtime=int(ti.mtime))
-    if kind == FILE:
-        entry.size = ti.size
-        entry.digest = _hash_member(tar, fwd, ti)
-        entry.inode = counter[0]
-    elif kind == DIR:
+    kind = item.kind
+    entry = Entry(kind, item.mode, item.uid, item.gid, item.size, item.digest, mtime=item.mtime)
+    if kind == DIR:
         entry.children = {}
-    elif kind in (SYMLINK, HARDLINK):
-        entry.link = ti.linkname
-    elif kind in ("char-device", "block-device"):
-        entry.link = f"{ti.devmajor}:{ti.devminor}"
-    layer.entries.append((path, entry))
+    elif kind == SYMLINK:
+        entry.link = item.link
+    elif item.device is not None:
+        entry.link = f"{item.device[0]}:{item.device[1]}"
+    elif kind == HARDLINK:
+        entry.link = item.link
+        target_path = _clean(item.link)
+        target = layer.lookup(target_path) if target_path else None
+        if target is not None and target.kind == FILE:
+            _make_link(entry, target, counter)
+        else:
+            layer.links.append((path, entry))  # resolved against the lower layers when applied
+    layer.add(path, entry)
 
 
-def _hash_member(tar: tarfile.TarFile, fwd: _Forward, ti: tarfile.TarInfo) -> bytes:
-    hasher = hashlib.sha256()
-    if ti.issparse():
-        fh = tar.extractfile(ti)
-        assert fh is not None
-        while chunk := fh.read(CHUNK):
-            hasher.update(chunk)
-        return hasher.digest()
-    fwd.seek(ti.offset_data)
-    left = ti.size
-    while left:
-        chunk = fwd.read(min(left, CHUNK))
-        if not chunk:
-            raise tarfile.ReadError(f"{ti.name} is truncated")
-        hasher.update(chunk)
-        left -= len(chunk)
-    return hasher.digest()
+def _make_link(entry: Entry, target: Entry, counter: list[int]) -> None:
+    """Make `entry` (a hard link) the same inode as the file `target`: its content, mode and owner."""
+    if not target.inode:
+        counter[1] += 1
+        target.inode = counter[1]
+    entry.kind, entry.size, entry.digest, entry.inode = FILE, target.size, target.digest, target.inode
+    entry.link = None
+    entry.mode, entry.uid, entry.gid, entry.mtime = target.mode, target.uid, target.gid, target.mtime
 
 
 # --------------------------------------------------------------------------------------------- applying
 
 
-class _Tree:
-    def __init__(self) -> None:
-        self.root = Entry(DIR, 0o755, 0, 0, children={})
-        self.count = 0
-
-    def lookup(self, path: str) -> Entry | None:
-        node = self.root
-        if not path:
-            return node
-        for part in path.split("/"):
-            if node.children is None:
-                return None
-            nxt = node.children.get(part)
-            if nxt is None:
-                return None
-            node = nxt
-        return node
-
-    def parent(self, path: str, layer: int) -> Entry:
-        """The directory holding `path`, made (as the engines do) when missing or not a directory."""
-        node = self.root
-        for part in path.split("/")[:-1]:
-            assert node.children is not None
-            nxt = node.children.get(part)
-            if nxt is None or nxt.children is None:
-                nxt = Entry(DIR, 0o755, 0, 0, layer=layer, children={})
-                node.children[part] = nxt
-            node = nxt
-        return node
-
-    def remove(self, path: str) -> None:
-        if not path:
-            return
-        parent = self.lookup(posixpath.dirname(path))
+def _apply(root: Entry, layer: _Layer, index: int, counter: list[int]) -> None:
+    """Apply `layer` on the tree at `root`: its whiteouts and opaque directories hide lower layers' paths,
+    then its entries are moved in (a directory already there keeps what lower layers put in it)."""
+    for path in layer.whiteouts:
+        parent = _lookup(root, path.rpartition("/")[0])
         if parent is not None and parent.children is not None:
-            parent.children.pop(posixpath.basename(path), None)
-
-    def apply(self, layer: _Layer, index: int) -> None:
-        for path in layer.whiteouts:
-            self.remove(path)
-        for path in layer.opaque:
-            node = self.lookup(path)
-            if node is not None and node.children is not None:
-                node.children.clear()
-        for path, entry in layer.entries:
-            entry.layer = index
-            if entry.kind == HARDLINK:
-                entry = self._link(path, entry)
-            if not path:
-                self.root.mode, self.root.uid, self.root.gid = entry.mode, entry.uid, entry.gid
-                self.root.mtime, self.root.layer = entry.mtime, index
-                continue
-            parent = self.parent(path, index)
-            assert parent.children is not None
-            name = path.rsplit("/", 1)[-1]
-            old = parent.children.get(name)
+            parent.children.pop(path.rpartition("/")[2], None)
+    for path in layer.opaque:
+        node = _lookup(root, path)
+        if node is not None and node.children is not None:
+            node.children.clear()
+    if layer.root.layer != IMPLICIT:
+        _set_meta(root, layer.root)
+        root.layer = index
+    stack = [(root, layer.root)]
+    while stack:
+        dst, src = stack.pop()
+        assert dst.children is not None and src.children is not None
+        for name, entry in src.children.items():
+            old = dst.children.get(name)
             if entry.kind == DIR and old is not None and old.children is not None:
-                entry.children = old.children  # a directory written again keeps what it holds
-            parent.children[name] = entry
-
-    def _link(self, path: str, entry: Entry) -> Entry:
+                if entry.layer != IMPLICIT:
+                    _set_meta(old, entry)
+                    old.layer = index
+                stack.append((old, entry))
+                continue
+            dst.children[name] = entry
+            _set_layer(entry, index)
+    for _path, entry in layer.links:
         target_path = _clean(entry.link or "")
-        target = self.lookup(target_path) if target_path else None
-        if target is None or target.kind != FILE:
-            return entry  # dangling: kept as a hard link to its target name
-        return Entry(
-            FILE,
-            target.mode,
-            target.uid,
-            target.gid,
-            size=target.size,
-            digest=target.digest,
-            mtime=target.mtime,
-            layer=entry.layer,
-            inode=target.inode,
-        )
+        target = _lookup(root, target_path) if target_path else None
+        if target is not None and target is not entry and target.kind == FILE:
+            _make_link(entry, target, counter)
 
 
-def _group_hardlinks(fs: RootFS) -> int:
-    """Name each hard-link group by its first path; returns the number of entries."""
+def _set_layer(entry: Entry, index: int) -> None:
+    entry.layer = index
+    if entry.children:
+        stack = [entry]
+        while stack:
+            for child in stack.pop().children.values():  # type: ignore[union-attr]
+                child.layer = index
+                if child.children:
+                    stack.append(child)
+
+
+def _clone(entry: Entry) -> Entry:
+    """A deep copy of a layer tree (for a layer the image uses twice)."""
+    top = replace(entry, children={} if entry.children is not None else None)
+    stack = [(top, entry)]
+    while stack:
+        dst, src = stack.pop()
+        for name, child in (src.children or {}).items():
+            copy = replace(child, children={} if child.children is not None else None)
+            dst.children[name] = copy  # type: ignore[index]
+            if child.children:
+                stack.append((copy, child))
+    return top
+
+
+def _clone_layer(layer: _Layer) -> _Layer:
+    links = {id(e) for _p, e in layer.links}
+    clone = _Layer(_clone(layer.root), list(layer.whiteouts), list(layer.opaque))
+    if links:  # find the copies of the pending hard links again
+        for path, entry in _walk(clone.root, "/"):
+            if entry.kind == HARDLINK:
+                clone.links.append((path.lstrip("/"), entry))
+    return clone
+
+
+def _walk(root: Entry, top: str) -> Iterator[tuple[str, Entry]]:
+    stack: list[tuple[str, Entry]] = [(top, root)]
+    while stack:
+        path, entry = stack.pop()
+        yield path, entry
+        if entry.children:
+            base = path if path.endswith("/") else path + "/"
+            stack.extend((base + name, entry.children[name]) for name in sorted(entry.children, reverse=True))
+
+
+def _group_hardlinks(root: Entry) -> int:
+    """Name each hard-link group by its first path (walk order); returns the number of entries."""
     first: dict[int, str] = {}
     multi: set[int] = set()
     count = 0
-    for path, entry in fs.walk():
+    for path, entry in _walk(root, "/"):
         count += 1
-        if entry.kind == FILE:
+        if entry.inode:
             if entry.inode in first:
                 multi.add(entry.inode)
             else:
                 first[entry.inode] = path
     if multi:
-        for path, entry in fs.walk():
-            if entry.kind == FILE and entry.inode in multi and first[entry.inode] != path:
+        for path, entry in _walk(root, "/"):
+            if entry.inode in multi and first[entry.inode] != path:
                 entry.hardlink = first[entry.inode]
     return count
 
@@ -390,16 +366,51 @@ def read_rootfs(path: Path | str, *, progress: Progress | None = None) -> RootFS
     """
     path = Path(path)
     layers: dict[str, _Layer] = {}
-    counter = [0]
+    counter = [0, 0]  # entries, hard-link inodes
 
     def sink(name: str, size: int, fileobj: BinaryIO) -> None:
         layers[name] = _read_layer(fileobj, counter)
 
-    scanned = scan_image_archive(path, sink, progress=progress)
-    config = scanned.config
+    was_enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small objects that live until the end: no cycles to find
+    try:
+        scanned = scan_image_archive(path, sink, progress=progress)
+        infos = _layer_infos(scanned.config, scanned.info.layers, scanned.layer_members)
+        uses: dict[str, int] = {}
+        for member in scanned.layer_members:
+            uses[member] = uses.get(member, 0) + 1
+        root = Entry(DIR, 0o755, 0, 0, children={})
+        for info in infos:
+            layer = layers.get(info.member)
+            if layer is None or layer.error is not None:
+                why = (
+                    "is not in the archive"
+                    if layer is None
+                    else f"is not a readable layer tar: {layer.error}"
+                )
+                raise InvalidInputError(
+                    f"layer {info.index} ({info.digest}, member {info.member}) of {path} {why}",
+                    hint="The archive is corrupt or truncated: export or download it again.",
+                )
+            uses[info.member] -= 1
+            if uses[info.member]:
+                layer = _clone_layer(layer)  # the same layer again later
+            else:
+                del layers[info.member]
+            _apply(root, layer, info.index, counter)
+        layers.clear()
+        fs = RootFS(scanned.info, infos, root, diff_ids=[x.digest for x in infos])
+        fs.entries = _group_hardlinks(root)
+        return fs
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _layer_infos(config: dict[str, Any], layers: list[dict[str, Any]], members: list[str]) -> list[LayerInfo]:
     rootfs = config.get("rootfs") if isinstance(config, dict) else None
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    digests = [layer["digest"] for layer in scanned.info.layers]
+    digests = [layer["digest"] for layer in layers]
     if (
         isinstance(diff_ids, list)
         and len(diff_ids) == len(digests)
@@ -407,46 +418,4 @@ def read_rootfs(path: Path | str, *, progress: Progress | None = None) -> RootFS
     ):
         digests = list(diff_ids)
     instructions = layer_instructions(config, len(digests))
-    infos = [
-        LayerInfo(i, digests[i], member, instructions[i]) for i, member in enumerate(scanned.layer_members)
-    ]
-    uses: dict[str, int] = {}
-    for member in scanned.layer_members:
-        uses[member] = uses.get(member, 0) + 1
-    tree = _Tree()
-    for info in infos:
-        layer = layers.get(info.member)
-        if layer is None or layer.error is not None:
-            why = "is not in the archive" if layer is None else f"is not a readable layer tar: {layer.error}"
-            raise InvalidInputError(
-                f"layer {info.index} ({info.digest}, member {info.member}) of {path} {why}",
-                hint="The archive is corrupt or truncated: export or download it again.",
-            )
-        uses[info.member] -= 1
-        if uses[info.member]:  # the same layer again later: apply a copy
-            layer = _Layer(
-                [(p, _copy(e)) for p, e in layer.entries], list(layer.whiteouts), list(layer.opaque)
-            )
-        else:
-            del layers[info.member]
-        tree.apply(layer, info.index)
-    fs = RootFS(scanned.info, infos, tree.root, diff_ids=digests)
-    fs.entries = _group_hardlinks(fs)
-    return fs
-
-
-def _copy(entry: Entry) -> Entry:
-    return Entry(
-        entry.kind,
-        entry.mode,
-        entry.uid,
-        entry.gid,
-        entry.size,
-        entry.digest,
-        entry.link,
-        entry.mtime,
-        entry.layer,
-        entry.inode,
-        None,
-        {} if entry.children is not None else None,
-    )
+    return [LayerInfo(i, digests[i], member, instructions[i]) for i, member in enumerate(members)]
