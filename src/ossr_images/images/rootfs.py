@@ -115,11 +115,11 @@ class _Layer:
     def lookup(self, path: str) -> Entry | None:
         return _lookup(self.root, path)
 
-    def add(self, path: str, entry: Entry) -> None:
-        if not path:
+    def add(self, parent_path: str, name: str, entry: Entry) -> None:
+        """Add `entry` as `name` in the directory `parent_path` ("" and "" for the root itself)."""
+        if not name:
             _set_meta(self.root, entry)
             return
-        parent_path, _, name = path.rpartition("/")
         parent = self.directory(parent_path)
         assert parent.children is not None
         old = parent.children.get(name)
@@ -189,9 +189,8 @@ def _add_entry(layer: _Layer, item: TarEntry, counter: list[int]) -> None:
     path = _clean(item.path)
     if path is None:
         raise InvalidInputError(f"the layer has an entry {item.path!r} outside the root")
-    base = path.rpartition("/")[2]
+    parent, _, base = path.rpartition("/")
     if base.startswith(WHITEOUT):
-        parent = path.rpartition("/")[0]
         if base == OPAQUE:
             layer.opaque.append(parent)
         else:
@@ -216,7 +215,7 @@ def _add_entry(layer: _Layer, item: TarEntry, counter: list[int]) -> None:
             _make_link(entry, target, counter)
         else:
             layer.links.append((path, entry))  # resolved against the lower layers when applied
-    layer.add(path, entry)
+    layer.add(parent, base, entry)
 
 
 def _make_link(entry: Entry, target: Entry, counter: list[int]) -> None:
