@@ -15,6 +15,7 @@ import gc
 import io
 import posixpath
 import re
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -370,9 +371,7 @@ def read_rootfs(path: Path | str, *, progress: Progress | None = None) -> RootFS
     def sink(name: str, size: int, fileobj: BinaryIO) -> None:
         layers[name] = _read_layer(fileobj, counter)
 
-    was_enabled = gc.isenabled()
-    gc.disable()  # hundreds of thousands of small objects that live until the end: no cycles to find
-    try:
+    with _GC_PAUSE:
         scanned = scan_image_archive(path, sink, progress=progress)
         infos = _layer_infos(scanned.config, scanned.info.layers, scanned.layer_members)
         uses: dict[str, int] = {}
@@ -401,9 +400,33 @@ def read_rootfs(path: Path | str, *, progress: Progress | None = None) -> RootFS
         fs = RootFS(scanned.info, infos, root, diff_ids=[x.digest for x in infos])
         fs.entries = _group_hardlinks(root)
         return fs
-    finally:
-        if was_enabled:
-            gc.enable()
+
+
+class _GcPause:
+    """The cyclic garbage collector off while trees are built (hundreds of thousands of small objects that
+    live until the end and hold no cycles: each collection would walk them all); counted, so that two
+    threads reading two images at once leave it as they found it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._was_enabled = True
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._was_enabled:
+                gc.enable()
+
+
+_GC_PAUSE = _GcPause()
 
 
 def _layer_infos(config: dict[str, Any], layers: list[dict[str, Any]], members: list[str]) -> list[LayerInfo]:
