@@ -32,8 +32,8 @@ class E:
     dev: tuple[int, int] = (0, 0)
 
 
-def layer(entries: list[E]) -> bytes:
-    """The uncompressed tar of `entries`, in the order given."""
+def layer(entries: list[E], fmt: int = tarfile.PAX_FORMAT) -> bytes:
+    """The uncompressed tar of `entries`, in the order given (pax format unless `fmt` says otherwise)."""
     buf = io.BytesIO()
     types = {
         "file": tarfile.REGTYPE,
@@ -43,7 +43,7 @@ def layer(entries: list[E]) -> bytes:
         "char": tarfile.CHRTYPE,
         "fifo": tarfile.FIFOTYPE,
     }
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
         for e in entries:
             ti = tarfile.TarInfo(e.name)
             ti.type = types[e.kind]

@@ -364,3 +364,50 @@ def test_layer_entry_outside_the_root_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError) as info:
         read_rootfs(path)
     assert "outside the root" in info.value.message
+
+
+# ------------------------------------------------------------------ tar details
+
+
+def test_long_names_and_big_numbers_in_pax_and_gnu_tars(tmp_path: Path) -> None:
+    import tarfile
+
+    deep = "/".join(f"directory-level-{i:02d}" for i in range(8)) + "/file-with-a-long-name-é.txt"
+    entries = [
+        E(deep, b"deep"),
+        E("l", kind="symlink", link="/" + deep),
+        E("big-owner", b"x", uid=3_000_000, gid=4_000_000),
+    ]
+    pax = write(tmp_path / "pax.tar", Image([layer(entries, tarfile.PAX_FORMAT)]))
+    gnu = write(tmp_path / "gnu.tar", Image([layer(entries, tarfile.GNU_FORMAT)]))
+    paths = _paths(pax)
+    assert paths["/" + deep][4] == 4 and paths["/l"][6] == "/" + deep
+    assert paths["/big-owner"][2:4] == (3_000_000, 4_000_000)
+    assert _paths(gnu) == paths
+    assert run_diff(pax, gnu).verdict == "same-content"
+
+
+def test_hard_link_to_a_lower_layer_and_a_layer_used_twice(tmp_path: Path) -> None:
+    base = layer([E("f", b"content", mode=0o700)])
+    a = Image([base, layer([E("g", kind="hardlink", link="f")])])
+    b = Image([layer([E("f", b"content", mode=0o700), E("g", kind="hardlink", link="f")])])
+    result, pa, _pb = _diff(tmp_path, a, b, fmt="docker25")
+    assert result.verdict == "same-content", _changes(result)
+    assert _paths(pa)["/g"][1] == 0o700 and result.ignored["layer_boundary"] == 1
+    # the same layer blob twice (a file whited out, then put back): both uses apply
+    twice = Image([base, layer([E(".wh.f")]), base])
+    path = write(tmp_path / "twice.tar", twice, fmt="docker25")
+    fs = read_rootfs(path)
+    assert [x.member for x in fs.layers][0] == fs.layers[2].member
+    assert dict(fs.walk())["/f"].layer == 2
+
+
+def test_corrupt_layer_header_is_named(tmp_path: Path) -> None:
+    good = layer([E("a", b"1"), E("b", b"2")])
+    offset = good.index(b"b\x00")  # the ustar header named "b"
+    data = bytearray(good)
+    data[offset + 100] ^= 0x01  # its mode field: the checksum no longer matches
+    path = write(tmp_path / "corrupt.tar", Image([bytes(data)]), fmt="docker25")
+    with pytest.raises(InvalidInputError) as info:
+        read_rootfs(path)
+    assert "layer 0" in info.value.message and "checksum" in info.value.message
