@@ -74,6 +74,15 @@ def diff(ctx: click.Context, a: Path, b: Path, as_json: bool) -> None:
     A bad input exits 1. `added` is what B has and A has not.
 
     \b
+    --json: {"verdict", "reason", "a": {path, format, compression, image_id, paths,
+    layers: [{index, digest, instruction}]}, "b": {...}, "counts": {added, removed, type,
+    modified, mode, owner, link}, "differences": [{"path", "change", "layer": {index, digest},
+    "instruction", "a": {type, mode, uid, gid, size, sha256, link, hardlink, layer,
+    instruction} | null, "b": {...} | null}], "differences_listed", "ignored": {"mtime",
+    "layer_boundary"}}. A difference's layer and instruction are A's (B's for an added path);
+    at most 10,000 differences are listed, all are counted.
+
+    \b
     Examples:
       ossr-images diff archived.tar.zst rebuilt.tar
       ossr-images diff a.tar b.tar --json
