@@ -331,10 +331,11 @@ def test_labels_disagreeing_with_the_metadata_file_fail_with_both_values(zenodo_
     again = run("fetch", str(record["id"]), "-d", str(out), "--json")
     assert again.exit_code == 3
     doc = json.loads(again.stdout)
-    assert doc["exit_code"] == 3 and doc["details"]["disagreements"]
-    assert {f["key"] for f in doc["details"]["files"]} == set(files)
-    assert not any(f["final_name"] for f in doc["details"]["files"])
-    assert all(Path(f["path"]).name == f["key"] + ".unverified-provenance" for f in doc["details"]["files"])
+    details = doc["error"]["details"]
+    assert doc["ok"] is False and doc["exit_status"] == 3 and details["disagreements"]
+    assert {f["key"] for f in details["files"]} == set(files)
+    assert not any(f["final_name"] for f in details["files"])
+    assert all(Path(f["path"]).name == f["key"] + ".unverified-provenance" for f in details["files"])
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{k}.unverified-provenance" for k in files)
 
 
@@ -347,8 +348,10 @@ def test_provenance_disagreement_with_force_keeps_the_files_in_place_and_says_so
     result = run("fetch", str(record["id"]), "-d", str(out), "--force", "--json")
     assert result.exit_code == 3
     doc = json.loads(result.stdout)
-    assert all(f["final_name"] for f in doc["details"]["files"])
-    assert "Do not use them" in doc["hint"] and str(out / image_key(record)) in doc["message"]
+    assert all(f["final_name"] for f in doc["error"]["details"]["files"])
+    assert (
+        "Do not use them" in doc["error"]["hint"] and str(out / image_key(record)) in doc["error"]["message"]
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(files)
 
 

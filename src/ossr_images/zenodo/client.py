@@ -109,10 +109,6 @@ class DownloadResult:
     sha256: str
 
 
-class _Ambiguous(Exception):
-    """Internal: the request may or may not have taken effect."""
-
-
 class ZenodoClient:
     """Zenodo's deposit and records APIs for one :class:`Target`.
 

@@ -12,6 +12,7 @@ rename finds little left to do. A resumed download (``Range``) hashes the bytes 
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 import time
@@ -38,6 +39,9 @@ from ossr_images.zenodo.transfer import HashRing, Progress
 if TYPE_CHECKING:
     from ossr_images.zenodo.client import ZenodoClient
 
+# fsync is not supported at all on this file system (some FUSE and network file systems): nothing to wait for.
+# Any other error (EIO, ENOSPC, EDQUOT, ...) means the bytes may not be on disk, and is raised.
+_FSYNC_UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
 BUFFER_SIZE = 1024 * 1024  # 1 MiB: measured faster than 256 KiB and 4 MiB (cache-friendly, few syscalls)
 WRITEBACK_WINDOW = 32 * 1024 * 1024  # start writing the part to disk every 32 MiB
 
@@ -53,7 +57,8 @@ def download_file(
     progress: Progress | None = None,
     buffer_size: int = BUFFER_SIZE,
 ) -> DownloadResult:
-    """See :meth:`ZenodoClient.download_file`."""
+    """See :meth:`ZenodoClient.download_file`. The result's md5 and sha256 are those of the bytes received:
+    they were compared only with the ``md5`` / ``sha256`` given here (the caller says which were)."""
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     expected_md5 = md5.split(":", 1)[1].lower() if md5 and md5.startswith("md5:") else (md5 or None)
@@ -254,7 +259,8 @@ class _PartState:
 class _PartWriter:
     """The part opened for appending: received bytes are written, hashed and counted, in that order, so
     that the hashes never cover a byte that is not in the file. Closing fsyncs (also after an error: the
-    bytes kept are resumed next time)."""
+    bytes kept are resumed next time); an fsync that fails is an error naming the part, so that a file the
+    disk may not hold is never renamed to its final name (the part stays for the next run to check)."""
 
     def __init__(self, state: _PartState) -> None:
         self.state = state
@@ -269,8 +275,12 @@ class _PartWriter:
     def __exit__(self, *exc: object) -> None:
         try:
             os.fsync(self._fd)
-        except OSError:
-            pass  # best effort on file systems that do not support it
+        except OSError as err:
+            if err.errno not in _FSYNC_UNSUPPORTED:
+                raise OSError(
+                    err.errno, f"{err.strerror or err} (while writing it to disk)", str(self.state.path)
+                ) from err
+            log.debug("%s: this file system cannot fsync (%s)", self.state.path, err)
         finally:
             os.close(self._fd)
 
