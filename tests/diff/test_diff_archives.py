@@ -177,6 +177,8 @@ def test_mode_only_change_exits_3_and_names_the_mode(tmp_path: Path) -> None:
     code, out, _ = _run("diff", str(pa), str(pb), "--json")
     doc = json.loads(out)
     assert code == 3 and doc["verdict"] == "differs" and doc["counts"]["mode"] == 1
+    assert doc["ok"] is False and doc["exit_status"] == 3 and doc["error"]["type"] == "IntegrityError"
+    assert "1 mode" in doc["error"]["message"]
     (d,) = doc["differences"]
     assert (d["a"]["mode"], d["b"]["mode"]) == ("0644", "0755")
 
@@ -348,7 +350,9 @@ def test_bad_inputs_exit_1_naming_the_file(tmp_path: Path) -> None:
     code, _out, err = _run("diff", str(good), str(truncated))
     assert code == 1 and "cut.tar" in err
     code, out, _err = _run("diff", str(good), str(truncated), "--json")
-    assert code == 1 and json.loads(out)["error"] == "InvalidInputError"
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False and doc["exit_status"] == 1
+    assert doc["error"]["type"] == "InvalidInputError" and "cut.tar" in doc["error"]["message"]
 
 
 def test_layer_that_is_not_a_tar_is_named(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ossr_images.cli.common import emit_json, is_quiet, json_option
-from ossr_images.errors import EXIT_INTEGRITY
+from ossr_images.errors import IntegrityError
 
 SHOWN = 20
 
@@ -100,4 +100,9 @@ def diff(ctx: click.Context, a: Path, b: Path, as_json: bool) -> None:
         for line in render(result):
             click.echo(line)
     if result.verdict == "differs":
-        ctx.exit(EXIT_INTEGRITY)
+        counts = ", ".join(f"{n} {k}" for k, n in result.counts.items() if n)
+        raise IntegrityError(
+            f"{b} differs from {a}: {counts}",
+            "See the differences listed above (all of them with --json); each names the layer and the "
+            "recipe instruction that made it.",
+        )
