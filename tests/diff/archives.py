@@ -197,25 +197,33 @@ def write_many_files(
     modified: frozenset[int] = frozenset(),
 ) -> Path:
     """A legacy docker archive of one layer with `nfiles` small files (`size` bytes each, 1000 per
-    directory), written by streaming through a temporary layer file (nothing big in memory). The files
-    numbered in `modified` get other contents."""
-    import random
-
+    directory), written by streaming through a temporary layer file (nothing big in memory): headers from
+    tarfile's TarInfo.tobuf, contents made from the file's number. The files numbered in `modified` get
+    other contents."""
     layer_path = path.with_name(path.name + ".layer")
     hasher = hashlib.sha256()
-    with tarfile.open(layer_path, "w", format=tarfile.GNU_FORMAT) as tar:
+    pad = b"\0" * ((512 - size % 512) % 512)
+
+    def header(name: str, length: int, directory: bool = False) -> bytes:
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mode, ti.mtime = length, 0o755 if directory else 0o644, mtime
+        if directory:
+            ti.type = tarfile.DIRTYPE
+        return ti.tobuf(format=tarfile.GNU_FORMAT)
+
+    with open(layer_path, "wb") as out:
+
+        def put(data: bytes) -> None:
+            out.write(data)
+            hasher.update(data)
+
         for i in range(nfiles):
             if i % 1000 == 0:
-                ti = tarfile.TarInfo(f"data/d{i // 1000:04d}")
-                ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, 0o755, mtime
-                tar.addfile(ti)
-            data = random.Random(i + (10**9 if i in modified else 0)).randbytes(size)
-            ti = tarfile.TarInfo(f"data/d{i // 1000:04d}/f{i:07d}")
-            ti.size, ti.mode, ti.mtime = size, 0o644, mtime
-            tar.addfile(ti, io.BytesIO(data))
-    with open(layer_path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            hasher.update(chunk)
+                put(header(f"data/d{i // 1000:04d}", 0, directory=True))
+            seed = b"changed %07d " % i if i in modified else b"file %07d " % i
+            put(header(f"data/d{i // 1000:04d}/f{i:07d}", size))
+            put((seed * (size // len(seed) + 1))[:size] + pad)
+        put(b"\0" * 1024)
     diff_id = f"sha256:{hasher.hexdigest()}"
     config = json.dumps(
         {
