@@ -9,9 +9,10 @@ import pytest
 import requests
 import responses
 
-from ossr_images.zenodo.client import RetryPolicy, ZenodoClient, _parse_retry_after
+from ossr_images.zenodo.client import RetryPolicy, ZenodoClient
 from ossr_images.zenodo.errors import ZenodoError
 from ossr_images.zenodo.target import Target
+from ossr_images.zenodo.transport import parse_retry_after
 
 API = "https://zenodo.test/api"
 TOKEN = "responses-token-abcdef123456"
@@ -164,9 +165,9 @@ def test_retry_after_http_date() -> None:
     import time
 
     future = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 <= _parse_retry_after(future) <= 31
-    assert _parse_retry_after("garbage") is None
-    assert _parse_retry_after("-5") == 0.0
+    assert 25 <= parse_retry_after(future) <= 31
+    assert parse_retry_after("garbage") is None
+    assert parse_retry_after("-5") == 0.0
 
 
 @responses.activate

@@ -373,8 +373,10 @@ def test_no_token_to_other_hosts(standin, client: ZenodoClient) -> None:
     # the same server under another name is another host: the token is not sent there
     pub = make_published(client)
     other = f"http://localhost:{standin.port}/api/records/{pub['id']}"
-    assert client._auth_headers(other) == {}
-    assert client._auth_headers(f"{standin.api_url}/records/1") == {"Authorization": f"Bearer {TOKEN}"}
+    assert client.transport.auth_headers(other) == {}
+    assert client.transport.auth_headers(f"{standin.api_url}/records/1") == {
+        "Authorization": f"Bearer {TOKEN}"
+    }
 
 
 def test_client_refuses_plain_http_to_remote_host() -> None:

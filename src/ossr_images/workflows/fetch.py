@@ -667,54 +667,28 @@ def _download_one(
     dest: Path | None = None,
 ) -> None:
     """Download one file with the client into `<dest>.part` (Range resume, retries with backoff; size, md5
-    and the sha256 of the image metadata file verified before the rename to `dest`). When the client gives
-    up although the part grew, the download is resumed again, up to MAX_RESUMES times in this run."""
+    and the sha256 of the image metadata file verified before the rename to `dest`). When the retries are
+    spent although the part grew, the download is resumed again, up to MAX_RESUMES times in this run."""
     target = dest if dest is not None else f.path
     if target is None or not f.url:
         raise IntegrityError(
             f"{f.key}: the record gives no download link for this file", "Report the record to its owner."
         )
-    resumes = 0
-    fresh_retry = False
-    while True:
-        before = _part_size(target)
-        try:
-            res = client.download_file(
-                f.url, target, size=f.size, md5=f.md5, sha256=expected_sha256, progress=shared
-            )
-            break
-        except IntegrityError:
-            # a stale .part (another version of the file, left by an earlier run) fails the checksum; the
-            # client has deleted it: download once more from the start before calling the record damaged
-            if before == 0 or fresh_retry:
-                raise
-            fresh_retry = True
-            log.info("%s: the partial file left by an earlier run did not match; downloading it again", f.key)
-        except RemoteError as exc:
-            after = _part_size(target)
-            status = getattr(exc, "status", None)
-            if (
-                after <= before
-                or resumes >= MAX_RESUMES
-                or (status is not None and status < 500 and status != 429)
-            ):
-                raise
-            resumes += 1
-            log.info(
-                "download of %s stopped at %d bytes; resuming (%d/%d)", f.key, after, resumes, MAX_RESUMES
-            )
+    res = client.download_file(
+        f.url,
+        target,
+        size=f.size,
+        md5=f.md5,
+        sha256=expected_sha256,
+        progress=shared,
+        max_resumes=MAX_RESUMES,
+        restart_stale=True,
+    )
     f.sha256 = res.sha256
     f.md5 = f.md5 or res.md5
     f.size = f.size if f.size is not None else res.size
     f.verified = True
     f.downloaded = True
-
-
-def _part_size(target: Path) -> int:
-    try:
-        return target.with_name(target.name + PART_SUFFIX).stat().st_size
-    except OSError:
-        return 0
 
 
 class _SharedProgress:
