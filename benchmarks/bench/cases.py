@@ -165,8 +165,8 @@ client = ZenodoClient(resolve_target(zenodo_url=os.environ["OSSR_IMAGES_ZENODO_U
 dep = client.create_deposition()
 path = sys.argv[1]
 with open(path, "rb") as fh:
-    res = client.upload_file(dep["links"]["bucket"], os.path.basename(path), fh, os.path.getsize(path))
-client.delete_deposition(dep["id"])
+    res = client.upload_file(dep.bucket_url, os.path.basename(path), fh, os.path.getsize(path))
+client.delete_deposition(dep.id)
 print(res.md5, res.sha256)
 """
 
@@ -192,11 +192,11 @@ def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stan
 
         def curl_up() -> None:
             dep = s.create_deposition()
-            bucket = dep["links"]["bucket"]
+            bucket = dep.bucket_url
             _sync()
             argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", f"@{hdr}", "-T", str(path)]
             out["curl -T"].append(_timed(s, lambda: run([*argv, f"{bucket}/{path.name}"]).check()))
-            s.delete_deposition(dep["id"])
+            s.delete_deposition(dep.id)
 
         def publish() -> str:
             _sync()

@@ -57,14 +57,14 @@ def test_first_publish_json_document(zenodo_env, project: Project, recorder: Rec
     # the record on the server: metadata and the image metadata file
     client = client_for(zenodo_env)
     rec = client.get_record(doc["record_id"])
-    meta = rec["metadata"]
+    meta = rec.raw["metadata"]
     assert IMAGE_KEYWORD in meta["keywords"]
     assert meta["version"] == "1.0.0"
     assert any(
         r["identifier"] == f"{project.repository}/tree/{project.commit}" and r["relation"] == "isDerivedFrom"
         for r in meta["related_identifiers"]
     )
-    entry = next(f for f in rec["files"] if f["key"] == IMAGE_RECORD_KEY)
+    entry = next(f for f in rec.raw["files"] if f["key"] == IMAGE_RECORD_KEY)
     dest = zenodo_env.data_dir / "fetched.json"
     client.download_file(entry["links"]["self"], dest)
     record = ImageRecord.from_bytes(dest.read_bytes())
@@ -114,8 +114,8 @@ def test_new_commit_makes_a_new_version(zenodo_env, project: Project):
     assert [f["key"] for f in second["files"]] == [image2.name, "codemeta.json", IMAGE_RECORD_KEY]
     assert "new version" in res.stderr.lower()
     rec = client_for(zenodo_env).get_record(second["record_id"])
-    assert rec["metadata"]["version"] == "1.1.0"
-    assert {f["key"] for f in rec["files"]} == {image2.name, "codemeta.json", IMAGE_RECORD_KEY}
+    assert rec.raw["metadata"]["version"] == "1.1.0"
+    assert {f["key"] for f in rec.raw["files"]} == {image2.name, "codemeta.json", IMAGE_RECORD_KEY}
 
 
 def test_published_record_carries_grant_and_contributors(zenodo_env, project: Project):
@@ -358,7 +358,7 @@ def test_sif_with_commit_option_and_no_checkout(zenodo_env, tmp_path):
     }
     client = client_for(zenodo_env)
     rec = client.get_record(doc["record_id"])
-    entry = next(f for f in rec["files"] if f["key"] == IMAGE_RECORD_KEY)
+    entry = next(f for f in rec.raw["files"] if f["key"] == IMAGE_RECORD_KEY)
     client.download_file(entry["links"]["self"], tmp_path / "r.json")
     record = ImageRecord.from_bytes((tmp_path / "r.json").read_bytes())
     assert record.format == "sif" and record.compression == "none"
@@ -401,7 +401,7 @@ def test_communities_options(zenodo_env, project: Project):
     res = run(*publish_args(project, project.image(), "--no-community", "--json"))
     assert res.exit_code == 0, res.output
     rec = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"])
-    assert not rec["metadata"].get("communities")
+    assert not rec.raw["metadata"].get("communities")
     project.release("1.0.5")
     res = run(
         *publish_args(project, project.image(), "--community", "cta", "--community", "escape2020", "--json")

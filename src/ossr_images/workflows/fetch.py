@@ -55,6 +55,7 @@ from ossr_images.workflows.fetch_records import (
     unsafe_key_reason,
     zenodo_source,
 )
+from ossr_images.zenodo.models import Record
 
 log = logging.getLogger("ossr_images.fetch")
 
@@ -222,7 +223,7 @@ def fetch(
 
 def _get_record(
     client: Any, ref: Any, ref_text: str, say: Notify, stack: contextlib.ExitStack
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[Record, Any]:
     """Read the record (a concept id is redirected to the latest version). A public record needs no token:
     when the server refuses the token (401, e.g. a stale ZENODO_TOKEN), the record is read without it.
     Returns the record and the client to use from then on."""
@@ -254,7 +255,7 @@ def _get_record(
 
 
 def _fetch(
-    record: dict[str, Any],
+    record: Record,
     ref: Any,
     ref_text: str,
     client: Any,
@@ -267,8 +268,8 @@ def _fetch(
     say: Notify,
     max_workers: int,
 ) -> FetchResult:
-    record_id = str(record.get("id") or record.get("recid") or ref.record_id)
-    conceptdoi = record.get("conceptdoi")
+    record_id = record.id or str(ref.record_id)
+    conceptdoi = record.conceptdoi
     from_concept = record_id != str(ref.record_id) or bool(
         ref.doi and conceptdoi and ref.doi.lower() == str(conceptdoi).lower()
     )
@@ -279,18 +280,17 @@ def _fetch(
         raise InvalidInputError(
             f"record {record_id} has no files", "Check the identifier: this record has nothing to fetch."
         )
-    metadata = record.get("metadata") or {}
     result = FetchResult(
         record_id=record_id,
-        doi=record.get("doi") or metadata.get("doi"),
+        doi=record.doi,
         conceptdoi=conceptdoi,
         requested=ref_text,
         from_concept=from_concept,
         directory=Path(dest).absolute() if dest is not None else Path.cwd() / f"zenodo-{record_id}",
         files=files,
-        title=record.get("title") or metadata.get("title"),
-        version=metadata.get("version"),
-        record=dict(record),
+        title=record.title,
+        version=record.version,
+        record=dict(record.raw),
     )
     if from_concept:
         say(f"{ref_text} names all versions (a concept): fetching the latest version, record {record_id}")

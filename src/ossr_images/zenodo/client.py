@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,6 +20,7 @@ import requests
 from ossr_images.zenodo import download, upload
 from ossr_images.zenodo.download import DownloadResult
 from ossr_images.zenodo.errors import ZenodoError
+from ossr_images.zenodo.models import Deposition, Record, RemoteFile
 from ossr_images.zenodo.target import Target
 from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress
 from ossr_images.zenodo.transport import USER_AGENT, Request, RetryPolicy, Transport, shaped
@@ -124,32 +124,35 @@ class ZenodoClient:
         return shaped(value, method, self.url(path), kind, needs)
 
     # ------------------------------------------------------------------ deposit API
-    def create_deposition(self, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    def create_deposition(self, metadata: dict[str, Any] | None = None) -> Deposition:
         """Create a draft (201). If the answer is lost, looks for the draft before creating another."""
         body: dict[str, Any] = {"metadata": metadata} if metadata else {}
         started = time.time()
         title = (metadata or {}).get("title") or ""
 
-        def check() -> dict[str, Any] | None:
+        def check() -> Deposition | None:
             for dep in self.list_depositions(status="draft", max_pages=1):
-                if (
-                    isinstance(dep, dict)
-                    and (dep.get("title") or "") == title
-                    and not dep.get("files")
-                    and _created_after(dep, started)
-                ):
+                if dep.title == title and not dep.files and dep.created_after(started):
                     return dep
             return None
 
-        dep = self.request_json("POST", "/deposit/depositions", expected=(201,), json_body=body, check=check)
-        self._shaped(dep, "POST", "/deposit/depositions", needs=("id", "links"))
-        self._shaped(dep["links"], "POST", "/deposit/depositions", needs=("bucket",))
-        return dep
+        path = "/deposit/depositions"
+        answer = self.request_json("POST", path, expected=(201,), json_body=body, check=check)
+        if isinstance(answer, Deposition):
+            return answer
+        self._shaped(answer, "POST", path, needs=("id", "links"))
+        self._shaped(answer["links"], "POST", path, needs=("bucket",))
+        return Deposition.from_json(answer)
 
-    def get_deposition(self, deposition_id: int | str) -> dict[str, Any]:
+    def get_deposition(self, deposition_id: int | str) -> Deposition:
         """The deposition (draft or published) as the deposit API shows it."""
         path = f"/deposit/depositions/{deposition_id}"
-        return self._shaped(self.request_json("GET", path), "GET", path, needs=("id",))
+        return self._deposition(self.request_json("GET", path), "GET", path)
+
+    def _deposition(self, answer: Any, method: str, path: str) -> Deposition:
+        if isinstance(answer, Deposition):  # what a check returned
+            return answer
+        return Deposition.from_json(self._shaped(answer, method, path, needs=("id",)))
 
     def list_depositions(
         self,
@@ -160,7 +163,7 @@ class ZenodoClient:
         sort: str = "mostrecent",
         size: int = 100,
         max_pages: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Deposition]:
         """All of the token owner's depositions (drafts and published), every page."""
         page = 1
         while True:
@@ -179,18 +182,16 @@ class ZenodoClient:
                     url=self.url("/deposit/depositions"),
                     method="GET",
                 )
-            for item in items:  # each entry a deposition, or a clean error (no TypeError later)
-                self._shaped(item, "GET", "/deposit/depositions", needs=("id",))
-            yield from items
+            # each entry a deposition, or a clean error (no TypeError later)
+            yield from [self._deposition(item, "GET", "/deposit/depositions") for item in items]
             if len(items) < size or (max_pages is not None and page >= max_pages):
                 return
             page += 1
 
-    def update_deposition(self, deposition_id: int | str, metadata: dict[str, Any]) -> dict[str, Any]:
+    def update_deposition(self, deposition_id: int | str, metadata: dict[str, Any]) -> Deposition:
         """Replace the draft's metadata (PUT; Zenodo checks completeness only at publish)."""
         path = f"/deposit/depositions/{deposition_id}"
-        answer = self.request_json("PUT", path, json_body={"metadata": metadata})
-        return self._shaped(answer, "PUT", path, needs=("id",))
+        return self._deposition(self.request_json("PUT", path, json_body={"metadata": metadata}), "PUT", path)
 
     def delete_deposition(self, deposition_id: int | str) -> None:
         """Delete an unpublished draft (204)."""
@@ -208,9 +209,13 @@ class ZenodoClient:
         self.transport.send(Request("DELETE", url, False, expected=(201, 202, 204), check=check))
 
     def _action(
-        self, deposition_id: int | str, action: str, expected: tuple[int, ...], done: Callable[[dict], bool]
-    ):
-        def check() -> dict[str, Any] | None:
+        self,
+        deposition_id: int | str,
+        action: str,
+        expected: tuple[int, ...],
+        done: Callable[[Deposition], bool],
+    ) -> Deposition | None:
+        def check() -> Deposition | None:
             dep = self.get_deposition(deposition_id)
             return dep if done(dep) else None
 
@@ -218,23 +223,21 @@ class ZenodoClient:
         answer = self.request_json("POST", path, expected=expected, check=check)
         if answer is None and action == "discard":
             return None  # 204 with an empty body
-        return self._shaped(answer, "POST", path, needs=("id",))
+        return self._deposition(answer, "POST", path)
 
-    def publish(self, deposition_id: int | str) -> dict[str, Any]:
+    def publish(self, deposition_id: int | str) -> Deposition:
         """Publish the draft (202); a lost answer is checked (state "done") before any repeat."""
-        return self._action(deposition_id, "publish", (202, 200, 201), lambda d: d.get("state") == "done")
+        return self._action(deposition_id, "publish", (202, 200, 201), lambda d: d.state == "done")
 
-    def edit(self, deposition_id: int | str) -> dict[str, Any]:
+    def edit(self, deposition_id: int | str) -> Deposition:
         """Unlock a published record's metadata for editing (201)."""
-        return self._action(deposition_id, "edit", (201, 200), lambda d: d.get("state") == "inprogress")
+        return self._action(deposition_id, "edit", (201, 200), lambda d: d.state == "inprogress")
 
-    def discard(self, deposition_id: int | str) -> dict[str, Any] | None:
+    def discard(self, deposition_id: int | str) -> Deposition | None:
         """Discard the changes of an edit (204, empty body on Zenodo-RDM)."""
-        return self._action(
-            deposition_id, "discard", (204, 201, 200), lambda d: d.get("state") != "inprogress"
-        )
+        return self._action(deposition_id, "discard", (204, 201, 200), lambda d: d.state != "inprogress")
 
-    def new_version(self, deposition_id: int | str) -> dict[str, Any]:
+    def new_version(self, deposition_id: int | str) -> Deposition:
         """The draft of a new version of the published record ``deposition_id``.
 
         An existing next-version draft (``links.latest_draft`` of the record) is returned as it is, without a
@@ -245,44 +248,33 @@ class ZenodoClient:
         if existing is not None:
             return existing
 
-        def check() -> dict[str, Any] | None:
+        def check() -> Deposition | None:
             return self._latest_draft_of(deposition_id)
 
-        result = self.request_json(
-            "POST",
-            f"/deposit/depositions/{deposition_id}/actions/newversion",
-            expected=(201, 200),
-            check=check,
-        )
         path = f"/deposit/depositions/{deposition_id}/actions/newversion"
-        result = self._shaped(result, "POST", path, needs=("id",))
-        if str(result.get("id")) == str(deposition_id):
-            latest = _links(result).get("latest_draft")
-            if isinstance(latest, str) and latest:
-                return self._shaped(self.request_json("GET", latest), "GET", latest, needs=("id",))
+        result = self._deposition(
+            self.request_json("POST", path, expected=(201, 200), check=check), "POST", path
+        )
+        if str(result.id) == str(deposition_id) and result.latest_draft_url:
+            latest = result.latest_draft_url
+            return self._deposition(self.request_json("GET", latest), "GET", latest)
         return result
 
-    def _latest_draft_of(self, deposition_id: int | str) -> dict[str, Any] | None:
-        dep = self.get_deposition(deposition_id)
-        latest = _links(dep).get("latest_draft")
-        if (
-            not isinstance(latest, str)
-            or not latest
-            or latest.rstrip("/").rsplit("/", 1)[-1] == str(deposition_id)
-        ):
+    def _latest_draft_of(self, deposition_id: int | str) -> Deposition | None:
+        latest = self.get_deposition(deposition_id).latest_draft_url
+        if not latest or latest.rstrip("/").rsplit("/", 1)[-1] == str(deposition_id):
             return None
         draft = self.request_json("GET", latest)
         if isinstance(draft, dict) and draft.get("state") != "done" and not draft.get("submitted"):
-            return draft
+            return self._deposition(draft, "GET", latest)
         return None
 
-    def list_files(self, deposition_id: int | str) -> list[dict[str, Any]]:
+    def list_files(self, deposition_id: int | str) -> list[RemoteFile]:
         """The draft's files as the deposit API lists them (``filename``, ``filesize``, ``checksum``, ``id``)."""
         path = f"/deposit/depositions/{deposition_id}/files"
         files = self._shaped(self.request_json("GET", path), "GET", path, kind=list)
-        for entry in files:  # each entry a file object, or a clean error (no AttributeError later)
-            self._shaped(entry, "GET", path)
-        return files
+        # each entry a file object, or a clean error (no AttributeError later)
+        return [RemoteFile.from_json(self._shaped(entry, "GET", path)) for entry in files]
 
     def delete_file(self, deposition_id: int | str, file_id: str) -> None:
         """Delete one file of a draft (204); a 404 after a lost answer counts as done."""
@@ -290,7 +282,7 @@ class ZenodoClient:
 
         def check() -> bool | None:
             files = self.list_files(deposition_id)
-            return True if all(str(f.get("id")) != str(file_id) for f in files) else None
+            return True if all(f.id != str(file_id) for f in files) else None
 
         self.transport.send(Request("DELETE", url, False, expected=(204, 200, 201), check=check))
 
@@ -314,11 +306,11 @@ class ZenodoClient:
         )
 
     # ------------------------------------------------------------------ records API
-    def get_record(self, record_id: int | str) -> dict[str, Any]:
+    def get_record(self, record_id: int | str) -> Record:
         """A published record (``GET /records/<id>``); a concept id is redirected to its latest version, so
         the returned ``id`` may differ from ``record_id``."""
         path = f"/records/{record_id}"
-        return self._shaped(self.request_json("GET", path), "GET", path, needs=("id",))
+        return Record.from_json(self._shaped(self.request_json("GET", path), "GET", path, needs=("id",)))
 
     def search_records(
         self,
@@ -329,7 +321,7 @@ class ZenodoClient:
         sort: str | None = None,
         size: int | None = None,
         max_results: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Record]:
         """Published records matching ``q`` (Zenodo query syntax), every page followed to the end."""
         page_size = size or (100 if self.target.token else 25)
         params: dict[str, Any] = {"size": page_size, "page": 1}
@@ -350,9 +342,7 @@ class ZenodoClient:
             hits = self._shaped(hits_doc.get("hits") or [], "GET", url, kind=list)
             total = _total(hits_doc.get("total"))
             for hit in hits:
-                if not isinstance(hit, dict):
-                    self._shaped(hit, "GET", url)
-                yield hit
+                yield Record.from_json(self._shaped(hit, "GET", url))
                 seen += 1
                 if max_results is not None and seen >= max_results:
                     return
@@ -415,17 +405,6 @@ def _total(value: Any) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _created_after(dep: dict[str, Any], started: float, slack: float = 600.0) -> bool:
-    created = dep.get("created")
-    if not created:
-        return False
-    try:
-        when = datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return False
-    return when >= started - slack
 
 
 __all__ = [

@@ -22,6 +22,7 @@ import requests
 
 from ossr_images.writeback import start_writeback
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, error_from_response, safe_url
+from ossr_images.zenodo.models import parse_md5
 from ossr_images.zenodo.transfer import HashRing, Progress
 from ossr_images.zenodo.transport import (
     NETWORK_ERRORS,
@@ -97,7 +98,7 @@ def download_file(
                     "size": got_size,
                     "md5": got_md5,
                     "expected_size": expect.size,
-                    "expected_md5": _md5_hex(expect.md5),
+                    "expected_md5": parse_md5(expect.md5),
                 },
             )
         # a stale part (another version of the file, left by an earlier run): once more from the start
@@ -107,16 +108,12 @@ def download_file(
     return DownloadResult(dest, got_size, got_md5, got_sha)
 
 
-def _md5_hex(md5: str | None) -> str | None:
-    return md5.split(":", 1)[1].lower() if md5 and md5.startswith("md5:") else (md5 or None)
-
-
 def _mismatches(expect: Expected, size: int, md5: str, sha256: str) -> list[str]:
     problems = []
     if expect.size is not None and size != expect.size:
         problems.append(f"size {size} instead of {expect.size}")
-    expected_md5 = _md5_hex(expect.md5)
-    if expected_md5 and md5 != expected_md5.lower():
+    expected_md5 = parse_md5(expect.md5)
+    if expected_md5 and md5 != expected_md5:
         problems.append(f"md5 {md5} instead of {expected_md5}")
     expected_sha = expect.sha256.lower().removeprefix("sha256:") if expect.sha256 else None
     if expected_sha and sha256 != expected_sha:

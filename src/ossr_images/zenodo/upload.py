@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from ossr_images.errors import InvalidInputError
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, safe_url
+from ossr_images.zenodo.models import parse_md5
 from ossr_images.zenodo.transfer import DEFAULT_CHUNK, HashingReader, IterBody, Progress
 from ossr_images.zenodo.transport import Request, Transport, shaped
 
@@ -118,10 +119,9 @@ def upload_file(
 
 def _check_answer(answer: dict[str, Any], key: str, url: str, size: int, md5: str) -> None:
     """Zenodo's ``checksum`` (``md5:<hex>``) and ``size`` must be those of the bytes sent."""
-    remote = str(answer.get("checksum") or "")
-    remote_md5 = remote.split(":", 1)[1] if remote.startswith("md5:") else remote
+    remote_md5 = parse_md5(answer.get("checksum")) or ""
     remote_size = answer.get("size")
-    if remote_md5.lower() != md5 or (remote_size is not None and str(remote_size) != str(size)):
+    if remote_md5 != md5 or (remote_size is not None and str(remote_size) != str(size)):
         raise ZenodoIntegrityError(
             f"Zenodo stored {key} with md5 {remote_md5 or 'none'} and size {remote_size}, but the bytes sent "
             f"have md5 {md5} and size {size} ({safe_url(url)})",
