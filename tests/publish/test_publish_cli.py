@@ -14,6 +14,7 @@ from conftest import TEST_TOKEN
 from ossr_images.cli import main
 from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY, ImageRecord
 from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.models import Deposition
 
 from .conftest import Project, Recorder
 
@@ -23,7 +24,7 @@ def run(*args: str, input: str | None = None):
     return runner.invoke(main, list(args), input=input, catch_exceptions=False)
 
 
-def depositions(standin) -> list[dict]:
+def depositions(standin) -> list[Deposition]:
     return list(client_for(standin).list_depositions(all_versions=True))
 
 
@@ -136,7 +137,7 @@ def test_published_record_carries_grant_and_contributors(zenodo_env, project: Pr
     )
     res = run(*publish_args(project, project.image(), "--json"))
     assert res.exit_code == 0, res.output
-    meta = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"])["metadata"]
+    meta = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"]).raw["metadata"]
     assert meta["grants"] == [{"id": "10.13039/501100000780::824064"}]
     assert meta["contributors"] == [
         {"name": "Lovelace, Ada", "type": "ContactPerson"},
@@ -162,7 +163,7 @@ def test_draft_then_publish_continues_the_same_deposition(zenodo_env, project: P
     assert draft["state"] == "draft"
     assert draft["doi"]  # the DOI reserved for the draft
     deps = depositions(zenodo_env)
-    assert len(deps) == 1 and deps[0]["state"] == "unsubmitted"
+    assert len(deps) == 1 and deps[0].state == "unsubmitted"
 
     res = run(*publish_args(project, image, "--json"))
     assert res.exit_code == 0, res.output
@@ -390,11 +391,11 @@ def test_interrupt_exits_130_and_rerun_continues(zenodo_env, project: Project, m
         res = run(*publish_args(project, image))
     assert res.exit_code == 130
     assert "continues where it stopped" in res.stderr
-    assert [d["state"] for d in depositions(zenodo_env)] == ["unsubmitted"]
+    assert [d.state for d in depositions(zenodo_env)] == ["unsubmitted"]
     res = run(*publish_args(project, image, "--json"))
     assert res.exit_code == 0, res.output
     assert "Continuing the draft" in res.stderr
-    assert [d["state"] for d in depositions(zenodo_env)] == ["done"]
+    assert [d.state for d in depositions(zenodo_env)] == ["done"]
 
 
 def test_communities_options(zenodo_env, project: Project):
@@ -407,8 +408,9 @@ def test_communities_options(zenodo_env, project: Project):
         *publish_args(project, project.image(), "--community", "cta", "--community", "escape2020", "--json")
     )
     assert res.exit_code == 0, res.output
-    deps = {d["record_id"]: d for d in depositions(zenodo_env)}
+    deps = {d.record_id: d for d in depositions(zenodo_env)}
     dep = deps[int(json.loads(res.stdout)["record_id"])]
+    dep = client_for(zenodo_env).request_json("GET", f"/deposit/depositions/{dep.id}")  # its JSON
     assert [c["identifier"] for c in dep["metadata"]["communities"]] == ["cta", "escape2020"]
 
 

@@ -9,7 +9,6 @@ when it did not; uploads and downloads are in :mod:`~ossr_images.zenodo.upload` 
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, BinaryIO
 
 import requests
 
-from ossr_images.zenodo import download, upload
+from ossr_images.zenodo import download, paging, upload
 from ossr_images.zenodo.download import DownloadResult
 from ossr_images.zenodo.errors import ZenodoError
 from ossr_images.zenodo.models import Deposition, Record, RemoteFile
@@ -25,10 +24,6 @@ from ossr_images.zenodo.target import Target
 from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress
 from ossr_images.zenodo.transport import USER_AGENT, Request, RetryPolicy, Transport, shaped
 from ossr_images.zenodo.upload import UploadResult
-
-log = logging.getLogger("ossr_images.zenodo")
-
-SEARCH_WINDOW = 10_000  # Zenodo answers 400 beyond page * size = 10000
 
 
 class ZenodoClient:
@@ -59,21 +54,11 @@ class ZenodoClient:
         )
         self.target = target
         self.chunk_size = chunk_size
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The transport's retry policy."""
-        return self.transport.retry
-
-    @property
-    def session(self) -> requests.Session:
-        """The transport's HTTP session."""
-        return self.transport.session
-
-    @property
-    def api_url(self) -> str:
-        """The API base URL, without a trailing slash."""
-        return self.transport.api_url
+        self.retry, self.session, self.api_url = (
+            self.transport.retry,
+            self.transport.session,
+            self.transport.api_url,
+        )
 
     def __enter__(self) -> ZenodoClient:
         return self
@@ -107,15 +92,8 @@ class ZenodoClient:
         or absolute. GET/PUT/DELETE are retried; other methods only through ``check``."""
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE")
-        request = Request(
-            method,
-            self.url(path),
-            idempotent,
-            expected=expected,
-            json_body=json_body,
-            params=params,
-            check=check,
-        )
+        url = self.url(path)
+        request = Request(method, url, idempotent, expected, json_body=json_body, params=params, check=check)
         return self.transport.request_json(request)
 
     def _shaped(
@@ -165,28 +143,14 @@ class ZenodoClient:
         max_pages: int | None = None,
     ) -> Iterator[Deposition]:
         """All of the token owner's depositions (drafts and published), every page."""
-        page = 1
-        while True:
-            params: dict[str, Any] = {"page": page, "size": size, "sort": sort}
-            if q:
-                params["q"] = q
-            if status:
-                params["status"] = status
-            if all_versions:
-                params["all_versions"] = "true"
-            items = self.request_json("GET", "/deposit/depositions", params=params)
-            if not isinstance(items, list):
-                raise ZenodoError(
-                    f"Zenodo answered the deposition list with a {type(items).__name__}, not a list",
-                    status=200,
-                    url=self.url("/deposit/depositions"),
-                    method="GET",
-                )
-            # each entry a deposition, or a clean error (no TypeError later)
-            yield from [self._deposition(item, "GET", "/deposit/depositions") for item in items]
-            if len(items) < size or (max_pages is not None and page >= max_pages):
-                return
-            page += 1
+        params: dict[str, Any] = {"size": size, "sort": sort}
+        if q:
+            params["q"] = q
+        if status:
+            params["status"] = status
+        if all_versions:
+            params["all_versions"] = "true"
+        return paging.depositions(self.transport, params, max_pages)
 
     def update_deposition(self, deposition_id: int | str, metadata: dict[str, Any]) -> Deposition:
         """Replace the draft's metadata (PUT; Zenodo checks completeness only at publish)."""
@@ -323,8 +287,7 @@ class ZenodoClient:
         max_results: int | None = None,
     ) -> Iterator[Record]:
         """Published records matching ``q`` (Zenodo query syntax), every page followed to the end."""
-        page_size = size or (100 if self.target.token else 25)
-        params: dict[str, Any] = {"size": page_size, "page": 1}
+        params: dict[str, Any] = {"size": size or (100 if self.target.token else 25)}
         if q:
             params["q"] = q
         if communities:
@@ -333,36 +296,7 @@ class ZenodoClient:
             params["all_versions"] = "true"
         if sort:
             params["sort"] = sort
-        url: str | None = self.url("/records")
-        seen = 0
-        page_params: dict[str, Any] | None = params
-        while url:
-            doc = self._shaped(self.request_json("GET", url, params=page_params), "GET", url, needs=("hits",))
-            hits_doc = self._shaped(doc["hits"], "GET", url)
-            hits = self._shaped(hits_doc.get("hits") or [], "GET", url, kind=list)
-            total = _total(hits_doc.get("total"))
-            for hit in hits:
-                yield Record.from_json(self._shaped(hit, "GET", url))
-                seen += 1
-                if max_results is not None and seen >= max_results:
-                    return
-            if not hits or (total is not None and seen >= total):
-                return
-            if seen + page_size > SEARCH_WINDOW:
-                log.warning(
-                    "Zenodo serves at most the first %d results of a search; %s more were not read: narrow the query",
-                    SEARCH_WINDOW,
-                    "some" if total is None else total - seen,
-                )
-                return
-            next_url = _links(doc).get("next")
-            if not isinstance(next_url, str) or not self.transport.on_api_host(next_url):
-                next_url = None
-            if next_url:
-                url, page_params = next_url, None
-            else:
-                params["page"] = int(params["page"]) + 1
-                page_params = params
+        return paging.records(self.transport, params, max_results)
 
     def download_file(
         self,
@@ -391,20 +325,6 @@ class ZenodoClient:
             max_resumes=max_resumes,
             restart_stale=restart_stale,
         )
-
-
-def _links(doc: Any) -> dict[str, Any]:
-    links = doc.get("links") if isinstance(doc, dict) else None
-    return links if isinstance(links, dict) else {}
-
-
-def _total(value: Any) -> int | None:
-    if isinstance(value, dict):
-        value = value.get("value")
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 __all__ = [
