@@ -79,3 +79,6 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     """Each test gets its own ossr-images cache (publish journal, locks): tests never touch ~/.cache and
     parallel test runs (CI runs several Pythons at once) never share a lock."""
     monkeypatch.setenv("OSSR_IMAGES_CACHE_DIR", str(tmp_path_factory.mktemp("ossr-cache")))
+    # tokens of the machine are never the test's: a test sets the one it means
+    for variable in ("OSSR_IMAGES_TOKEN", "ZENODO_SANDBOX_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)

@@ -75,7 +75,8 @@ def test_example_in_its_git_repository(example_repo):
     code, out, err = run(str(repo / "codemeta.json"), "--strict", "--json")
     assert code == 0, out
     doc = json.loads(out)
-    assert set(doc) == {"valid", "problems", "source", "zenodo_metadata"}
+    assert set(doc) == {"ok", "exit_status", "valid", "problems", "source", "zenodo_metadata"}
+    assert doc["ok"] is True and doc["exit_status"] == 0
     assert doc["valid"] is True and doc["problems"] == []
     assert doc["source"] == {"repository": PROJECT_REPO, "commit": head, "dirty": False}
     related = doc["zenodo_metadata"]["related_identifiers"]

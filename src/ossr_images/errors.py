@@ -1,6 +1,6 @@
 """One exception family for the whole tool.
 
-Every error carries the exit status the CLI must use (see design.md) and a hint that says what to do.
+Every error carries the exit status the CLI must use (listed in README.md) and a hint that says what to do.
 Lower layers raise these; only the CLI turns them into output and an exit status.
 """
 

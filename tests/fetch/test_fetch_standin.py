@@ -33,7 +33,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> Any:
 
 
 def image_key(record: dict[str, Any]) -> str:
-    return next(f["key"] for f in record["files"] if f["key"].startswith("example-"))
+    return next(f["key"] for f in record.raw["files"] if f["key"].startswith("example-"))
 
 
 def sha256(path: Path) -> str:
@@ -168,14 +168,16 @@ def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) 
     assert len([f for f in result.files if f.verified]) == 9
     for key in files:
         assert sha256(tmp_path / "out" / key) == remote_sha256(files, key)
-    assert sum(seen) == totals[0] == sum(f["size"] for f in record["files"] if f["key"] != IMAGE_RECORD_KEY)
+    assert (
+        sum(seen) == totals[0] == sum(f["size"] for f in record.raw["files"] if f["key"] != IMAGE_RECORD_KEY)
+    )
 
 
 def test_download_cut_mid_file_is_resumed_in_the_same_run(standin, client, tmp_path: Path) -> None:
     files = image_files(tmp_path / "src", payload=os.urandom(12_000_000))
     record = publish_record(client, files)
     key = image_key(record)
-    size = next(f["size"] for f in record["files"] if f["key"] == key)
+    size = next(f["size"] for f in record.raw["files"] if f["key"] == key)
     proxy = CuttingProxy(standin.api_url.removesuffix("/api"), cut_after=5_000_000, cuts=2)
     with serve(proxy.handler()) as base:
         proxy.base = base
@@ -331,10 +333,11 @@ def test_labels_disagreeing_with_the_metadata_file_fail_with_both_values(zenodo_
     again = run("fetch", str(record.id), "-d", str(out), "--json")
     assert again.exit_code == 3
     doc = json.loads(again.stdout)
-    assert doc["exit_code"] == 3 and doc["details"]["disagreements"]
-    assert {f["key"] for f in doc["details"]["files"]} == set(files)
-    assert not any(f["final_name"] for f in doc["details"]["files"])
-    assert all(Path(f["path"]).name == f["key"] + ".unverified-provenance" for f in doc["details"]["files"])
+    details = doc["error"]["details"]
+    assert doc["ok"] is False and doc["exit_status"] == 3 and details["disagreements"]
+    assert {f["key"] for f in details["files"]} == set(files)
+    assert not any(f["final_name"] for f in details["files"])
+    assert all(Path(f["path"]).name == f["key"] + ".unverified-provenance" for f in details["files"])
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{k}.unverified-provenance" for k in files)
 
 
@@ -347,8 +350,10 @@ def test_provenance_disagreement_with_force_keeps_the_files_in_place_and_says_so
     result = run("fetch", str(record.id), "-d", str(out), "--force", "--json")
     assert result.exit_code == 3
     doc = json.loads(result.stdout)
-    assert all(f["final_name"] for f in doc["details"]["files"])
-    assert "Do not use them" in doc["hint"] and str(out / image_key(record)) in doc["message"]
+    assert all(f["final_name"] for f in doc["error"]["details"]["files"])
+    assert (
+        "Do not use them" in doc["error"]["hint"] and str(out / image_key(record)) in doc["error"]["message"]
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(files)
 
 
@@ -618,7 +623,7 @@ def test_source_link_from_another_tool_is_not_run_or_trusted_blindly(
 ) -> None:
     files = {"data.csv": b"a\n"}
     tag = publish_record(client, files, keywords=["x"], repository=REPO, commit="v1.0")
-    result = run("fetch", str(tag["id"]), "-d", str(tmp_path / "a"), "--source", str(tmp_path / "sa"))
+    result = run("fetch", str(tag.id), "-d", str(tmp_path / "a"), "--source", str(tmp_path / "sa"))
     assert result.exit_code == 1 and "needs a commit id" in result.stderr
 
     marker = tmp_path / "pwned"

@@ -149,12 +149,20 @@ def test_json_document_has_the_fields_of_the_issue_with_nulls() -> None:
         requested="5",
         from_concept=False,
         directory=Path("d"),
-        files=[FetchedFile("a.txt", Path("d/a.txt"), 1, "m", "s", True)],
+        files=[FetchedFile("a.txt", Path("d/a.txt"), 1, "m", "s", True, checked=["md5"])],
     )
     doc = result.to_dict()
     assert list(doc) == ["record_id", "doi", "conceptdoi", "files", "source", "image", "loaded"]
     assert doc["files"] == [
-        {"key": "a.txt", "path": "d/a.txt", "size": 1, "md5": "m", "sha256": "s", "verified": True}
+        {
+            "key": "a.txt",
+            "path": "d/a.txt",
+            "size": 1,
+            "md5": "m",
+            "sha256": "s",
+            "verified": True,
+            "checked": ["md5"],
+        }
     ]
     assert doc["source"] is None and doc["image"] is None and doc["loaded"] is None
 

@@ -48,7 +48,9 @@ def test_inspect_errors_have_exit_status_and_hint(tmp_path: Path) -> None:
     code, out, err = _run("inspect", str(bad))
     assert code == 1 and "Error:" in err and "Hint:" in err and "Traceback" not in err + out
     code, out, _ = _run("inspect", str(bad), "--json")
-    assert code == 1 and json.loads(out)["error"] == "InvalidInputError"
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False and doc["exit_status"] == 1
+    assert doc["error"]["type"] == "InvalidInputError" and doc["error"]["hint"]
 
 
 def test_export_repack_and_unknown_ref(tmp_path: Path) -> None:

@@ -41,7 +41,10 @@ def test_first_publish_json_document(zenodo_env, project: Project, recorder: Rec
     res = run(*publish_args(project, image, "--json"))
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert set(doc) == {"doi", "conceptdoi", "record_id", "record_url", "state", "files", "source"}
+    assert set(doc) == {
+        "ok", "exit_status", "doi", "conceptdoi", "record_id", "record_url", "state", "files", "source"
+    }  # fmt: skip
+    assert doc["ok"] is True and doc["exit_status"] == 0
     assert doc["state"] == "published"
     assert doc["doi"] == f"10.5072/zenodo.{doc['record_id']}"
     assert doc["conceptdoi"].startswith("10.5072/zenodo.")
@@ -276,7 +279,7 @@ def test_wrong_token_exit_4_and_never_shown(standin, project: Project, monkeypat
     assert res.exit_code == 4, res.output
     assert "Hint:" in res.stderr
     assert secret not in res.stdout and secret not in res.stderr
-    assert json.loads(res.stdout)["exit_code"] == 4
+    assert json.loads(res.stdout)["exit_status"] == 4
 
 
 def test_confirmation_prompt_on_production(zenodo_env, project: Project, recorder: Recorder, monkeypatch):

@@ -91,7 +91,7 @@ def test_publish_survives(fault: Fault, step: str, env: FaultProxy, standin, pro
     final = first
     if first.exit_code != 0:
         assert_clean_failure(first)
-        assert first.json.get("exit_code") == first.exit_code  # --json: the error as one document
+        assert first.json.get("exit_status") == first.exit_code  # --json: the error as one document
         env.clear()
         final = run_cli(*project.publish_args(), json_out=True)
         reruns = 1
@@ -136,4 +136,4 @@ def test_a_stop_always_says_why_and_what_to_do(flags: list[str], env: FaultProxy
             line for line in run.stderr.splitlines() if line.startswith(("Error: ", "Hint: "))
         ], run.explain()
     if "--json" in flags:
-        assert run.json["exit_code"] == 4 and run.json["hint"]
+        assert run.json["exit_status"] == 4 and run.json["error"]["hint"]

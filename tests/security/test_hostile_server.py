@@ -93,7 +93,7 @@ def test_unsafe_key_refuses_the_whole_record(
     out = work / "deep" / "dest"
     r = run_cli("fetch", record["doi"], "-d", str(out), json_out=True)
     assert_clean_failure(r, (3,))
-    assert r.json["exit_code"] == 3
+    assert r.json["exit_status"] == 3
     created = _tree(tmp_path) - before
     files = [p for p in created if (tmp_path / p).is_file()]
     assert files == [], f"files were written although the record was refused: {files}"

@@ -123,6 +123,16 @@ def test_token_never_shows_anywhere(
     run("-vv", "fetch", doi, "-d", str(tmp_path / "f5"), "--token-file", str(token_file), json_out=True)
     run("-vv", "search", "--token-file", str(token_file), json_out=True)
     monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
+    # the token in OSSR_IMAGES_TOKEN (the variable for servers other than zenodo.org and the sandbox)
+    monkeypatch.delenv("ZENODO_TOKEN")
+    monkeypatch.setenv("OSSR_IMAGES_TOKEN", TEST_TOKEN)
+    run("-vv", *publish_args, json_out=True)  # already published: found again with this token
+    run("-vv", "fetch", doi, "-d", str(tmp_path / "f7"), json_out=True)
+    run("-v", "search")
+    monkeypatch.setenv("OSSR_IMAGES_TOKEN", WRONG_TOKEN)
+    run("-vv", "search", json_out=True, expect=(0, 1, 4))
+    monkeypatch.delenv("OSSR_IMAGES_TOKEN")
+    monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
     # search, healthy and failing
     run("-vv", "search", json_out=True)
     run("-v", "search")
@@ -199,7 +209,7 @@ def _commands(project: Project, url: str) -> dict[str, list[str]]:
 def test_token_over_plain_http_to_remote_host_is_refused_before_any_connection(
     command: str, project: Project, no_network: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
+    monkeypatch.setenv("OSSR_IMAGES_TOKEN", TEST_TOKEN)  # the variable for a server such as this one
     monkeypatch.delenv("OSSR_IMAGES_ZENODO_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     args = _commands(project, "http://example.invalid/api")[command]
@@ -217,11 +227,32 @@ def test_allow_insecure_http_lets_it_through(
     monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
     monkeypatch.delenv("OSSR_IMAGES_ZENODO_URL", raising=False)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OSSR_IMAGES_TOKEN", TEST_TOKEN)
     args = [*_commands(project, "http://example.invalid/api")[command], "--allow-insecure-http"]
     r = run_cli(*args)
     assert_clean_failure(r, (4,))  # it tried: the (refused) lookup is a remote failure
     assert any("example.invalid" in a for a in no_network), no_network
     assert TEST_TOKEN not in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize("variable", ["ZENODO_TOKEN", "ZENODO_SANDBOX_TOKEN"])
+def test_a_zenodo_token_is_not_taken_for_another_host(
+    variable: str, project: Project, no_network: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """publish to another host with only a zenodo.org / sandbox token set: refused before any connection,
+    naming the variable to set; the token is neither used nor shown."""
+    monkeypatch.delenv("ZENODO_TOKEN", raising=False)
+    monkeypatch.delenv("OSSR_IMAGES_TOKEN", raising=False)
+    monkeypatch.setenv(variable, TEST_TOKEN)
+    monkeypatch.delenv("OSSR_IMAGES_ZENODO_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    r = run_cli(*_commands(project, "https://zenodo.example.invalid/api")["publish"])
+    assert_clean_failure(r, (1,))
+    assert (
+        "OSSR_IMAGES_TOKEN" in r.stderr and f"{variable} is set, but only sent to its own server" in r.stderr
+    )
+    assert TEST_TOKEN not in r.stderr + r.stdout
+    assert no_network == [], f"a connection was attempted: {no_network}"
 
 
 # ------------------------------------------------------------------------------ redirects to another host

@@ -19,7 +19,7 @@ SECRET = "s3cr3t-token-value-xyz"
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ZENODO_TOKEN", "ZENODO_SANDBOX_TOKEN", "OSSR_IMAGES_ZENODO_URL"):
+    for name in ("ZENODO_TOKEN", "ZENODO_SANDBOX_TOKEN", "OSSR_IMAGES_TOKEN", "OSSR_IMAGES_ZENODO_URL"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -104,7 +104,7 @@ def test_known_urls_are_recognised() -> None:
 
 
 def test_refuses_token_over_plain_http_to_remote_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ZENODO_TOKEN", SECRET)
+    monkeypatch.setenv("OSSR_IMAGES_TOKEN", SECRET)
     with pytest.raises(InvalidInputError) as info:
         resolve_target(zenodo_url="http://zenodo.example.org/api")
     assert "http://zenodo.example.org/api" in info.value.message

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import click
 
 from ossr_images import __version__
-from ossr_images.cli.common import ExitHandlingGroup, setup_logging
+from ossr_images.cli import outcome
+from ossr_images.cli.common import setup_logging
 
 # command name -> (module, attribute); the module is imported on first use
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,7 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(ExitHandlingGroup):
+class OssrImagesGroup(click.Group):
+    """The top-level group: imports a command's module only when that command runs, and ends every run
+    through `cli/outcome.py` (one exit status; with --json, one JSON document for every status)."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -33,16 +39,23 @@ class LazyGroup(ExitHandlingGroup):
         if cmd_name not in COMMANDS:
             return None
         module_name, attr = COMMANDS[cmd_name]
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # command not written yet
-                return None
-            raise
-        return getattr(module, attr)
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
+        if not standalone_mode:  # a caller that handles exceptions itself gets click's behaviour
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)  # type: ignore[misc]
+        outcome.run(self, args, prog_name, complete_var=complete_var, **extra)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OssrImagesGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ossr-images")
 @click.option(
     "-v", "--verbose", count=True, help="More detail on stderr; -v shows HTTP requests (token redacted)."

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ossr_images.cli.common import emit_json, info, is_quiet, json_option, source_options
+from ossr_images.cli.common import emit_json, info, is_quiet, json_option, source_options, stack
 
 _provenance_options = source_options(
     codemeta_help="The source's CodeMeta file [default: codemeta.json in --repo, beside the input, or here].",
@@ -86,89 +86,181 @@ def _report(result: Any, as_json: bool) -> None:
     for key in sorted(result.labels):
         if key.startswith("org.opencontainers.image."):
             click.echo(f"  {key}={result.labels[key]}")
+    if result.build is not None:
+        b = result.build
+        bases = ", ".join(f"{x.ref}@{x.digest or x.image_id or '?'}" for x in b.base_images) or "none"
+        click.echo(f"Recipe:    {b.recipe} (context {b.context}, platform {b.platform or '-'})")
+        click.echo(f"Epoch:     SOURCE_DATE_EPOCH={b.source_date_epoch}   Base images: {bases}")
+        if b.converted_recipe:
+            click.echo(f"Converted: {b.converted_recipe} (spython)")
     if result.export:
         e = result.export
         click.echo(f"Wrote {e.path} ({e.format}, {e.compression}, {e.size} bytes)")
         click.echo(f"SHA-256:   {e.sha256}")
         click.echo(f"Load with: {e.load_instructions}")
+        if result.build is not None:
+            from ossr_images.metadata.build_record import sidecar_path
+
+            click.echo(f"Build record: {sidecar_path(e.path)} (publish puts it in the image metadata file)")
+
+
+def _spec(opts: dict[str, Any]) -> Any:
+    """A BuildSpec from the recipe options (--target, --platform, --build-arg, --record-build-arg,
+    --source-date-epoch)."""
+    from ossr_images.images.build_spec import BuildSpec
+    from ossr_images.metadata.build_record import parse_build_args
+
+    values, recorded = parse_build_args(opts.get("build_args") or (), opts.get("record_build_args") or ())
+    return BuildSpec(
+        target=opts.get("target"),
+        platform=opts.get("platform"),
+        build_args=values,
+        recorded_args=recorded,
+        source_date_epoch=opts.get("source_date_epoch"),
+    )
+
+
+_epoch_option = click.option(
+    "--source-date-epoch",
+    type=click.IntRange(min=0),
+    envvar="SOURCE_DATE_EPOCH",
+    help="Unix time used for every timestamp of the build [default: the commit's date, git log -1 "
+    "--format=%ct; env: SOURCE_DATE_EPOCH].",
+)
+_arg_options = stack(
+    click.option(
+        "--build-arg",
+        "build_args",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A build argument (repeatable; NAME alone takes the environment's value). Recorded by name only.",
+    ),
+    click.option(
+        "--record-build-arg",
+        "record_build_args",
+        multiple=True,
+        metavar="NAME",
+        help="Record this build argument's value in the build section (repeatable), so that a rebuild "
+        "can pass it. Never use it for secrets.",
+    ),
+)
+_recipe_options = stack(
+    click.option("--target", metavar="STAGE", help="Build this stage of a multi-stage Dockerfile."),
+    click.option("--platform", metavar="OS/ARCH", help="Target platform, e.g. linux/amd64."),
+    _arg_options,
+    _epoch_option,
+)
+
+
+def _dockerfile_command(engine: str) -> click.Command:
+    """`build docker` and `build buildah`: the same options, another engine."""
+
+    @click.command(engine)
+    @click.argument("context", type=click.Path(file_okay=False, path_type=Path))
+    @click.option(
+        "-f",
+        "--file",
+        "dockerfile",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Dockerfile [default: CONTEXT/Dockerfile].",
+    )
+    @click.option("-t", "--tag", help="Image name:tag [default: CodeMeta name:version].")
+    @_provenance_options
+    @_recipe_options
+    @click.option(
+        "-o",
+        "--output",
+        "out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also export the image to this file (docker-archive), with its build record FILE.build.json.",
+    )
+    @click.option(
+        "--compress",
+        type=click.Choice(["zstd", "gzip", "none"]),
+        default="zstd",
+        show_default=True,
+        help="Compression of the exported archive.",
+    )
+    @json_option
+    @click.pass_context
+    def command(
+        ctx: click.Context,
+        context: Path,
+        dockerfile: Path | None,
+        tag: str | None,
+        codemeta: Path | None,
+        repo_dir: Path | None,
+        commit: str | None,
+        allow_dirty: bool,
+        out: Path | None,
+        compress: str,
+        as_json: bool,
+        **recipe: Any,
+    ) -> None:
+        from ossr_images.images.build import build_buildah, build_docker
+
+        quiet = is_quiet(ctx)
+        cm_path = _find_codemeta(codemeta, repo_dir, context, Path("."))
+        cm, source = _provenance(cm_path, repo_dir or (None if cm_path else context), commit, allow_dirty)
+        spec = _spec(recipe)
+        if repo_dir is not None:
+            spec.repo_root = repo_dir.resolve()
+        progress = _LazyProgress("Exporting", enabled=bool(out) and not (quiet or as_json))
+        run = build_docker if engine == "docker" else build_buildah
+        try:
+            result = run(
+                context,
+                dockerfile=dockerfile,
+                tag=tag,
+                codemeta=cm,
+                source=source,
+                out=out,
+                compress=compress,
+                log=None if quiet else lambda line: click.echo(line, err=True) if line.strip() else None,
+                progress=progress,
+                spec=spec,
+            )
+        finally:
+            progress.close()
+        _report(result, as_json)
+
+    return command
 
 
 @click.group("build")
 def build() -> None:
-    """Build an image with a real engine, labelled with its source repository and commit."""
+    """Build an image with a real engine, labelled with its source repository and commit, and record how
+    (recipe, context, target, platform, build arguments, base image digests, SOURCE_DATE_EPOCH)."""
 
 
-@build.command("docker")
-@click.argument("context", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "-f",
-    "--file",
-    "dockerfile",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Dockerfile [default: CONTEXT/Dockerfile].",
-)
-@click.option("-t", "--tag", help="Image name:tag [default: CodeMeta name:version].")
-@_provenance_options
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also export the image to this file (docker-archive).",
-)
-@click.option(
-    "--compress",
-    type=click.Choice(["zstd", "gzip", "none"]),
-    default="zstd",
-    show_default=True,
-    help="Compression of the exported archive.",
-)
-@json_option
-@click.pass_context
-def build_docker_cmd(
-    ctx: click.Context,
-    context: Path,
-    dockerfile: Path | None,
-    tag: str | None,
-    codemeta: Path | None,
-    repo_dir: Path | None,
-    commit: str | None,
-    allow_dirty: bool,
-    out: Path | None,
-    compress: str,
-    as_json: bool,
-) -> None:
-    """Build CONTEXT with the Docker engine (DOCKER_HOST) and OCI provenance labels.
+build_docker_cmd = _dockerfile_command("docker")
+build_docker_cmd.help = """Build CONTEXT with the Docker engine (DOCKER_HOST) and OCI provenance labels.
 
     Labels the Dockerfile sets itself are kept, unless they contradict the source link (an error). The build
-    log is streamed to stderr; the labels on the built image are read back and checked.
+    log is streamed to stderr; the labels on the built image are read back and checked. SOURCE_DATE_EPOCH
+    (the commit's date) gives the created label and is passed to a Dockerfile that declares
+    `ARG SOURCE_DATE_EPOCH`; the legacy Docker builder cannot make file times reproducible (see
+    docs/reproducibility.md): use `build buildah` for identical rebuilds.
 
     \b
     Examples:
       ossr-images build docker . -t hello:1.0 -o hello.tar.zst
       ossr-images build docker ctx -f ctx/Dockerfile.prod --codemeta codemeta.json --commit $SHA
+      ossr-images build docker . --build-arg VERSION=1.2 --record-build-arg VERSION -o app.tar.zst
     """
-    from ossr_images.images.build import build_docker
+build_buildah_cmd = _dockerfile_command("buildah")
+build_buildah_cmd.help = """Build CONTEXT with Buildah (no daemon), reproducibly, with OCI provenance labels.
 
-    quiet = is_quiet(ctx)
-    cm_path = _find_codemeta(codemeta, repo_dir, context, Path("."))
-    cm, source = _provenance(cm_path, repo_dir or (None if cm_path else context), commit, allow_dirty)
-    progress = _LazyProgress("Exporting", enabled=bool(out) and not (quiet or as_json))
-    try:
-        result = build_docker(
-            context,
-            dockerfile=dockerfile,
-            tag=tag,
-            codemeta=cm,
-            source=source,
-            out=out,
-            compress=compress,
-            log=None if quiet else lambda line: click.echo(line, err=True) if line.strip() else None,
-            progress=progress,
-        )
-    finally:
-        progress.close()
-    _report(result, as_json)
+    Buildah runs with --timestamp SOURCE_DATE_EPOCH (the commit's date), no identity label and no cache,
+    so two builds of one commit give the same image ID and layer digests. Storage and registries are
+    Buildah's own settings (containers-storage.conf, registries.conf).
+
+    \b
+    Example:
+      ossr-images build buildah . -t hello:1.0 -o hello.tar.zst
+    """
+build.add_command(build_docker_cmd, "docker")
+build.add_command(build_buildah_cmd, "buildah")
 
 
 @build.command("singularity")
@@ -179,8 +271,16 @@ def build_docker_cmd(
     "--output",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The .sif to write [default: DEFINITION with .sif].",
+    help="The .sif to write [default: DEFINITION with .sif], with its build record FILE.build.json.",
 )
+@click.option(
+    "--context",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder the build runs in (relative %files paths) [default: the working directory; for a "
+    "Dockerfile, its folder].",
+)
+@_arg_options
+@_epoch_option
 @json_option
 @click.pass_context
 def build_singularity_cmd(
@@ -191,15 +291,21 @@ def build_singularity_cmd(
     commit: str | None,
     allow_dirty: bool,
     out: Path | None,
+    context: Path | None,
     as_json: bool,
+    **recipe: Any,
 ) -> None:
-    """Build a .sif from an Apptainer/Singularity DEFINITION file, with the labels written into %labels.
+    """Build a .sif from an Apptainer/Singularity DEFINITION file, or from a Dockerfile converted with
+    spython (kept beside the image as NAME.converted.def), with the labels written into %labels.
 
     Finds `apptainer` (else `singularity`) on PATH. The .sif's labels are read back and checked.
+    SOURCE_DATE_EPOCH (the commit's date) is set for the build. For machines without Docker (HPC login
+    nodes): spython converts most Dockerfiles; check the converted definition.
 
     \b
-    Example:
+    Examples:
       ossr-images build singularity hello.def -o hello.sif
+      ossr-images build singularity Dockerfile -o hello.sif      # converted with spython
     """
     from ossr_images.images.build import build_singularity
 
@@ -208,12 +314,17 @@ def build_singularity_cmd(
     cm, source = _provenance(
         cm_path, repo_dir or (None if cm_path else definition.parent), commit, allow_dirty
     )
+    spec = _spec(recipe)
+    if repo_dir is not None:
+        spec.repo_root = repo_dir.resolve()
     result = build_singularity(
         definition,
         out or definition.with_suffix(".sif"),
         codemeta=cm,
         source=source,
         log=None if quiet else lambda line: click.echo(line, err=True),
+        context=context,
+        spec=spec,
     )
     _report(result, as_json)
 

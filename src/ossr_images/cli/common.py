@@ -1,9 +1,8 @@
-"""Shared pieces of the CLI: error handling and exit statuses, JSON output, logging, target options,
-progress bars. Only the CLI prints and exits."""
+"""Shared pieces of the CLI: JSON output, human text, logging, target and source options. How a run ends
+(errors, exit statuses, the one JSON document) is decided in `cli/outcome.py`. Only the CLI prints and exits."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable
@@ -12,36 +11,16 @@ from typing import Any
 
 import click
 
-from ossr_images.errors import EXIT_INTERRUPTED, OssrError
+from ossr_images.cli.outcome import set_result
+from ossr_images.redact import redact_text
 
 log = logging.getLogger("ossr_images")
 
 
-class ExitHandlingGroup(click.Group):
-    """Turns OssrError into 'Error: ...' + 'Hint: ...' on stderr and the error's exit status;
-    Ctrl-C into status 130. With --json, the error is also printed as one JSON document on stdout."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except OssrError as exc:
-            if _wants_json(ctx):
-                emit_json(exc.to_dict())
-            click.echo(f"Error: {exc.message}", err=True)
-            click.echo(f"Hint: {exc.hint}", err=True)
-            ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted. Run the same command again: it continues where it stopped.", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
-
-
-def _wants_json(ctx: click.Context) -> bool:
-    return bool(ctx.obj and ctx.obj.get("json"))
-
-
 def emit_json(document: Any) -> None:
-    """Print exactly one JSON document on stdout."""
-    click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+    """The command's result for --json: printed once at the end of the run (cli/outcome.py), with "ok" and
+    "exit_status" added, so that stdout holds exactly one JSON document whatever the exit status."""
+    set_result(document)
 
 
 def is_quiet(ctx: click.Context | None = None) -> bool:
@@ -53,7 +32,7 @@ def is_quiet(ctx: click.Context | None = None) -> bool:
 def info(message: str) -> None:
     """Human text: always on stderr so that stdout stays clean for --json and results; silenced by -q."""
     if not is_quiet():
-        click.echo(message, err=True)
+        click.echo(redact_text(message), err=True)
 
 
 def human_size(n: int | None) -> str:
@@ -77,11 +56,18 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     elif verbose >= 2:
         level = logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("ossr_images")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log line (and its traceback) with the userinfo and token parameters of every URL masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
 
 
 def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -127,12 +113,14 @@ def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
             envvar="OSSR_IMAGES_ZENODO_URL",
             metavar="URL",
             help="API base of any Zenodo-compatible server, e.g. http://127.0.0.1:8765/api "
-            "[env: OSSR_IMAGES_ZENODO_URL].",
+            "[env: OSSR_IMAGES_ZENODO_URL]; its token comes from OSSR_IMAGES_TOKEN (ZENODO_TOKEN only for "
+            "zenodo.org or a loopback server).",
         ),
         click.option(
             "--token-file",
             type=click.Path(dir_okay=False, exists=True),
-            help="Read the token from this file (else ZENODO_TOKEN, or ZENODO_SANDBOX_TOKEN with --sandbox).",
+            help="Read the token from this file (else ZENODO_TOKEN for zenodo.org, ZENODO_SANDBOX_TOKEN for "
+            "the sandbox, OSSR_IMAGES_TOKEN for any other server).",
         ),
         click.option(
             "--allow-insecure-http",

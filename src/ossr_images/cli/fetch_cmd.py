@@ -41,6 +41,12 @@ from ossr_images.cli.common import emit_json, human_size, info, is_quiet, json_o
     type=click.Path(file_okay=False, path_type=Path),
     help="Also clone the source repository at the recorded commit into this folder.",
 )
+@click.option(
+    "--allow-unverified",
+    is_flag=True,
+    help="Keep files for which the record gives no checksum (reported as NOT verified) instead of refusing "
+    "them (exit status 3).",
+)
 @json_option
 @click.pass_context
 def fetch(
@@ -55,15 +61,17 @@ def fetch(
     force: bool,
     load: str | None,
     source_dir: Path | None,
+    allow_unverified: bool,
     as_json: bool,
 ) -> None:
     """Download a record, verify every byte and the image's provenance, optionally load it.
 
     DOI|URL|ID is a DOI (10.5281/zenodo.N, 10.5072/zenodo.N on the sandbox), a record or DOI URL, or a
-    record id; a concept DOI or id gives the latest version. Files are verified by md5 (Zenodo) and sha256
-    (the image metadata file), and the image's labels, its metadata file and the Zenodo record must name the
-    same repository and commit (exit status 3 otherwise, and the files are moved aside to
-    DIR/<key>.unverified-provenance).
+    record id; a concept DOI or id gives the latest version. Each file is verified by the md5 the Zenodo
+    record gives and, for the image, the sha256 its image metadata file gives; a file with no checksum to
+    compare is refused (exit status 3) unless --allow-unverified. The image's labels, its metadata file and
+    the Zenodo record must name the same repository and commit (exit status 3 otherwise, and the files are
+    moved aside to DIR/<key>.unverified-provenance).
 
     \b
     Examples:
@@ -95,6 +103,7 @@ def fetch(
         force=force,
         load=load,
         source_dir=source_dir,
+        allow_unverified=allow_unverified,
         progress_factory=progress_factory,
         notify=info,
     )
@@ -104,6 +113,13 @@ def fetch(
         emit_json(result.to_dict())
         return
     _print_human(result)
+
+
+def _verification(f) -> str:  # type: ignore[no-untyped-def]
+    """What was checked, in words: "md5 verified", "md5 + sha256 verified", or why it is not verified."""
+    if f.verified:
+        return " + ".join(f.checked) + " verified"
+    return "NOT verified: the record gives no checksum for it"
 
 
 def _print_human(result) -> None:  # type: ignore[no-untyped-def]
@@ -122,10 +138,8 @@ def _print_human(result) -> None:  # type: ignore[no-untyped-def]
     for f in result.files:
         if f.path is None:
             continue
-        state = "verified" if f.verified else "NOT verified"
         how = "downloaded" if f.downloaded else "already there"
-        checks = "md5 + sha256" if f.sha256 and f.key == result.image_key else "md5"
-        out(f"  {f.key}  ({human_size(f.size)}, {how}, {checks} {state})")
+        out(f"  {f.key}  ({human_size(f.size)}, {how}, {_verification(f)})")
     if result.image_key and result.image_format:
         ident = f", image ID {result.image_id}" if result.image_id else ""
         fetched = "" if result.image_fetched else "; not fetched"

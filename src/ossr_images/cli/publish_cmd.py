@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ossr_images.cli.common import emit_json, info, is_quiet, json_option, source_options, target_options
+from ossr_images.cli.recipe_options import build_record_for, recipe_options
 from ossr_images.errors import InvalidInputError
 
 
@@ -31,6 +32,7 @@ def _is_production(target: Any) -> bool:
     repo_help="The git checkout the image was built from (gives the repository URL and commit).",
 )
 @target_options
+@recipe_options
 @click.option(
     "--community",
     "communities",
@@ -78,7 +80,8 @@ def publish(
     .sif), or an engine reference exported on the fly: docker-daemon:NAME:TAG or docker://REGISTRY/REPO:TAG.
 
     Everything local is checked first (CodeMeta, source repository and commit, image labels, Zenodo's
-    limits); nothing is sent before that passes. Running the same command again is safe: an unfinished
+    limits); nothing is sent before that passes. Each upload is verified by the md5 and size Zenodo returns
+    for it; the image's sha256 is written into the image metadata file, where `fetch` checks it. Running the same command again is safe: an unfinished
     draft is continued (files already uploaded are not sent again) and a release that is already published
     is reported, not duplicated.
 
@@ -141,6 +144,7 @@ def publish(
             confirm=confirm,
             progress=progress,
             notify=info,
+            build=build_record_for(ctx, image, repo_dir),
         )
     except InvalidInputError as exc:
         if isinstance(exc.details, list) and len(exc.details) > 1 and not as_json:

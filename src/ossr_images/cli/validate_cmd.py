@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ossr_images.cli.common import emit_json, info, json_option, source_options
-from ossr_images.errors import EXIT_INVALID, Problem
+from ossr_images.errors import InvalidInputError, Problem
 from ossr_images.workflows.validate import ValidationResult, run_validate
 
 
@@ -63,8 +63,12 @@ def validate(
             click.echo(source_line(result))
         click.echo(verdict(result, codemeta))
     if not result.valid:
-        info("Hint: fix the errors above and run `ossr-images validate` again.")
-        click.get_current_context().exit(EXIT_INVALID)
+        n_err = len(result.errors)
+        raise InvalidInputError(
+            f"{codemeta} is not valid: {n_err} error{'s' if n_err != 1 else ''}"
+            + (" (warnings count as errors with --strict)" if strict else ""),
+            "Fix the problems listed above and run `ossr-images validate` again.",
+        )
 
 
 def render_problems(problems: list[Problem]) -> list[str]:

@@ -100,9 +100,11 @@ def build_sif(
     log: Callable[[str], None] | None = None,
     cwd: Path | None = None,
     extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> None:
     """`apptainer build out source` (source: a definition file, `docker-archive:PATH`, `oci-archive:PATH`,
-    ...), streaming its output to `log`. Raises RemoteError with the last lines of output on failure."""
+    ...), streaming its output to `log`. Raises RemoteError with the last lines of output on failure.
+    `env`: variables added to the environment (e.g. SOURCE_DATE_EPOCH)."""
     binary = binary or require_apptainer()
     cmd = [binary, "build", "--force", *(extra_args or []), str(out), source]
     tail: list[str] = []
@@ -114,6 +116,7 @@ def build_sif(
             text=True,
             errors="replace",
             cwd=str(cwd) if cwd else None,
+            env={**os.environ, **env} if env else None,
         )
     except OSError as exc:
         raise EngineUnavailableError(f"cannot run {binary}: {exc}", hint=INSTALL_HINT) from exc

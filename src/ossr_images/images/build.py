@@ -7,18 +7,17 @@ link: that is an error naming both values. After the build the image's labels ar
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ossr_images.errors import IntegrityError, InvalidInputError, Problem
-from ossr_images.images.export import ExportResult, export_image
+from ossr_images.images.build_spec import BuildSpec
+from ossr_images.images.export import ExportResult
 from ossr_images.metadata import labels as L
+from ossr_images.metadata.build_record import BuildRecord
 
 PROVENANCE_KEYS = (L.SOURCE, L.REVISION, L.LEGACY_SOURCE, L.LEGACY_REVISION)
 
@@ -27,7 +26,7 @@ PROVENANCE_KEYS = (L.SOURCE, L.REVISION, L.LEGACY_SOURCE, L.LEGACY_REVISION)
 class BuildResult:
     """What a build made: engine, image ID or file, final labels, the export, problems found."""
 
-    engine: str  # "docker" or "apptainer"
+    engine: str  # "docker", "buildah" or "apptainer"
     engine_version: str
     image_id: str | None
     tag: str | None
@@ -35,6 +34,7 @@ class BuildResult:
     created: str
     export: ExportResult | None = None
     problems: list[Problem] = field(default_factory=list)
+    build: BuildRecord | None = None  # how it was built (the image metadata file's `build` section)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +46,7 @@ class BuildResult:
             "created": self.created,
             "export": self.export.to_dict() if self.export else None,
             "problems": [p.to_dict() for p in self.problems],
+            "build": self.build.to_json() if self.build else None,
         }
 
 
@@ -107,67 +108,71 @@ def default_tag(codemeta: Any) -> str:
     return f"{repo}:{tag[:128]}"
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+@dataclass
+class DockerfileRequest:
+    """One Dockerfile build: what `build_docker` and `build_buildah` take."""
+
+    context: Path
+    dockerfile: Path | None = None
+    tag: str | None = None
+    codemeta: Any = None
+    source: Any = None
+    created: str | None = None  # the created label [default: SOURCE_DATE_EPOCH's date, else now]
+    out: Path | None = None
+    compress: str = "zstd"
+    log: Callable[[str], None] | None = None
+    progress: Callable[[int], None] | None = None
+    spec: BuildSpec | None = None
 
 
-def build_docker(
-    context: Path | str,
-    *,
-    dockerfile: Path | str | None = None,
-    tag: str | None = None,
-    codemeta: Any = None,
-    source: Any = None,
-    created: str | None = None,
-    out: Path | str | None = None,
-    compress: str = "zstd",
-    log: Callable[[str], None] | None = None,
-    progress: Callable[[int], None] | None = None,
-    engine: Any = None,
-) -> BuildResult:
+def build_docker(context: Path | str, *, engine: Any = None, **options: Any) -> BuildResult:
     """Build the Docker image of `context` with OCI labels from CodeMeta and the source link; check the
-    labels on the built image; export it to `out` (docker-archive, `compress`) when given."""
-    from ossr_images.images.docker_engine import DockerEngine
-    from ossr_images.images.dockerfile import read_dockerfile_labels
+    labels on the built image; export it to `out` (docker-archive, `compress`) when given, with its build
+    record beside it (`FILE.build.json`). `options` are the fields of `DockerfileRequest` (dockerfile,
+    tag, codemeta, source, created, out, compress, log, progress, spec: target, platform, build arguments,
+    SOURCE_DATE_EPOCH [default: the commit's date], base image pins); `engine`: a connected DockerEngine."""
+    from ossr_images.images.build_spec import DockerBuilder
 
-    context = Path(context)
-    if not context.is_dir():
-        raise InvalidInputError(
-            f"build context {context} is not a directory",
-            hint="Give the directory that holds the Dockerfile.",
+    return build_with(DockerBuilder(engine), DockerfileRequest(Path(context), **options))
+
+
+def build_buildah(context: Path | str, *, engine: Any = None, **options: Any) -> BuildResult:
+    """Like `build_docker`, with Buildah and its reproducibility options (`--timestamp` SOURCE_DATE_EPOCH,
+    no identity label, no cache): two builds of one commit give the same image ID and layers."""
+    from ossr_images.images.build_spec import BuildahBuilder
+
+    return build_with(BuildahBuilder(engine), DockerfileRequest(Path(context), **options))
+
+
+def build_with(builder: Any, req: DockerfileRequest) -> BuildResult:
+    """Build `req` with `builder` (a `build_spec.DockerfileBuilder`), check the labels, export."""
+    from ossr_images.images.dockerfile_build import (
+        build_dockerfile,
+        check_inputs,
+        export_with_record,
+        resolve_spec,
+    )
+
+    df = check_inputs(req.context, req.dockerfile)
+    spec = resolve_spec(req.spec, req.context, getattr(req.source, "commit", None))
+    tag = req.tag or default_tag(req.codemeta)
+
+    def labels_for(created: str, theirs: dict[str, str]) -> dict[str, str]:
+        ours = L.oci_labels(req.codemeta, req.source, req.created or created)
+        return merge_labels(ours, theirs, req.source, str(df))
+
+    image_id, final, record = build_dockerfile(
+        builder, req.context, df, tag=tag, labels_for=labels_for, spec=spec, log=req.log
+    )
+    problems = L.check_labels(final, req.codemeta, req.source)
+    refuse(problems, f"the built image {tag}")
+    created = final.get(L.CREATED) or req.created or ""
+    result = BuildResult(builder.name, builder.version, image_id, tag, final, created, problems=problems)
+    result.build = record
+    if req.out:
+        result.export = export_with_record(
+            builder, tag, image_id, record, Path(req.out), compress=req.compress, progress=req.progress
         )
-    df = Path(dockerfile) if dockerfile else context / "Dockerfile"
-    if not df.is_file():
-        raise InvalidInputError(f"no Dockerfile at {df}", hint="Give its path with -f FILE.")
-    created = created or _now()
-    ours = L.oci_labels(codemeta, source, created)
-    labels = merge_labels(ours, read_dockerfile_labels(df), source, str(df))
-    tag = tag or default_tag(codemeta)
-    engine = engine or DockerEngine.connect()
-    # One LABEL instruction appended to a copy of the Dockerfile: the engine's `labels` parameter makes
-    # one build step (one container) per label, which is slow on some storage drivers.
-    with tempfile.TemporaryDirectory(prefix="ossr-build-") as tmp:
-        patched = Path(tmp) / "Dockerfile"
-        patched.write_text(dockerfile_with_labels(df.read_text(encoding="utf-8"), labels), encoding="utf-8")
-        image_id = engine.build(context, dockerfile=str(patched), tag=tag, log=log)
-    final = engine.labels(image_id)
-    problems = L.check_labels(final, codemeta, source)
-    _refuse(problems, f"the built image {tag}")
-    result = BuildResult("docker", engine.version, image_id, tag, final, created, problems=problems)
-    if out:
-        result.export = export_image(
-            f"docker-daemon:{tag}",
-            out,
-            fmt="docker-archive",
-            compress=compress,
-            progress=progress,
-            engine=engine,
-        )
-        if result.export.image_id != image_id:
-            raise IntegrityError(
-                f"the exported archive holds image {result.export.image_id}, not the built {image_id}",
-                hint="Another build may have moved the tag meanwhile: build again.",
-            )
     return result
 
 
@@ -179,85 +184,28 @@ def build_singularity(
     source: Any = None,
     created: str | None = None,
     log: Callable[[str], None] | None = None,
-    binary: str | None = None,
+    context: Path | str | None = None,
+    spec: BuildSpec | None = None,
 ) -> BuildResult:
-    """Build `out` (.sif) from an Apptainer/Singularity definition file, with the OCI labels written into
-    %labels; read the labels back from the .sif (our reader, and `apptainer inspect`) and check them."""
-    from ossr_images.images.apptainer import (
-        apptainer_version,
-        build_sif,
-        definition_labels,
-        definition_with_labels,
-        inspect_labels,
-        require_apptainer,
-    )
-    from ossr_images.images.inspect import inspect_image
+    """Build `out` (.sif) from an Apptainer/Singularity definition file, or from a Dockerfile converted
+    with spython (kept beside `out` as NAME.converted.def), with the OCI labels written into %labels; read
+    the labels back and check them; write the build record beside `out`. `context`: the folder the build
+    runs in (relative %files paths; default: the working directory for a definition, the Dockerfile's
+    folder for a Dockerfile). SOURCE_DATE_EPOCH (default: the commit's date) is set for the build."""
+    from ossr_images.images.apptainer_build import build_sif_recorded
 
-    definition = Path(definition)
-    try:
-        text = definition.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInputError(
-            f"cannot read the definition file {definition}: {exc.strerror or exc}",
-            hint="Give the path of an Apptainer/Singularity definition (.def) file.",
-        ) from exc
-    binary = binary or require_apptainer()
-    created = created or _now()
-    ours = L.oci_labels(codemeta, source, created)
-    labels = merge_labels(ours, definition_labels(text), source, str(definition))
-    out = Path(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_sif = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise InvalidInputError(
-            f"cannot write in {out.parent}: {exc.strerror or exc}",
-            hint="Choose an output folder you can write to.",
-        ) from exc
-    # Relative paths in a definition (From:, %files) are resolved against the working directory, not the
-    # file's folder, so the labelled copy can live in a private temporary folder.
-    try:
-        with tempfile.TemporaryDirectory(prefix="ossr-def-") as tmp:
-            tmp_def = Path(tmp) / definition.name
-            tmp_def.write_text(definition_with_labels(text, labels), encoding="utf-8")
-            build_sif(str(tmp_def), Path(tmp_sif), binary=binary, log=log)
-        info = inspect_image(tmp_sif, sha256=False)
-        reported = inspect_labels(Path(tmp_sif), binary=binary)
-        for key in (L.SOURCE, L.REVISION):
-            if key in ours and info.labels.get(key) != reported.get(key):
-                raise IntegrityError(
-                    f"the .sif's label {key} reads {info.labels.get(key)!r} but apptainer inspect says "
-                    f"{reported.get(key)!r}",
-                    hint="Report this: the SIF reader and Apptainer disagree.",
-                )
-        problems = L.check_labels(info.labels, codemeta, source)
-        _refuse(problems, f"the built {out.name}")
-        os.replace(tmp_sif, out)
-    finally:
-        if os.path.exists(tmp_sif):
-            os.unlink(tmp_sif)
-    final = inspect_image(out)
-    export = ExportResult(
-        path=out,
-        format="sif",
-        compression="none",
-        size=final.size,
-        sha256=final.sha256 or "",
-        image_id=None,
-        manifest_digest=None,
-        ref=str(definition),
-        tool="apptainer",
-        load_instructions=f"apptainer run {out.name}   # or: singularity run {out.name}",
-        info=final,
-        steps=[f"apptainer build {out.name} {definition.name} (with %labels)"],
-    )
-    return BuildResult(
-        "apptainer", apptainer_version(binary), None, None, final.labels, created, export, problems
+    return build_sif_recorded(
+        Path(definition),
+        Path(out),
+        provenance=(codemeta, source, created),
+        log=log,
+        context=Path(context) if context else None,
+        spec=spec,
     )
 
 
-def _refuse(problems: list[Problem], what: str) -> None:
+def refuse(problems: list[Problem], what: str) -> None:
+    """Raise IntegrityError when `problems` hold an error (the built image lacks the source link)."""
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise IntegrityError(

@@ -22,7 +22,6 @@ METHODS = ("zstd", "gzip", "none")
 # Multi-threaded zstd works in jobs; the default job (several times the window) keeps ~125 MiB in flight for
 # 2 threads at level 3. 4 MiB jobs peak at ~70 MiB, same speed, +0.02% size (benchmarks/RESULTS.md).
 ZSTD_JOB_SIZE = 4 << 20
-SUFFIXES = {"zstd": ".zst", "gzip": ".gz", "none": ""}
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -294,8 +293,3 @@ def _pigz_writer(pigz: str, dst: BinaryIO, threads: int, level: int) -> Iterator
         raise failure[0]
     if code != 0:
         raise OSError(f"pigz failed: {err.decode(errors='replace').strip()}")
-
-
-def compressed_suffix(method: str) -> str:
-    """The usual file-name suffix for `method`: ".zst", ".gz" or ""."""
-    return SUFFIXES[method]

@@ -150,6 +150,9 @@ class DockerEngine:
         buildargs: dict[str, str] | None = None,
         log: Callable[[str], None] | None = None,
         pull: bool = False,
+        target: str | None = None,
+        platform: str | None = None,
+        nocache: bool = False,
     ) -> str:
         """Build the image of `context` (a directory) and return its image ID.
 
@@ -173,7 +176,10 @@ class DockerEngine:
             rm=True,
             forcerm=True,
             pull=pull,
+            nocache=nocache,
             decode=True,
+            **({"target": target} if target else {}),
+            **({"platform": platform} if platform else {}),
         )
         image_id: str | None = None
         last_lines: list[str] = []

@@ -8,6 +8,7 @@ run). The JSON Schema in `schemas/image-metadata.schema.json` is the source of t
 
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 from collections.abc import Mapping
@@ -26,8 +27,8 @@ IMAGE_KEYWORD = "ossr-images:container-image"
 """A keyword publish adds to every image record; search and the re-run logic look for it."""
 
 SCHEMA_RESOURCE = "image-metadata.schema.json"
-SCHEMA_ID = "https://w3id.org/ossr-images/schema/image-metadata/1.0"
-RECORD_VERSION = "1.0"
+SCHEMA_ID = "https://w3id.org/ossr-images/schema/image-metadata/1.1"
+RECORD_VERSION = "1.1"  # 1.1 adds the optional `build` section; 1.0 files are still read
 CODEMETA_CONTEXT = "https://w3id.org/codemeta/3.0"
 OSSR_VOCAB = "https://w3id.org/ossr-images/terms#"
 
@@ -59,6 +60,7 @@ IMAGE_RECORD_CONTEXT: list[Any] = [
         **{term: f"ossr:{term}" for term in _OSSR_TERMS},
         "contentSize": {"@id": "ossr:contentSize"},
         "labels": {"@id": "ossr:labels", "@type": "@json"},
+        "build": {"@id": "ossr:build", "@type": "@json"},
     },
 ]
 
@@ -96,6 +98,7 @@ def build_image_record(
     license: list[str] | str | None = None,
     source_tree_url: str | None = None,
     generator: str | None = None,
+    build: Any = None,
 ) -> dict[str, Any]:
     """Build the image metadata document (a JSON-serialisable dict) for one image file.
 
@@ -103,12 +106,15 @@ def build_image_record(
     browsable tree at that commit (computed with `source.source_tree_url` when not given). `build_date`
     defaults to the image's `org.opencontainers.image.created` label; `engine` is guessed from the format
     and labels when not given. Load and run instructions are derived from format, compression and tags.
+    `build` (a `build_record.BuildRecord`) becomes the `build` section: how the image was built.
     """
     labels = dict(labels or {})
     if source_tree_url is None:
         source_tree_url = _tree_url(repository, commit)
     if build_date is None:
         build_date = labels.get(LABEL_CREATED) or labels.get("org.label-schema.build-date")
+    if engine is None and build is not None:
+        engine, engine_version = build.builder, engine_version or build.builder_version
     if engine is None:
         engine, guessed_version = _guess_engine(image_format, labels)
         engine_version = engine_version or guessed_version
@@ -135,7 +141,7 @@ def build_image_record(
         "labels": labels,
     }
     doc: dict[str, Any] = {
-        "@context": IMAGE_RECORD_CONTEXT,
+        "@context": copy.deepcopy(IMAGE_RECORD_CONTEXT),
         "@type": "SoftwareApplication",
         "metadataVersion": RECORD_VERSION,
         "name": f"{title} {version} container image" if version else f"{title} container image",
@@ -159,6 +165,8 @@ def build_image_record(
         "containerImage": image,
         "generator": generator,
     }
+    if build is not None:
+        doc["build"] = build.to_json()
     return doc
 
 
@@ -173,11 +181,18 @@ def image_record_from(
     size: int | None = None,
     engine: str | None = None,
     engine_version: str | None = None,
+    build: Any = None,
 ) -> dict[str, Any]:
     """Convenience: build the document from an `images.inspect.ImageInfo`, a `source.SourceLink` and an
     optional `codemeta.CodeMeta` (duck-typed so this module stays free of heavier imports). Without an
-    `engine`, an archive whose config names the Docker version that built it gives docker and that version."""
+    `engine`, an archive whose config names the Docker version that built it gives docker and that version.
+    `build`: a `build_record.BuildRecord`; one written for another image (a stale sidecar) is refused."""
     from pathlib import Path
+
+    if build is not None:
+        from ossr_images.metadata.build_record import check_image
+
+        check_image(build, getattr(info, "image_id", None), str(file_name or getattr(info, "path", "")))
 
     labels = dict(getattr(info, "labels", None) or {})
     version = getattr(codemeta, "version", None) if codemeta is not None else None
@@ -190,6 +205,8 @@ def image_record_from(
         )
     licenses = list(getattr(codemeta, "licenses", None) or []) if codemeta is not None else []
     docker_version = getattr(info, "docker_version", None)
+    if engine is None and build is not None:
+        engine, engine_version = build.builder, engine_version or build.builder_version
     if engine is None and docker_version:
         engine, engine_version = "docker", engine_version or docker_version
     return build_image_record(
@@ -213,6 +230,7 @@ def image_record_from(
         build_date=labels.get(LABEL_CREATED) or _str_or_none(getattr(info, "created", None)),
         name=getattr(codemeta, "name", None) if codemeta is not None else None,
         license=licenses or labels.get("org.opencontainers.image.licenses"),
+        build=build,
     )
 
 
@@ -337,6 +355,7 @@ class ImageRecord(BaseModel):
     build_date: str | None = None
     load_command: str | None = None
     run_command: str | None = None
+    build: dict[str, Any] | None = None  # the `build` section (metadataVersion 1.1+), see build_record
     document: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     @classmethod
@@ -375,6 +394,7 @@ class ImageRecord(BaseModel):
             build_date=doc.get("dateCreated"),
             load_command=doc.get("loadCommand"),
             run_command=doc.get("runCommand"),
+            build=doc.get("build"),
             document=doc,
         )
 
@@ -389,6 +409,15 @@ class ImageRecord(BaseModel):
                 "The file is damaged or is not an ossr-images image metadata file.",
             ) from None
         return cls.from_document(doc)
+
+    @property
+    def build_record(self) -> Any:
+        """The `build` section as a `build_record.BuildRecord`, or None for a record without one."""
+        if self.build is None:
+            return None
+        from ossr_images.metadata.build_record import BuildRecord
+
+        return BuildRecord.from_json(self.build, where=f"{IMAGE_RECORD_KEY}#/build")
 
     @property
     def load_instructions(self) -> str:

@@ -154,8 +154,9 @@ def resolve_fetch_target(
     production or the sandbox, and a record URL on another host (e.g. a local stand-in) picks that host,
     without sending it the token. Returns (RecordRef, Target)."""
     from ossr_images.zenodo.doi import parse_record_ref
-    from ossr_images.zenodo.target import Target, resolve_target
+    from ossr_images.zenodo.target import Target, reject_userinfo, resolve_target
 
+    reject_userinfo(ref_text, "the record URL")  # before anything can echo it or send it as Basic auth
     ref = parse_record_ref(ref_text)
     explicit = sandbox or bool(zenodo_url)
     target = resolve_target(
@@ -181,6 +182,7 @@ def fetch(
     force: bool = False,
     load: str | None = None,
     source_dir: Path | None = None,
+    allow_unverified: bool = False,
     progress_factory: ProgressFactory | None = None,
     notify: Notify | None = None,
     max_workers: int = MAX_WORKERS,
@@ -188,26 +190,33 @@ def fetch(
 ) -> FetchResult:
     """Fetch a record by DOI, URL or id from `target` into `dest` (default `./zenodo-<record id>`).
 
+    A file is verified only when a checksum matched: the record's md5 or the sha256 that the image metadata
+    file gives. A file with neither is refused (IntegrityError, before it is downloaded) unless
+    `allow_unverified`: then it is kept with `verified` False.
+
     Raises InvalidInputError (1: bad identifier or options, a different file present without `force`),
-    IntegrityError (3: unsafe key, checksum or provenance disagreement) or RemoteError (4). Never prints:
-    human lines go to `notify`, byte counts to the sink made by `progress_factory(total, description)`.
+    IntegrityError (3: unsafe key, no checksum, checksum or provenance disagreement) or RemoteError (4).
+    Never prints: human lines go to `notify`, byte counts to the sink made by
+    `progress_factory(total, description)`.
     """
     from ossr_images.zenodo.doi import parse_record_ref
+    from ossr_images.zenodo.target import reject_userinfo
 
     say = notify or (lambda _m: None)
     _check_options(only, load)
     if source_dir is not None:
         check_source_dir(Path(source_dir))  # before any download
+    reject_userinfo(ref_text, "the record URL")
     ref = parse_record_ref(ref_text)
+    opts = _Options(dest, only, force, load, source_dir, allow_unverified, max_workers)
     with contextlib.ExitStack() as stack:
         if client is None:
             from ossr_images.zenodo.client import ZenodoClient
 
             client = stack.enter_context(ZenodoClient(target))
         record, client = _get_record(client, ref, ref_text, say, stack)
-        args = (record, ref, ref_text, client, dest, only, force, load, source_dir)
         try:
-            return _fetch(*args, progress_factory, say, max_workers)
+            return _fetch(record, ref, ref_text, client, opts, progress_factory, say)
         except OSError as exc:  # the local disk (network errors reach here as RemoteError)
             import requests
 
@@ -254,20 +263,29 @@ def _get_record(
         raise
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What the user asked for (the keyword arguments of `fetch`)."""
+
+    dest: Path | None
+    only: str | None
+    force: bool
+    load: str | None
+    source_dir: Path | None
+    allow_unverified: bool
+    max_workers: int
+
+
 def _fetch(
     record: Record,
     ref: Any,
     ref_text: str,
     client: Any,
-    dest: Path | None,
-    only: str | None,
-    force: bool,
-    load: str | None,
-    source_dir: Path | None,
+    opts: _Options,
     progress_factory: ProgressFactory | None,
     say: Notify,
-    max_workers: int,
 ) -> FetchResult:
+    dest, only, load, source_dir = opts.dest, opts.only, opts.load, opts.source_dir
     record_id = record.id or str(ref.record_id)
     conceptdoi = record.conceptdoi
     from_concept = record_id != str(ref.record_id) or bool(
@@ -298,32 +316,24 @@ def _fetch(
     with tempfile.TemporaryDirectory(prefix="ossr-fetch-") as scratch:
         # 2. the image metadata file (small) is read first, into a scratch folder: it says which file is
         #    the image and its sha256
-        image_record = _read_image_record(client, result, Path(scratch))
+        image_record = _read_image_record(client, result, Path(scratch), opts.allow_unverified, say)
         engine = _engine_for(load, result)  # an engine that is not there fails before the download
         selected = [f for f in files if _selected(f, only, result.image_key)]
         directory = result.directory
         directory.mkdir(parents=True, exist_ok=True)
         with _folder_lock(directory, say):
             _download_selected(
-                client,
-                result,
-                selected,
-                image_record,
-                Path(scratch),
-                force,
-                progress_factory,
-                say,
-                max_workers,
+                client, result, selected, image_record, Path(scratch), opts, progress_factory, say
             )
             image_entry = result.image_file()
-            result.image_fetched = bool(image_entry and image_entry.path and image_entry.verified)
+            result.image_fetched = bool(image_entry and image_entry.path)
             # 3. provenance: labels == metadata file == Zenodo related identifiers, checked while the lock
             #    is held so that no other fetch sees the files before they are moved aside
             if image_record is not None:
                 try:
                     check_provenance(result, image_record, image_on_disk=only != "metadata")
                 except IntegrityError as exc:
-                    raise _set_aside(result, exc, keep=force) from None
+                    raise _set_aside(result, exc, keep=opts.force) from None
 
     if image_record is None:
         zsrc = zenodo_source(record)
@@ -495,7 +505,36 @@ def _selected(f: FetchedFile, only: str | None, image_key: str | None) -> bool:
     return f.key != image_key  # metadata: everything but the image
 
 
-def _read_image_record(client: Any, result: FetchResult, scratch: Path) -> Any:
+def _check_verifiable(
+    result: FetchResult,
+    files: list[FetchedFile],
+    expected_sha: dict[str | None, str],
+    allow_unverified: bool,
+    say: Notify,
+) -> None:
+    """Refuse (IntegrityError, exit 3) files that nothing can verify: the record gives no md5 and the image
+    metadata file no sha256. With `allow_unverified` they are fetched anyway and reported as not verified."""
+    blind = [f.key for f in files if not f.md5 and not expected_sha.get(f.key)]
+    if not blind:
+        return
+    names = ", ".join(blind)
+    if allow_unverified:
+        say(
+            f"Warning: {names}: the record gives no checksum; fetched anyway (--allow-unverified), NOT verified"
+        )
+        return
+    raise IntegrityError(
+        f"record {result.record_id} gives no checksum for {names}, so {'it' if len(blind) == 1 else 'they'} "
+        "could not be verified after the download; nothing was downloaded",
+        "Ask the record's owner or the server why the checksum is missing, or fetch again with "
+        "--allow-unverified to keep the file(s) anyway, reported as not verified.",
+        details={"files": blind},
+    )
+
+
+def _read_image_record(
+    client: Any, result: FetchResult, scratch: Path, allow_unverified: bool, say: Notify
+) -> Any:
     """Download the image metadata file into `scratch` (md5 verified), validate it, and note which file is
     the image. A file that does not validate or disagrees with the record is an integrity failure (exit 3).
     Returns the ImageRecord, or None for a record without one (a warning is recorded)."""
@@ -516,9 +555,10 @@ def _read_image_record(client: Any, result: FetchResult, scratch: Path) -> Any:
             "metadata file can be",
             "Do not use this record; report it to its owner.",
         )
+    _check_verifiable(result, [entry], {}, allow_unverified, say)
     local = scratch / entry.key
     _download_one(client, entry, None, _SharedProgress(None), dest=local)
-    entry.downloaded = entry.verified = False  # set again when (and if) it is put into DIR
+    entry.downloaded = False  # set again when (and if) it is put into DIR
     data = local.read_bytes()
     try:
         rec = ImageRecord.from_bytes(data)
@@ -570,10 +610,9 @@ def _download_selected(
     selected: list[FetchedFile],
     image_record: Any,
     scratch: Path,
-    force: bool,
+    opts: _Options,
     progress_factory: ProgressFactory | None,
     say: Notify,
-    max_workers: int,
 ) -> None:
     """Check files already in DIR (identical: kept; different: only with `force`), then download the rest
     in parallel. The image metadata file, already verified in `scratch`, is moved into place."""
@@ -581,6 +620,8 @@ def _download_selected(
 
     directory = result.directory
     expected_sha = {result.image_key: image_record.sha256} if image_record is not None else {}
+    others = [f for f in selected if not (f.key == IMAGE_RECORD_KEY and image_record is not None)]
+    _check_verifiable(result, others, expected_sha, opts.allow_unverified, say)  # before anything is written
     todo: list[FetchedFile] = []
     for f in selected:
         f.path = directory / f.key
@@ -593,30 +634,36 @@ def _download_selected(
                     f"{f.path} exists and is not a regular file",
                     "Remove it, or fetch into another folder with -d DIR.",
                 )
+            checked_in_scratch = list(f.checked)
             if _is_identical(f, f.path, expected_sha.get(f.key)):
-                f.verified = True
+                if f.key == IMAGE_RECORD_KEY and image_record is not None:  # as verified as the scratch copy
+                    f.checked, f.verified = checked_in_scratch, bool(checked_in_scratch)
                 say(f"{f.path}: already there and identical, kept")
                 continue
-            if not force:
+            if not opts.force:
+                comparable = f.md5 or expected_sha.get(f.key)
+                differs = "differs from" if comparable else "cannot be compared (no checksum) with"
                 raise InvalidInputError(
-                    f"{f.path} already exists and differs from {f.key} in record {result.record_id}",
+                    f"{f.path} already exists and {differs} {f.key} in record {result.record_id}",
                     "Run again with --force to replace it, or fetch into another folder with -d DIR.",
                 )
         todo.append(f)
 
     meta = next((f for f in todo if f.key == IMAGE_RECORD_KEY and image_record is not None), None)
-    if meta is not None:  # verified already: move it into place
+    if meta is not None:  # checked already (when the record gives its md5): move it into place
         staged = directory / (meta.key + PART_SUFFIX)
         shutil.copyfile(scratch / meta.key, staged)
+        with open(staged, "rb") as fh:
+            os.fsync(fh.fileno())  # durable before it takes its final name; an error is raised
         os.replace(staged, meta.path)
-        meta.verified = meta.downloaded = True
+        meta.downloaded = True
         todo.remove(meta)
     if not todo:
         return
     total = sum(f.size or 0 for f in todo)
     sink = progress_factory(total, f"Downloading {len(todo)} file(s)") if progress_factory else None
     shared = _SharedProgress(sink)
-    workers = max(1, min(max_workers, len(todo)))
+    workers = max(1, min(opts.max_workers, len(todo)))
     # Daemon threads, not a ThreadPoolExecutor: on Ctrl-C the run must end at once even when a worker is
     # blocked on a stalled server (an executor's threads are joined at exit, up to the transfer timeout).
     jobs: queue.Queue[FetchedFile] = queue.Queue()
@@ -684,10 +731,12 @@ def _download_one(
         max_resumes=MAX_RESUMES,
         restart_stale=True,
     )
+    # only what was compared counts: the md5 the record gives, the sha256 the image metadata file gives
+    # (the md5 computed here is never reported as the record's)
+    f.checked = [name for name, expected in (("md5", f.md5), ("sha256", expected_sha256)) if expected]
+    f.verified = bool(f.checked)
     f.sha256 = res.sha256
-    f.md5 = f.md5 or res.md5
     f.size = f.size if f.size is not None else res.size
-    f.verified = True
     f.downloaded = True
 
 
@@ -731,6 +780,8 @@ def _is_identical(f: FetchedFile, path: Path, expected_sha256: str | None) -> bo
     if expected_sha256 and sha != expected_sha256.lower().removeprefix("sha256:"):
         return False
     f.sha256 = sha
+    f.checked = [name for name, expected in (("md5", f.md5), ("sha256", expected_sha256)) if expected]
+    f.verified = True
     return True
 
 
@@ -741,13 +792,6 @@ def _hash_file(path: Path) -> tuple[str, str]:
     with open(path, "rb") as fh:
         _size, md5, sha = hash_file(fh)
     return md5, sha
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 def _unlink_if_symlink(path: Path) -> None:

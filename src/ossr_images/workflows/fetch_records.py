@@ -37,11 +37,12 @@ class FetchedFile:
     key: str
     path: Path | None  # None when not selected (--only)
     size: int | None
-    md5: str | None
-    sha256: str | None = None
-    verified: bool = False  # md5 (and sha256 when the metadata file gives one) checked
+    md5: str | None  # the record's md5 (None when the record gives none); never one computed here
+    sha256: str | None = None  # of the bytes on disk
+    verified: bool = False  # True only when a checksum matched: see `checked`
     downloaded: bool = False  # False when an identical file was already there
     url: str | None = field(default=None, repr=False)
+    checked: list[str] = field(default_factory=list)  # "md5" (the record's), "sha256" (the metadata file's)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class FetchedFile:
             "md5": self.md5,
             "sha256": self.sha256,
             "verified": self.verified,
+            "checked": list(self.checked),
         }
 
 

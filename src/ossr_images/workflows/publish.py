@@ -133,6 +133,7 @@ class PublishPlan:
     warnings: list[Problem]
     engine: str | None = None  # what made the image, when known (e.g. exported from the Docker engine)
     engine_version: str | None = None
+    build: Any = None  # metadata.build_record.BuildRecord: how the image was built, when known
 
     def image_record(self, *, sha256: str, md5: str | None) -> dict[str, Any]:
         """The image metadata document for this image (once its sha256 is known)."""
@@ -145,6 +146,7 @@ class PublishPlan:
             md5=md5,
             engine=self.engine,
             engine_version=self.engine_version,
+            build=self.build,
         )
 
     @property
@@ -197,6 +199,7 @@ def publish(
     client: Any = None,
     cache_root: Path | None = None,
     env: Mapping[str, str] | None = None,
+    build: Any = None,
 ) -> PublishResult:
     """Publish `image` (a file, or `docker-daemon:NAME:TAG` / `docker://...`, exported on the fly) with the
     CodeMeta file of its source on the `target` Zenodo server (a `zenodo.target.Target` with a token).
@@ -204,7 +207,8 @@ def publish(
     `confirm(summary)` is called once, after the local checks and before the first write on the server; a
     False answer stops with `InvalidInputError`. `progress(total, description)` returns a byte sink;
     `notify(line)` receives human progress lines; `env` replaces os.environ for the CI variables that may
-    give the source link. Raises the `OssrError` family; never prints.
+    give the source link. `build` (a `BuildRecord`) becomes the image metadata file's `build` section.
+    Raises the `OssrError` family; never prints.
     """
     say = notify or (lambda _m: None)
     with _materialize(image, progress, say) as materialized:
@@ -219,6 +223,7 @@ def publish(
             image_info=materialized.info,
         )
         plan.engine, plan.engine_version = materialized.engine, materialized.engine_version
+        plan.build = build
         if dry_run:
             return _dry_run(plan, progress, say, cache_root)
         if target is None or not getattr(target, "token", None):
@@ -226,12 +231,15 @@ def publish(
                 "no Zenodo server and token to publish to",
                 "Set ZENODO_TOKEN (or ZENODO_SANDBOX_TOKEN with --sandbox) or give --token-file.",
             )
-        if client is None:
-            from ossr_images.zenodo.client import ZenodoClient
+        from ossr_images.zenodo.client import ZenodoClient
 
-            client = ZenodoClient(target)
+        # a client made here is closed here; a caller's client stays the caller's to close
+        opened = ZenodoClient(target) if client is None else contextlib.nullcontext(client)
         what = f"{plan.repository}@{plan.commit[:12]}"
-        with jr.release_lock(plan.release_marker, target.api_url, what=what, root=cache_root):
+        with (
+            opened as client,
+            jr.release_lock(plan.release_marker, target.api_url, what=what, root=cache_root),
+        ):
             run = _RemoteRun(
                 plan,
                 client=client,
@@ -395,12 +403,9 @@ def _problems_error(problems: list[Problem]) -> InvalidInputError:
 
 
 def _normalize_repo(url: str) -> str:
-    try:
-        from ossr_images.metadata.source import normalize_repo_url
+    from ossr_images.metadata.source import normalize_repo_url
 
-        return normalize_repo_url(url).rstrip("/").lower()
-    except ImportError:  # pragma: no cover - the source module is written in parallel
-        return url.rstrip("/").removesuffix(".git").lower()
+    return normalize_repo_url(url).rstrip("/").lower()
 
 
 def _same_repo(a: str, b: str) -> bool:

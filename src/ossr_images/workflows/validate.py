@@ -131,13 +131,9 @@ def _check_image(
 ) -> tuple[Any | None, list[Problem]]:
     """The image hook: read the archive or .sif without an engine and compare its labels with CodeMeta and
     the source link. Returns (ImageInfo or None, problems)."""
-    try:
-        from ossr_images.images.inspect import inspect_image
-        from ossr_images.metadata.labels import check_labels
-    except ImportError as exc:  # pragma: no cover - both modules ship with the package
-        return None, [
-            Problem("/image", "error", f"image checks are not available: {exc}", "reinstall ossr-images")
-        ]
+    from ossr_images.images.inspect import inspect_image
+    from ossr_images.metadata.labels import check_labels
+
     try:
         info = info if info is not None else inspect_image(image, sha256=False)
     except OssrError as exc:

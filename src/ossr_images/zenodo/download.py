@@ -12,6 +12,7 @@ rename finds little left to do. A resumed download (``Range``) hashes the bytes 
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 from collections.abc import Iterator
@@ -33,6 +34,9 @@ from ossr_images.zenodo.transport import (
     read_some,
 )
 
+# fsync is not supported at all on this file system (some FUSE and network file systems): nothing to wait for.
+# Any other error (EIO, ENOSPC, EDQUOT, ...) means the bytes may not be on disk, and is raised.
+_FSYNC_UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
 BUFFER_SIZE = 1024 * 1024  # 1 MiB: measured faster than 256 KiB and 4 MiB (cache-friendly, few syscalls)
 WRITEBACK_WINDOW = 32 * 1024 * 1024  # start writing the part to disk every 32 MiB
 
@@ -73,7 +77,9 @@ def download_file(
     A failure that a retry may fix is resumed with ``Range`` (up to the policy's ``max_attempts`` in a row);
     when those are spent while the part still grew, up to ``max_resumes`` more rounds follow. A mismatch
     deletes the part and raises :class:`ZenodoIntegrityError`; with ``restart_stale``, a part left by an
-    earlier run that fails the checks is first downloaded once more from the start.
+    earlier run that fails the checks is first downloaded once more from the start. The result's md5 and
+    sha256 are those of the bytes received: they were compared only with those in ``expect`` (the caller
+    says which were).
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
@@ -298,7 +304,8 @@ class _PartState:
 class _PartWriter:
     """The part opened for appending: received bytes are written, hashed and counted, in that order, so
     that the hashes never cover a byte that is not in the file. Closing fsyncs (also after an error: the
-    bytes kept are resumed next time)."""
+    bytes kept are resumed next time); an fsync that fails is an error naming the part, so that a file the
+    disk may not hold is never renamed to its final name (the part stays for the next run to check)."""
 
     def __init__(self, state: _PartState) -> None:
         self.state = state
@@ -313,8 +320,12 @@ class _PartWriter:
     def __exit__(self, *exc: object) -> None:
         try:
             os.fsync(self._fd)
-        except OSError:
-            pass  # best effort on file systems that do not support it
+        except OSError as err:
+            if err.errno not in _FSYNC_UNSUPPORTED:
+                raise OSError(
+                    err.errno, f"{err.strerror or err} (while writing it to disk)", str(self.state.path)
+                ) from err
+            log.debug("%s: this file system cannot fsync (%s)", self.state.path, err)
         finally:
             os.close(self._fd)
 

@@ -11,24 +11,17 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ossr_images.errors import IntegrityError, RemoteError
+from ossr_images.redact import redact_url
 
 FieldErrors = list[tuple[str, list[str]]]
 
-_SECRET_PARAMS = {"access_token", "token", "api_key", "apikey"}
-
 
 def safe_url(url: str | None) -> str | None:
-    """The URL with any token-like query parameter replaced by ``***`` (for messages and logs)."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*:/")))
+    """The URL with its userinfo and any token-like query parameter replaced by ``***`` (for messages and
+    logs); see :func:`ossr_images.redact.redact_url`."""
+    return redact_url(url)
 
 
 class ZenodoError(RemoteError):
@@ -80,8 +73,9 @@ def hint_for_status(status: int | None, field_errors: FieldErrors | None = None)
         )
     if status == 401:
         return (
-            "The token is missing or not valid for this server. Set ZENODO_TOKEN (ZENODO_SANDBOX_TOKEN with "
-            "--sandbox) or --token-file to a personal access token of this Zenodo instance."
+            "The token is missing or not valid for this server. Set ZENODO_TOKEN (zenodo.org), "
+            "ZENODO_SANDBOX_TOKEN (sandbox.zenodo.org), OSSR_IMAGES_TOKEN (any other server) or --token-file "
+            "to a personal access token of this Zenodo instance."
         )
     if status == 403:
         return (

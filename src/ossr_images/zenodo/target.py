@@ -1,9 +1,14 @@
 """Which Zenodo server to talk to, and with which token.
 
 Production (``https://zenodo.org/api``), the sandbox (``https://sandbox.zenodo.org/api``) or any
-Zenodo-compatible API base (``--zenodo-url`` / ``OSSR_IMAGES_ZENODO_URL``, e.g. the local stand-in). The token
-comes from ``--token-file``, else ``ZENODO_SANDBOX_TOKEN`` (sandbox) or ``ZENODO_TOKEN``; it is never shown by
-``repr`` and never sent over plain http to a host other than loopback unless explicitly allowed.
+Zenodo-compatible API base (``--zenodo-url`` / ``OSSR_IMAGES_ZENODO_URL``, e.g. the local stand-in).
+
+A token goes only where the user meant it to go: ``--token-file`` for whichever server is chosen, else
+``ZENODO_TOKEN`` for zenodo.org only, ``ZENODO_SANDBOX_TOKEN`` for sandbox.zenodo.org only, and
+``OSSR_IMAGES_TOKEN`` for any other server. A loopback server (the local stand-in) also takes
+``ZENODO_TOKEN`` or ``ZENODO_SANDBOX_TOKEN``. So a production token is never sent to another host because an
+environment variable pointed elsewhere. The token is never shown by ``repr``, never sent over plain http to a
+host other than loopback unless explicitly allowed, and a server URL holding ``user:password@`` is refused.
 """
 
 from __future__ import annotations
@@ -16,13 +21,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ossr_images.errors import InvalidInputError
+from ossr_images.redact import has_userinfo, redact_url
 
 PRODUCTION_API = "https://zenodo.org/api"
 SANDBOX_API = "https://sandbox.zenodo.org/api"
+PRODUCTION_HOST = "zenodo.org"
+SANDBOX_HOST = "sandbox.zenodo.org"
 PRODUCTION_DOI_PREFIX = "10.5281"
 SANDBOX_DOI_PREFIX = "10.5072"
 TOKEN_ENV = "ZENODO_TOKEN"
 SANDBOX_TOKEN_ENV = "ZENODO_SANDBOX_TOKEN"
+OTHER_TOKEN_ENV = "OSSR_IMAGES_TOKEN"
 URL_ENV = "OSSR_IMAGES_ZENODO_URL"
 
 
@@ -91,21 +100,34 @@ def check_token_transport(url: str, allow_insecure_http: bool = False) -> None:
         parts = urlsplit(url)
         hostname = parts.hostname
     except ValueError:
-        raise InvalidInputError(f"Not a usable URL: {url!r}", "Check the server URL.") from None
+        raise InvalidInputError(f"Not a usable URL: {redact_url(url)!r}", "Check the server URL.") from None
     if parts.scheme == "https" or allow_insecure_http:
         return
     if parts.scheme == "http" and is_loopback_host(hostname):
         return
     raise InvalidInputError(
         f"Refusing to send the Zenodo token over plain {parts.scheme or 'unknown-scheme'} to {hostname}: "
-        f"{url}",
+        f"{redact_url(url)}",
         "Use an https:// URL, or pass --allow-insecure-http if you really trust the network.",
     )
+
+
+def reject_userinfo(url: str, what: str) -> None:
+    """Refuse (:class:`InvalidInputError`) a URL holding ``user:password@``: credentials belong in the token.
+    The message shows the URL with the credentials masked."""
+    if has_userinfo(url):
+        raise InvalidInputError(
+            f"{what} holds a user name or password: {redact_url(url.strip())}",
+            "Remove the 'user:password@' part: ossr-images sends only a token, in the Authorization header. "
+            "Put the token in a --token-file or the environment (ZENODO_TOKEN for zenodo.org, "
+            "ZENODO_SANDBOX_TOKEN for sandbox.zenodo.org, OSSR_IMAGES_TOKEN for any other server).",
+        )
 
 
 def normalize_api_url(url: str) -> str:
     """``https://host/api/`` -> ``https://host/api``; a bare server URL gets ``/api`` appended."""
     text = url.strip()
+    reject_userinfo(text, "the Zenodo API URL")
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a bad port
@@ -114,13 +136,14 @@ def normalize_api_url(url: str) -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError(
-            f"Not a usable Zenodo API URL: {url!r}",
+            f"Not a usable Zenodo API URL: {redact_url(url)!r}",
             "Give the API base with its scheme, e.g. https://zenodo.org/api or http://127.0.0.1:8765/api.",
         )
     if parts.query or parts.fragment:
         raise InvalidInputError(
-            f"The Zenodo API URL must not carry a query or fragment: {url!r}",
-            "Give only the API base, e.g. http://127.0.0.1:8765/api; tokens go in ZENODO_TOKEN or --token-file.",
+            f"The Zenodo API URL must not carry a query or fragment: {redact_url(url)!r}",
+            "Give only the API base, e.g. http://127.0.0.1:8765/api; a token goes in a --token-file or the "
+            "environment (ZENODO_TOKEN, ZENODO_SANDBOX_TOKEN, OSSR_IMAGES_TOKEN).",
         )
     path = parts.path.rstrip("/")
     if not path:
@@ -161,7 +184,7 @@ def resolve_target(
     """
     if sandbox and zenodo_url:
         raise InvalidInputError(
-            f"Both --sandbox and --zenodo-url ({zenodo_url}) were given",
+            f"Both --sandbox and --zenodo-url ({redact_url(zenodo_url)}) were given",
             "Use one of them (OSSR_IMAGES_ZENODO_URL also sets --zenodo-url; unset it to use --sandbox).",
         )
     if zenodo_url:
@@ -177,18 +200,50 @@ def resolve_target(
     else:
         name, api_url, prefix = "zenodo", PRODUCTION_API, PRODUCTION_DOI_PREFIX
 
-    env_name = SANDBOX_TOKEN_ENV if name == "sandbox" else TOKEN_ENV
+    sources = token_variables(api_url)
     if token_file is not None:
         token: str | None = _read_token_file(token_file)
     else:
-        token = (os.environ.get(env_name) or "").strip() or None
+        token = next((v for v in (_env(n) for n in sources) if v), None)
     if require_token and not token:
-        raise InvalidInputError(
-            f"No Zenodo token for {api_url}: {env_name} is not set and no --token-file was given",
-            f"Create a personal access token (scopes deposit:write, deposit:actions) on {name} Zenodo and put "
-            f"it in {env_name} or a file given with --token-file.",
-        )
+        raise InvalidInputError(_no_token_message(api_url, sources), _no_token_hint(name, sources))
     target = Target(name, api_url, token, prefix, allow_insecure_http)
     if token:
         target.check_token_transport()
     return target
+
+
+def token_variables(api_url: str) -> tuple[str, ...]:
+    """The environment variables whose token may be sent to ``api_url``, in the order they are tried:
+    ZENODO_TOKEN for zenodo.org, ZENODO_SANDBOX_TOKEN for sandbox.zenodo.org, OSSR_IMAGES_TOKEN for any
+    other host, and for a loopback host (the local stand-in) all three."""
+    host = (urlsplit(api_url).hostname or "").lower()
+    if host == PRODUCTION_HOST:
+        return (TOKEN_ENV,)
+    if host == SANDBOX_HOST:
+        return (SANDBOX_TOKEN_ENV,)
+    if is_loopback_host(host):
+        return (OTHER_TOKEN_ENV, TOKEN_ENV, SANDBOX_TOKEN_ENV)
+    return (OTHER_TOKEN_ENV,)
+
+
+def _env(name: str) -> str | None:
+    return (os.environ.get(name) or "").strip() or None
+
+
+def _no_token_message(api_url: str, sources: tuple[str, ...]) -> str:
+    names = " or ".join(sources)
+    message = f"No Zenodo token for {api_url}: {names} {'is' if len(sources) == 1 else 'are'} not set"
+    ignored = [n for n in (TOKEN_ENV, SANDBOX_TOKEN_ENV) if n not in sources and _env(n)]
+    if ignored:
+        which = " and ".join(ignored)
+        message += f" ({which} {'is' if len(ignored) == 1 else 'are'} set, but only sent to its own server)"
+    return message + " and no --token-file was given"
+
+
+def _no_token_hint(name: str, sources: tuple[str, ...]) -> str:
+    server = {"zenodo": "zenodo.org", "sandbox": "sandbox.zenodo.org"}.get(name, "this server")
+    return (
+        f"Create a personal access token (scopes deposit:write, deposit:actions) on {server} and put it in "
+        f"{sources[0]} or in a file given with --token-file."
+    )

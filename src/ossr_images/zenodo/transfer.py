@@ -11,7 +11,6 @@ threads for two CPUs, memory at a few chunks.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections.abc import Callable, Iterator
 from queue import SimpleQueue
@@ -220,12 +219,3 @@ def hash_file(
     finally:
         hashes.close()
     return total, md5, sha
-
-
-def fsync_file(fileobj: BinaryIO) -> None:
-    """Flush and fsync (best effort on file systems that do not support it)."""
-    fileobj.flush()
-    try:
-        os.fsync(fileobj.fileno())
-    except OSError:
-        pass
