@@ -101,7 +101,7 @@ class RivalAfterLookup(Recorder):
     def after(self, request, status, body):
         if request.route == "dep_list" and self.rival_id is None:
             with ZenodoClient(target_for(self.standin)) as c:
-                self.rival_id = int(c.create_deposition(metadata=self.metadata)["id"])
+                self.rival_id = c.create_deposition(metadata=self.metadata).id
         return None
 
 

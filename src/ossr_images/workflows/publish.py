@@ -501,12 +501,12 @@ def _materialize(image: str | Path, progress: ProgressFactory | None, say: Notif
 # ------------------------------------------------------------------------------------------ remote run
 
 
-class _SteppedAside(Exception):
-    """This run lost the re-check to another run's deposition of the same release (`winner`)."""
+@dataclass(frozen=True)
+class _SteppedAside:
+    """This run lost the re-check to another run's deposition of the same release (`winner`): returned by
+    the steps that re-check, up to the round loop."""
 
-    def __init__(self, winner: Deposition) -> None:
-        super().__init__(f"stepped aside for deposition {winner.id}")
-        self.winner = winner
+    winner: Deposition
 
 
 class _RemoteRun:
@@ -622,23 +622,23 @@ class _RemoteRun:
 
     def run(self) -> PublishResult:
         for _round in range(MAX_ROUNDS):
-            try:
-                return self._run_once()
-            except _SteppedAside as aside:
-                winner_id = aside.winner.id
-                self.winner_ids.add(winner_id)
-                self.resumed = False
-                if not aside.winner.is_published:
-                    pd.await_winner(self.client, winner_id, say=self.say)
-                # the next lookup finds the winner's record (already published) or, if it is gone, starts again
+            outcome = self._run_once()
+            if isinstance(outcome, PublishResult):
+                return outcome
+            winner_id = outcome.winner.id
+            self.winner_ids.add(winner_id)
+            self.resumed = False
+            if not outcome.winner.is_published:
+                pd.await_winner(self.client, winner_id, say=self.say)
+            # the next lookup finds the winner's record (already published) or, if it is gone, starts again
         raise RemoteError(
             "other runs kept creating depositions of this release; this run stepped aside each time",
             "Re-run later, when the other runs are done: a re-run reports the published record.",
         )
 
-    def _settle(self, dep: Deposition) -> None:
+    def _settle(self, dep: Deposition) -> _SteppedAside | None:
         """The re-check against another machine's run of this release (after creating the draft, and right
-        before publishing): raises `_SteppedAside` after deleting this run's draft when the other run wins."""
+        before publishing): `_SteppedAside`, after deleting this run's draft, when the other run wins."""
         own_id = dep.id
         rivalry = pd.recheck(
             self.client,
@@ -648,7 +648,7 @@ class _RemoteRun:
             extra_ids=self.winner_ids,
         )
         if rivalry.winner is None:
-            return
+            return None
         winner = rivalry.winner
         state = "published" if winner.is_published else "a draft"
         self.say(
@@ -658,9 +658,9 @@ class _RemoteRun:
         if pd.withdraw(self.client, own_id):
             self.say(f"Deleted this run's draft {own_id}.")
         self.journal.clear()
-        raise _SteppedAside(winner)
+        return _SteppedAside(winner)
 
-    def _run_once(self) -> PublishResult:
+    def _run_once(self) -> PublishResult | _SteppedAside:
         plan = self.plan
         self.previous, self.matched_by = None, None
         deps = self._list()
@@ -692,6 +692,8 @@ class _RemoteRun:
                 self.say(f"Note: other drafts carry this release too: {[d.id for d in drafts[1:]]}.")
         else:
             dep = self._new_deposition(deps)
+            if isinstance(dep, _SteppedAside):
+                return dep
         return self._complete(dep)
 
     # -- create -----------------------------------------------------------------------------------------
@@ -753,7 +755,7 @@ class _RemoteRun:
                 return True
         return False
 
-    def _new_deposition(self, deps: list[Deposition]) -> Deposition:
+    def _new_deposition(self, deps: list[Deposition]) -> Deposition | _SteppedAside:
         previous = self._find_previous(deps)
         meta = self.plan.zenodo_metadata
         if previous is None:
@@ -761,8 +763,7 @@ class _RemoteRun:
             self.say("Creating a new deposition.")
             dep = self.client.create_deposition(metadata=meta)
             self.journal.save(deposition_id=dep.id)
-            self._settle(dep)
-            return dep
+            return self._settle(dep) or dep
         self.previous = previous
         self.say(f"Making a new version of record {previous.record_ref}: {self.matched_by}.")
         dep = self._pending_version_draft(previous, deps)
@@ -772,8 +773,7 @@ class _RemoteRun:
         self.journal.save(deposition_id=dep.id)
         # put our marker in at once, so that a crash from here on finds this draft again
         dep = self.client.update_deposition(dep.id, meta)
-        self._settle(dep)
-        return dep
+        return self._settle(dep) or dep
 
     def _pending_version_draft(self, previous: Deposition, deps: list[Deposition]) -> Deposition | None:
         """A draft of the next version that already exists for this concept (an earlier run died right after
@@ -797,7 +797,7 @@ class _RemoteRun:
 
     # -- files, metadata, publish -------------------------------------------------------------------------
 
-    def _complete(self, dep: Deposition) -> PublishResult:
+    def _complete(self, dep: Deposition) -> PublishResult | _SteppedAside:
         plan = self.plan
         dep_id = dep.id
         self.journal.save(deposition_id=dep_id)
@@ -830,7 +830,9 @@ class _RemoteRun:
 
         self.say("Setting the metadata.")
         self.client.update_deposition(dep_id, plan.zenodo_metadata)
-        self._settle(dep)  # the last look for another machine's run of this release before publishing
+        aside = self._settle(dep)  # the last look for another machine's run of this release before publishing
+        if aside is not None:
+            return aside
         if self.draft:
             dep = self.client.get_deposition(dep_id)
             self.say(
@@ -946,7 +948,16 @@ class _RemoteRun:
         image: ImageRecord | None = None,
     ) -> PublishResult:
         rec = self._read_record(dep)
-        checked = self._check_record(rec, files, image=image)
+        problems = readback_problems(rec, self.plan, files, image=image)
+        if problems:
+            raise IntegrityError(
+                f"the published record {rec.id} does not match what was uploaded: {'; '.join(problems)}",
+                "Do not cite this record yet; check it on Zenodo and report the problem (a published record "
+                "cannot be deleted by ossr-images).",
+            )
+        image_key = image.file_name if image is not None else self.plan.image_key
+        image_sha = image.sha256 if image is not None else self.sha256
+        checked = published_files(rec, files, image_key=image_key, image_sha256=image_sha)
         return self._result(
             state="published",
             dep=dep,
@@ -958,58 +969,6 @@ class _RemoteRun:
             record=record or {},
             already=already,
         )
-
-    def _check_record(
-        self, rec: Record, files: list[PublishedFile] | None, *, image: ImageRecord | None = None
-    ) -> list[PublishedFile]:
-        """The published record's files and metadata are what this run uploaded and set (`files`), or, for a
-        release found already published, what its image metadata file (`image`) says."""
-        plan = self.plan
-        image_key = image.file_name if image is not None else plan.image_key
-        image_sha = image.sha256 if image is not None else self.sha256
-        entries = {f.key: f for f in rec.files}
-        problems: list[str] = []
-        if plan.release_marker not in rec.keywords:
-            problems.append(f"keyword {plan.release_marker} missing")
-        want_version = plan.zenodo_metadata.get("version")
-        if files is not None and want_version and rec.version not in (None, want_version):
-            problems.append(f"version is {rec.version!r}, expected {want_version!r}")
-        tree = _norm_url(self.plan.source.tree_url) if hasattr(self.plan.source, "tree_url") else None
-        related = [_norm_url(r.identifier) for r in rec.related]
-        if tree and tree not in related:
-            problems.append(f"the related identifier {self.plan.source.tree_url} (isDerivedFrom) is missing")
-        if image is not None and (image.repository, image.commit) != (plan.repository, plan.commit):
-            problems.append(
-                f"its {IMAGE_RECORD_KEY} names {image.repository} @ {image.commit}, "
-                f"not {plan.repository} @ {plan.commit}"
-            )
-        for key in (image_key, CODEMETA_KEY, IMAGE_RECORD_KEY):
-            if key not in entries:
-                problems.append(f"file {key} missing")
-        if files is not None:
-            for f in files:
-                entry = entries.get(f.key)
-                if entry is not None and entry.md5 != f.md5:
-                    problems.append(f"{f.key} has md5 {entry.md5}, uploaded {f.md5}")
-            extra = sorted(set(entries) - {f.key for f in files})
-            if extra:
-                problems.append(f"unexpected files {extra}")
-        if problems:
-            raise IntegrityError(
-                f"the published record {rec.id} does not match what was uploaded: {'; '.join(problems)}",
-                "Do not cite this record yet; check it on Zenodo and report the problem (a published record "
-                "cannot be deleted by ossr-images).",
-            )
-        out: list[PublishedFile] = []
-        known = {f.key: f for f in files or []}
-        for key, entry in entries.items():
-            sha = known[key].sha256 if key in known else None
-            if key == image_key and sha is None:
-                sha = image_sha
-            out.append(PublishedFile(key, entry.size or 0, entry.md5, sha))
-        order = {image_key: 0, CODEMETA_KEY: 1, IMAGE_RECORD_KEY: 2}
-        out.sort(key=lambda f: (order.get(f.key, 3), f.key))
-        return out
 
     def _result(
         self,
@@ -1042,6 +1001,58 @@ class _RemoteRun:
             image_record=record,
             warnings=self.plan.warnings,
         )
+
+
+def readback_problems(
+    rec: Record, plan: PublishPlan, files: list[PublishedFile] | None, *, image: ImageRecord | None = None
+) -> list[str]:
+    """What is wrong with a published record, read back: its files and metadata must be what this run uploaded
+    and set (`files`), or, for a release found already published, what its image metadata file (`image`)
+    says. No network; an empty list when all is well."""
+    image_key = image.file_name if image is not None else plan.image_key
+    entries = {f.key: f for f in rec.files}
+    problems: list[str] = []
+    if plan.release_marker not in rec.keywords:
+        problems.append(f"keyword {plan.release_marker} missing")
+    want_version = plan.zenodo_metadata.get("version")
+    if files is not None and want_version and rec.version not in (None, want_version):
+        problems.append(f"version is {rec.version!r}, expected {want_version!r}")
+    tree = _norm_url(plan.source.tree_url) if hasattr(plan.source, "tree_url") else None
+    if tree and tree not in [_norm_url(r.identifier) for r in rec.related]:
+        problems.append(f"the related identifier {plan.source.tree_url} (isDerivedFrom) is missing")
+    if image is not None and (image.repository, image.commit) != (plan.repository, plan.commit):
+        problems.append(
+            f"its {IMAGE_RECORD_KEY} names {image.repository} @ {image.commit}, "
+            f"not {plan.repository} @ {plan.commit}"
+        )
+    for key in (image_key, CODEMETA_KEY, IMAGE_RECORD_KEY):
+        if key not in entries:
+            problems.append(f"file {key} missing")
+    if files is not None:
+        for f in files:
+            entry = entries.get(f.key)
+            if entry is not None and entry.md5 != f.md5:
+                problems.append(f"{f.key} has md5 {entry.md5}, uploaded {f.md5}")
+        extra = sorted(set(entries) - {f.key for f in files})
+        if extra:
+            problems.append(f"unexpected files {extra}")
+    return problems
+
+
+def published_files(
+    rec: Record, files: list[PublishedFile] | None, *, image_key: str, image_sha256: str | None
+) -> list[PublishedFile]:
+    """The record's files as the result reports them (the sha256 where this run knows it), image first."""
+    known = {f.key: f for f in files or []}
+    out: list[PublishedFile] = []
+    for entry in rec.files:
+        sha = known[entry.key].sha256 if entry.key in known else None
+        if entry.key == image_key and sha is None:
+            sha = image_sha256
+        out.append(PublishedFile(entry.key, entry.size or 0, entry.md5, sha))
+    order = {image_key: 0, CODEMETA_KEY: 1, IMAGE_RECORD_KEY: 2}
+    out.sort(key=lambda f: (order.get(f.key, 3), f.key))
+    return out
 
 
 def _norm_url(url: str) -> str:
