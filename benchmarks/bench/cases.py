@@ -192,11 +192,11 @@ def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stan
 
         def curl_up() -> None:
             dep = s.create_deposition()
-            bucket = dep.bucket_url
+            bucket = dep["links"]["bucket"]
             _sync()
             argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", f"@{hdr}", "-T", str(path)]
             out["curl -T"].append(_timed(s, lambda: run([*argv, f"{bucket}/{path.name}"]).check()))
-            s.delete_deposition(dep.id)
+            s.delete_deposition(dep["id"])
 
         def publish() -> str:
             _sync()
