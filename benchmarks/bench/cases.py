@@ -165,8 +165,8 @@ client = ZenodoClient(resolve_target(zenodo_url=os.environ["OSSR_IMAGES_ZENODO_U
 dep = client.create_deposition()
 path = sys.argv[1]
 with open(path, "rb") as fh:
-    res = client.upload_file(dep["links"]["bucket"], os.path.basename(path), fh, os.path.getsize(path))
-client.delete_deposition(dep["id"])
+    res = client.upload_file(dep.bucket_url, os.path.basename(path), fh, os.path.getsize(path))
+client.delete_deposition(dep.id)
 print(res.md5, res.sha256)
 """
 

@@ -55,6 +55,7 @@ from ossr_images.workflows.fetch_records import (
     unsafe_key_reason,
     zenodo_source,
 )
+from ossr_images.zenodo.models import Record
 
 log = logging.getLogger("ossr_images.fetch")
 
@@ -231,7 +232,7 @@ def fetch(
 
 def _get_record(
     client: Any, ref: Any, ref_text: str, say: Notify, stack: contextlib.ExitStack
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[Record, Any]:
     """Read the record (a concept id is redirected to the latest version). A public record needs no token:
     when the server refuses the token (401, e.g. a stale ZENODO_TOKEN), the record is read without it.
     Returns the record and the client to use from then on."""
@@ -276,7 +277,7 @@ class _Options:
 
 
 def _fetch(
-    record: dict[str, Any],
+    record: Record,
     ref: Any,
     ref_text: str,
     client: Any,
@@ -285,8 +286,8 @@ def _fetch(
     say: Notify,
 ) -> FetchResult:
     dest, only, load, source_dir = opts.dest, opts.only, opts.load, opts.source_dir
-    record_id = str(record.get("id") or record.get("recid") or ref.record_id)
-    conceptdoi = record.get("conceptdoi")
+    record_id = record.id or str(ref.record_id)
+    conceptdoi = record.conceptdoi
     from_concept = record_id != str(ref.record_id) or bool(
         ref.doi and conceptdoi and ref.doi.lower() == str(conceptdoi).lower()
     )
@@ -297,18 +298,17 @@ def _fetch(
         raise InvalidInputError(
             f"record {record_id} has no files", "Check the identifier: this record has nothing to fetch."
         )
-    metadata = record.get("metadata") or {}
     result = FetchResult(
         record_id=record_id,
-        doi=record.get("doi") or metadata.get("doi"),
+        doi=record.doi,
         conceptdoi=conceptdoi,
         requested=ref_text,
         from_concept=from_concept,
         directory=Path(dest).absolute() if dest is not None else Path.cwd() / f"zenodo-{record_id}",
         files=files,
-        title=record.get("title") or metadata.get("title"),
-        version=metadata.get("version"),
-        record=dict(record),
+        title=record.title,
+        version=record.version,
+        record=dict(record.raw),
     )
     if from_concept:
         say(f"{ref_text} names all versions (a concept): fetching the latest version, record {record_id}")
@@ -714,42 +714,23 @@ def _download_one(
     dest: Path | None = None,
 ) -> None:
     """Download one file with the client into `<dest>.part` (Range resume, retries with backoff; size, md5
-    and the sha256 of the image metadata file verified before the rename to `dest`). When the client gives
-    up although the part grew, the download is resumed again, up to MAX_RESUMES times in this run."""
+    and the sha256 of the image metadata file verified before the rename to `dest`). When the retries are
+    spent although the part grew, the download is resumed again, up to MAX_RESUMES times in this run."""
     target = dest if dest is not None else f.path
     if target is None or not f.url:
         raise IntegrityError(
             f"{f.key}: the record gives no download link for this file", "Report the record to its owner."
         )
-    resumes = 0
-    fresh_retry = False
-    while True:
-        before = _part_size(target)
-        try:
-            res = client.download_file(
-                f.url, target, size=f.size, md5=f.md5, sha256=expected_sha256, progress=shared
-            )
-            break
-        except IntegrityError:
-            # a stale .part (another version of the file, left by an earlier run) fails the checksum; the
-            # client has deleted it: download once more from the start before calling the record damaged
-            if before == 0 or fresh_retry:
-                raise
-            fresh_retry = True
-            log.info("%s: the partial file left by an earlier run did not match; downloading it again", f.key)
-        except RemoteError as exc:
-            after = _part_size(target)
-            status = getattr(exc, "status", None)
-            if (
-                after <= before
-                or resumes >= MAX_RESUMES
-                or (status is not None and status < 500 and status != 429)
-            ):
-                raise
-            resumes += 1
-            log.info(
-                "download of %s stopped at %d bytes; resuming (%d/%d)", f.key, after, resumes, MAX_RESUMES
-            )
+    res = client.download_file(
+        f.url,
+        target,
+        size=f.size,
+        md5=f.md5,
+        sha256=expected_sha256,
+        progress=shared,
+        max_resumes=MAX_RESUMES,
+        restart_stale=True,
+    )
     # only what was compared counts: the md5 the record gives, the sha256 the image metadata file gives
     # (the md5 computed here is never reported as the record's)
     f.checked = [name for name, expected in (("md5", f.md5), ("sha256", expected_sha256)) if expected]
@@ -757,13 +738,6 @@ def _download_one(
     f.sha256 = res.sha256
     f.size = f.size if f.size is not None else res.size
     f.downloaded = True
-
-
-def _part_size(target: Path) -> int:
-    try:
-        return target.with_name(target.name + PART_SUFFIX).stat().st_size
-    except OSError:
-        return 0
 
 
 class _SharedProgress:

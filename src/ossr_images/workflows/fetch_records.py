@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ossr_images.errors import IntegrityError, OssrError
+from ossr_images.zenodo.models import Record, RemoteFile
 
 if TYPE_CHECKING:
     from ossr_images.workflows.fetch import FetchResult
@@ -114,33 +115,9 @@ def unsafe_key_reason(key: Any) -> str | None:
 # -------------------------------------------------------------------------------------- record reading
 
 
-def record_files(record: Mapping[str, Any]) -> list[FetchedFile]:
-    """The files of a record as Zenodo lists them (records API `files[]`; legacy `filename`/`filesize` too)."""
-    out: list[FetchedFile] = []
-    files = record.get("files") or []
-    if isinstance(files, Mapping):  # RDM JSON: files.entries{key: {...}}
-        files = list((files.get("entries") or {}).values())
-    for entry in files:
-        if not isinstance(entry, Mapping):
-            continue
-        key = entry.get("key", entry.get("filename"))
-        size = entry.get("size", entry.get("filesize"))
-        checksum = entry.get("checksum") or ""
-        md5 = checksum.split(":")[-1].lower() if isinstance(checksum, str) and checksum else None
-        links = entry.get("links") or {}
-        url = links.get("self") or links.get("content") or links.get("download")
-        if isinstance(url, str) and not url.endswith("/content") and "/files/" in url and "/api/" in url:
-            url = url.rstrip("/") + "/content"
-        out.append(
-            FetchedFile(
-                key=key,
-                path=None,
-                size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
-                md5=md5,
-                url=url,
-            )
-        )
-    return out
+def record_files(record: Record) -> list[FetchedFile]:
+    """The files of a record, none selected yet (`path` None)."""
+    return [FetchedFile(key=f.key, path=None, size=f.size, md5=f.md5, url=f.url) for f in record.files]
 
 
 def parse_tree_url(url: str) -> tuple[str, str] | None:
@@ -151,21 +128,18 @@ def parse_tree_url(url: str) -> tuple[str, str] | None:
     return m.group("repo"), m.group("ref")
 
 
-def zenodo_source(record: Mapping[str, Any]) -> tuple[str, str] | None:
+def zenodo_source(record: Record) -> tuple[str, str] | None:
     """(repository, commit) from the record's `isDerivedFrom` related identifier (a tree URL), or None."""
-    metadata = record.get("metadata") or {}
-    for rel in metadata.get("related_identifiers") or []:
-        if not isinstance(rel, Mapping):
+    for rel in record.related:
+        if rel.relation.lower() != "isderivedfrom":
             continue
-        if str(rel.get("relation", "")).lower() != "isderivedfrom":
-            continue
-        parsed = parse_tree_url(str(rel.get("identifier", "")))
+        parsed = parse_tree_url(rel.identifier)
         if parsed:
             return parsed
     return None
 
 
-def guess_image_key(files: list[FetchedFile]) -> str | None:
+def guess_image_key(files: Sequence[FetchedFile | RemoteFile]) -> str | None:
     """Without an image metadata file: the largest file whose name looks like an image archive or .sif."""
     candidates = [f for f in files if f.key.lower().endswith(_IMAGE_SUFFIXES)]
     if not candidates:
@@ -219,7 +193,7 @@ def check_provenance(result: FetchResult, rec: Any, *, image_on_disk: bool = Tru
 def compare_zenodo_link(problems: list[str], result: FetchResult, rec: Any) -> None:
     from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
 
-    zsrc = zenodo_source(result.record)
+    zsrc = zenodo_source(Record.from_json(result.record))  # FetchResult keeps the JSON it reports
     if zsrc is None:
         problems.append(
             f"the Zenodo record has no isDerivedFrom source link, but {IMAGE_RECORD_KEY} names "
