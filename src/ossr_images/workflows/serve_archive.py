@@ -249,9 +249,11 @@ def _describe_docker(path: Path, members: dict[str, _Member], image: ServedImage
         docker_type, oci_type = _LAYER_TYPES[compression]
         docker_layers.append({"mediaType": docker_type, "size": member.size, "digest": digest})
         oci_layers.append({"mediaType": oci_type, "size": member.size, "digest": digest})
+    # OCI first: a client that accepts both gets the OCI manifest (skopeo and podman then keep the config's
+    # bytes, so the image ID, as they are); Docker schema 2 for clients that ask only for it
     for media, config_type, layers in (
-        (MT_DOCKER_MANIFEST, MT_DOCKER_CONFIG, docker_layers),
         (MT_OCI_MANIFEST, MT_OCI_CONFIG, oci_layers),
+        (MT_DOCKER_MANIFEST, MT_DOCKER_CONFIG, docker_layers),
     ):
         if media == MT_DOCKER_MANIFEST and any(
             lay["mediaType"].startswith("application/vnd.oci") for lay in layers
