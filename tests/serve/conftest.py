@@ -84,10 +84,11 @@ def built_images(docker_engine, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def record_files(
-    archive: Path, *, version: str = "1.0.0", label_commit: str | None = None
+    archive: Path, *, version: str = "1.0.0", claim_commit: str | None = None
 ) -> dict[str, bytes | Path]:
-    """The files of an image record for `archive`: the archive and its image metadata file (naming REPO at
-    COMMIT; `label_commit` makes the recorded labels disagree, as a tampered record would)."""
+    """The files of an image record for `archive`: the archive and its image metadata file naming REPO at
+    COMMIT, or at `claim_commit` (labels recorded in the file included), which the archive's own labels then
+    contradict, as in a record whose image was swapped."""
     from ossr_images.images.inspect import inspect_image
 
     info = inspect_image(archive)
@@ -96,9 +97,11 @@ def record_files(
         while chunk := fh.read(1 << 20):
             data_md5.update(chunk)
     labels = dict(info.labels)
+    if claim_commit:
+        labels["org.opencontainers.image.revision"] = claim_commit
     doc = build_image_record(
         repository=REPO,
-        commit=label_commit or COMMIT,
+        commit=claim_commit or COMMIT,
         version=version,
         file_name=archive.name,
         size=archive.stat().st_size,
@@ -120,24 +123,42 @@ def client(standin):
         yield c
 
 
-@pytest.fixture
-def publish(client):
-    """publish(archive, version=..., commit=...) -> the published record (records API JSON)."""
+class Publisher:
+    """Publishes image records on the stand-in: `publisher(archive, version=...)` for an archive (its image
+    metadata file is made here), `publisher.raw(files)` for ready files; `after=` makes a new version."""
 
-    def run(
+    def __init__(self, client: Any, standin: Any) -> None:
+        self.client = client
+        self.standin = standin
+
+    def __call__(
+        self,
         archive: Path,
         *,
         version: str = "1.0.0",
-        commit: str = COMMIT,
-        label_commit: str | None = None,
+        claim_commit: str | None = None,
+        zenodo_commit: str | None = None,
         after: dict | None = None,
     ) -> dict[str, Any]:
-        files = record_files(archive, version=version, label_commit=label_commit)
-        if after is not None:
-            return publish_new_version(client, after, files, version=version)
-        return publish_record(client, files, version=version, commit=commit)
+        files = record_files(archive, version=version, claim_commit=claim_commit)
+        return self.raw(files, after=after, version=version, commit=zenodo_commit or claim_commit or COMMIT)
 
-    return run
+    def raw(
+        self,
+        files: dict[str, bytes | Path],
+        *,
+        after: dict | None = None,
+        version: str = "1.0.0",
+        commit: str = COMMIT,
+    ) -> dict[str, Any]:
+        if after is not None:
+            return publish_new_version(self.client, after, files, version=version)
+        return publish_record(self.client, files, version=version, commit=commit)
+
+
+@pytest.fixture
+def publish(client, standin) -> Publisher:
+    return Publisher(client, standin)
 
 
 class CountingFaults(Faults):

@@ -208,6 +208,8 @@ def _integrity_check(message: str) -> str:
     lowered = message.lower()
     for word, check in (
         ("provenance", "provenance"),
+        ("is not valid", "image-metadata"),
+        ("does not validate", "image-metadata"),
         ("md5", "md5"),
         ("sha256", "sha256"),
         ("unsafe file name", "file-keys"),
