@@ -274,7 +274,7 @@ class Registry:
         with self._guard:
             self._images.pop(served.record_id, None)
             self._verified = {v for v in self._verified if v[0] != served.record_id}
-        self.cache.forget(served.record_id)
+        self.cache.discard(served.record_id)
 
     # ------------------------------------------------------------------------------------- preparation
 
