@@ -150,10 +150,11 @@ class Publisher:
         after: dict | None = None,
         version: str = "1.0.0",
         commit: str = COMMIT,
+        repository: str = REPO,
     ) -> dict[str, Any]:
         if after is not None:
             return publish_new_version(self.client, after, files, version=version)
-        return publish_record(self.client, files, version=version, commit=commit)
+        return publish_record(self.client, files, version=version, commit=commit, repository=repository)
 
 
 @pytest.fixture

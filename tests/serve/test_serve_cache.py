@@ -57,7 +57,9 @@ def test_a_cached_blob_that_changed_aborts_the_response_and_is_fetched_again(
 
 def test_least_recently_used_records_are_evicted(publish, standin, tmp_path: Path) -> None:
     first = publish.raw(image_files(tmp_path / "a", payload=b"a" * 200_000))
-    second = publish.raw(image_files(tmp_path / "b", version="2.0.0", payload=b"b" * 200_000), version="2.0.0")
+    second = publish.raw(
+        image_files(tmp_path / "b", version="2.0.0", payload=b"b" * 200_000), version="2.0.0"
+    )
     server = start_serve(standin.api_url, tmp_path / "cache", tmp_path / "serve.log", "--cache-size", "300KB")
     try:
         _manifest(server.url, f"records/{first['id']}")
@@ -68,7 +70,9 @@ def test_least_recently_used_records_are_evicted(publish, standin, tmp_path: Pat
         assert f"evicted record {first['id']}" in server.log()
         # and it comes back when asked for
         again = _manifest(server.url, f"records/{first['id']}")
-        blob = requests.get(f"{server.url}/v2/records/{first['id']}/blobs/{again['config']['digest']}", timeout=30)
+        blob = requests.get(
+            f"{server.url}/v2/records/{first['id']}/blobs/{again['config']['digest']}", timeout=30
+        )
         assert blob.status_code == 200
     finally:
         stop_serve(server)
@@ -78,7 +82,12 @@ def test_allow_rules_and_json_log(publish, standin, tmp_path: Path) -> None:
     allowed = publish.raw(image_files(tmp_path / "a"))
     other = publish.raw(image_files(tmp_path / "b"))
     server = start_serve(
-        standin.api_url, tmp_path / "cache", tmp_path / "serve.log", "--allow", f"record:{allowed['id']}", "--json-log"
+        standin.api_url,
+        tmp_path / "cache",
+        tmp_path / "serve.log",
+        "--allow",
+        f"record:{allowed['id']}",
+        "--json-log",
     )
     try:
         _manifest(server.url, f"records/{allowed['id']}")
@@ -100,7 +109,9 @@ def test_allow_rule_grammar() -> None:
     from ossr_images.workflows.serve_registry import AllowRule, parse_allow
     from ossr_images.workflows.serve_source import RecordInfo
 
-    rec = RecordInfo("12", "11", "10.5281/zenodo.12", "10.5281/zenodo.11", "1.0", ("escape2020",), True, "", (), 0)
+    rec = RecordInfo(
+        "12", "11", "10.5281/zenodo.12", "10.5281/zenodo.11", "1.0", ("escape2020",), True, "", (), 0
+    )
     assert parse_allow("community:escape2020").matches(rec)
     assert not parse_allow("community:other").matches(rec)
     assert parse_allow("doi:10.5281").matches(rec)
