@@ -682,6 +682,13 @@ def bench_e2e(ctx: Ctx) -> None:
         row.note = "with provenance checks + md5/sha256 verification (donodo has neither)"
 
 
+def bench_serve(ctx: Ctx) -> None:
+    """7: docker pull from `ossr-images serve` vs a local docker-registry (see serve_case.py)."""
+    from .serve_case import bench_serve as run_serve_bench
+
+    run_serve_bench(ctx)
+
+
 BENCHES = {
     "upload": bench_upload,
     "download": bench_download,
@@ -689,4 +696,5 @@ BENCHES = {
     "hashing": bench_hashing,
     "export": bench_export,
     "e2e": bench_e2e,
+    "serve": bench_serve,
 }
