@@ -123,3 +123,32 @@ def test_allow_rule_grammar() -> None:
     for bad in ("escape2020", "user:x", "record:abc", "doi:"):
         with pytest.raises(InvalidInputError):
             parse_allow(bad)
+
+
+def test_sigterm_lets_a_pull_in_flight_finish(publish, standin, tmp_path: Path) -> None:
+    import hashlib
+    import signal
+    import time
+
+    record = publish.raw(image_files(tmp_path / "src", payload=b"z" * 48_000_000))
+    server = start_serve(standin.api_url, tmp_path / "cache", tmp_path / "serve.log")
+    try:
+        manifest = _manifest(server.url, f"records/{record['id']}")
+        layer = max(manifest["layers"], key=lambda lay: lay["size"])
+        resp = requests.get(
+            f"{server.url}/v2/records/{record['id']}/blobs/{layer['digest']}", stream=True, timeout=30
+        )
+        chunks = resp.iter_content(65536)
+        got = [next(chunks)]
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert server.proc.poll() is None, "serve exited with a pull in flight"  # 48 MB do not fit in buffers
+        got.extend(chunks)  # the rest still arrives
+        body = b"".join(got)
+        assert len(body) == layer["size"]
+        assert "sha256:" + hashlib.sha256(body).hexdigest() == layer["digest"]
+        assert server.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        if server.proc.poll() is None:
+            stop_serve(server)
+    assert "Shutting down" in server.log()

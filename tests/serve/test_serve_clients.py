@@ -175,3 +175,121 @@ def test_eight_concurrent_pulls_download_the_archive_once(
             ).read_text()
         )
         assert manifest["config"]["digest"] == image.image_id
+
+
+@pytest.mark.skopeo
+@pytest.mark.docker
+def test_docker_pull_of_an_oci_archive(built_images, publish, serve, tmp_path: Path) -> None:
+    """An OCI image-layout archive (skopeo's oci-archive): its manifest is served as archived."""
+    from ossr_images.images.inspect import inspect_image
+
+    oci = tmp_path / "hello-oci.tar"
+    made = run(["skopeo", "copy", f"docker-archive:{built_images['hello'].archive}", f"oci-archive:{oci}"])
+    assert made.returncode == 0, made.stderr
+    info = inspect_image(oci)
+    assert info.format == "oci-archive"
+    record = publish(oci)
+    head = requests.head(f"{serve.url}/v2/records/{record['id']}/manifests/latest", timeout=60)
+    assert head.headers["Docker-Content-Digest"] == info.manifest_digest  # taken as is: same digest
+    assert _pull(serve, f"records/{record['id']}:latest") == info.image_id
+    res = run(["docker", "run", "--rm", "--network", "none", f"{serve.host}/records/{record['id']}:latest"])
+    assert res.stdout.strip() == "hello from serve", res.stderr
+
+
+def _multi_platform_archive(oci: Path, out: Path) -> tuple[str, str]:
+    """An OCI archive whose index.json names one image index with an amd64 and an arm64 manifest (the
+    arm64 one differs by its config's architecture). Returns (index digest, amd64 config digest)."""
+    import hashlib
+    import io
+    import tarfile
+
+    blobs: dict[str, bytes] = {}
+    with tarfile.open(oci) as tar:
+        for m in tar.getmembers():
+            if m.isfile():
+                blobs[m.name.removeprefix("./")] = tar.extractfile(m).read()  # type: ignore[union-attr]
+    index = json.loads(blobs["index.json"])
+    manifest_digest = index["manifests"][0]["digest"]
+    manifest = json.loads(blobs[f"blobs/sha256/{manifest_digest.split(':')[1]}"])
+    config = json.loads(blobs[f"blobs/sha256/{manifest['config']['digest'].split(':')[1]}"])
+
+    def add(data: bytes) -> str:
+        hexd = hashlib.sha256(data).hexdigest()
+        blobs[f"blobs/sha256/{hexd}"] = data
+        return f"sha256:{hexd}"
+
+    arm_config = json.dumps({**config, "architecture": "arm64"}).encode()
+    arm_manifest = json.dumps(
+        {**manifest, "config": {**manifest["config"], "digest": add(arm_config), "size": len(arm_config)}}
+    ).encode()
+    mt = "application/vnd.oci.image.manifest.v1+json"
+    amd_size = len(blobs[f"blobs/sha256/{manifest_digest.split(':')[1]}"])
+    nested = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": mt,
+                    "digest": manifest_digest,
+                    "size": amd_size,
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                },
+                {
+                    "mediaType": mt,
+                    "digest": add(arm_manifest),
+                    "size": len(arm_manifest),
+                    "platform": {"os": "linux", "architecture": "arm64"},
+                },
+            ],
+        }
+    ).encode()
+    nested_digest = add(nested)
+    blobs["index.json"] = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "digest": nested_digest,
+                    "size": len(nested),
+                }
+            ],
+        }
+    ).encode()
+    with tarfile.open(out, "w") as tar:
+        for name, data in sorted(blobs.items()):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
+    return nested_digest, manifest["config"]["digest"]
+
+
+@pytest.mark.skopeo
+@pytest.mark.docker
+def test_a_multi_platform_index_is_served_as_an_index(built_images, publish, serve, tmp_path: Path) -> None:
+    oci = tmp_path / "hello-oci.tar"
+    assert (
+        run(
+            ["skopeo", "copy", f"docker-archive:{built_images['hello'].archive}", f"oci-archive:{oci}"]
+        ).returncode
+        == 0
+    )
+    multi = tmp_path / "multi.tar"
+    index_digest, amd64_config = _multi_platform_archive(oci, multi)
+    record = publish(multi)
+    resp = requests.get(f"{serve.url}/v2/records/{record['id']}/manifests/latest", timeout=60)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["Content-Type"] == "application/vnd.oci.image.index.v1+json"
+    assert resp.headers["Docker-Content-Digest"] == index_digest
+    raw = run(
+        [
+            "skopeo",
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            f"docker://{serve.host}/records/{record['id']}:latest",
+        ]
+    )
+    assert len(json.loads(raw.stdout)["manifests"]) == 2, raw.stderr
+    assert _pull(serve, f"records/{record['id']}:latest") == amd64_config  # docker picks this machine's
