@@ -13,42 +13,21 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ossr_images.errors import IntegrityError, InvalidInputError, OssrError, RemoteError
-from ossr_images.workflows.serve_archive import BlobLocation, Manifest, ServedImage, describe_archive
-from ossr_images.workflows.serve_cache import Cache, CachedImage
-from ossr_images.workflows.serve_source import (
-    RecordInfo,
-    RecordNotFound,
-    RecordRefused,
-    ZenodoSource,
-    record_id_of_doi,
-)
+from ossr_images.errors import InvalidInputError, RemoteError
+from ossr_images.workflows.serve_archive import BlobLocation, Manifest, ServedImage
+from ossr_images.workflows.serve_cache import Cache
+from ossr_images.workflows.serve_errors import RegistryError
+from ossr_images.workflows.serve_prepare import Preparer
+from ossr_images.workflows.serve_source import RecordInfo, RecordNotFound, ZenodoSource, record_id_of_doi
 
 log = logging.getLogger("ossr_images.serve")
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 RECORD_TTL = 60.0  # seconds a concept's latest version and version list are trusted
-REFUSAL_TTL = 300.0  # seconds a refused record is not fetched again
-MAX_IMAGES = 256  # prepared images kept in memory (small: manifests and blob offsets)
-
-
-class RegistryError(OssrError):
-    """An answer of the registry API other than success: `code` is the OCI error code (NAME_UNKNOWN,
-    MANIFEST_UNKNOWN, BLOB_UNKNOWN, DENIED, UNAVAILABLE, ...), `detail` says why; `check` names the failed
-    verification for the log line (None when nothing failed)."""
-
-    def __init__(
-        self, code: str, message: str, detail: str | None = None, *, check: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.detail = detail
-        self.check = check
 
 
 @dataclass(frozen=True)
@@ -109,9 +88,7 @@ class Registry:
         self._guard = threading.Lock()
         self._records: dict[str, tuple[float, RecordInfo]] = {}
         self._versions: dict[str, tuple[float, list[RecordInfo]]] = {}
-        self._images: OrderedDict[str, tuple[RecordInfo, ServedImage]] = OrderedDict()
-        self._refused: dict[str, tuple[float, RegistryError]] = {}
-        self._verified: set[tuple[str, str]] = set()
+        self.preparer = Preparer(source, cache)
 
     # ------------------------------------------------------------------------------------------- names
 
@@ -243,146 +220,24 @@ class Registry:
     def _candidates(self, name: RepoName) -> Iterable[ServedImage]:
         """Prepared images of the name's concept (no download), then the name's latest version."""
         record = self.resolve(name)
-        with self._guard:
-            prepared = [
-                served
-                for info, served in self._images.values()
-                if info.record_id == record.record_id
-                or (record.concept_id is not None and info.concept_id == record.concept_id)
-            ]
+        prepared = self.preparer.prepared(record)
         yield from prepared
         latest = self.image(record)
         if all(latest is not p for p in prepared):
             yield latest
 
+    def image(self, record: RecordInfo) -> ServedImage:
+        """The record's image, fetched and verified once (see serve_prepare.Preparer)."""
+        return self.preparer.image(record)
+
     def is_verified(self, served: ServedImage, digest: str) -> bool:
-        with self._guard:
-            return (served.record_id, digest) in self._verified
+        return self.preparer.is_verified(served, digest)
 
     def mark_verified(self, served: ServedImage, digest: str) -> None:
-        with self._guard:
-            self._verified.add((served.record_id, digest))
+        self.preparer.mark_verified(served, digest)
 
     def blob_failed(self, served: ServedImage, digest: str, why: str) -> None:
-        """A cached blob failed its digest check: forget the record so that it is fetched again."""
-        log.error(
-            "record %s: blob %s failed its check (%s); the record will be fetched again",
-            served.record_id,
-            digest,
-            why,
-        )
-        with self._guard:
-            self._images.pop(served.record_id, None)
-            self._verified = {v for v in self._verified if v[0] != served.record_id}
-        self.cache.discard(served.record_id)
-
-    # ------------------------------------------------------------------------------------- preparation
-
-    def image(self, record: RecordInfo) -> ServedImage:
-        """The served image of a record: fetched, verified and indexed once, whatever the number of
-        concurrent pulls (a lock per record). Raises DENIED for a record that fails a check."""
-        rid = record.record_id
-        ready = self._ready(rid)
-        if ready is not None:
-            return ready
-        with self.cache.lock(rid):
-            ready = self._ready(rid)
-            if ready is not None:
-                return ready
-            with self._guard:
-                refused = self._refused.get(rid)
-            if refused and time.monotonic() - refused[0] < REFUSAL_TTL:
-                raise refused[1]
-            try:
-                served = self._prepare(record)
-            except RegistryError as exc:
-                if exc.code == "DENIED":
-                    with self._guard:
-                        self._refused[rid] = (time.monotonic(), exc)
-                raise
-            with self._guard:
-                self._images[rid] = (record, served)
-                while len(self._images) > MAX_IMAGES:
-                    self._images.popitem(last=False)
-            return served
-
-    def _ready(self, rid: str) -> ServedImage | None:
-        with self._guard:
-            hit = self._images.get(rid)
-        if hit is None:
-            return None
-        if self.cache.load(rid) is None:  # evicted, or forgotten after a failed check
-            with self._guard:
-                self._images.pop(rid, None)
-            return None
-        with self._guard:
-            self._images.move_to_end(rid)
-        return hit[1]
-
-    def _prepare(self, record: RecordInfo) -> ServedImage:
-        rid = record.record_id
-        cached = self.cache.load(rid)
-        if cached is None:
-            self.cache.evict(keep=rid, incoming=record.total_size)
-            folder = self.cache.folder(rid)
-            started = time.monotonic()
-            log.info("record %s: fetching its image into %s", rid, folder)
-            try:
-                fetched = self.source.fetch_image(rid, folder)
-                path = (
-                    fetched.path
-                    if fetched.image_format == "sif"
-                    else self.cache.decompress(fetched.path, folder)
-                )
-            except RecordRefused as exc:
-                self.cache.discard(rid)
-                log.warning("record %s refused: check %s failed: %s", rid, exc.check, exc.message)
-                raise RegistryError(
-                    "DENIED",
-                    f"record {rid} is not served: check {exc.check} failed",
-                    exc.message,
-                    check=exc.check,
-                ) from None
-            except RemoteError as exc:
-                log.warning("record %s: fetching failed: %s", rid, exc.message)
-                raise RegistryError(
-                    "UNAVAILABLE", f"record {rid} cannot be fetched from Zenodo now", exc.message
-                ) from None
-            cached = CachedImage(
-                record_id=rid,
-                path=path,
-                image_format=fetched.image_format,
-                image_id=fetched.image_id,
-                archive_sha256=fetched.sha256,
-                archive_key=fetched.key,
-                version=fetched.version,
-                repository=fetched.repository,
-                commit=fetched.commit,
-            )
-            served = self._describe(cached)
-            self.cache.store(cached)
-            log.info(
-                "record %s: verified (md5, sha256, provenance) and ready in %.1f s: %s at %s",
-                rid,
-                time.monotonic() - started,
-                cached.repository,
-                cached.commit,
-            )
-            return served
-        return self._describe(cached)
-
-    def _describe(self, cached: CachedImage) -> ServedImage:
-        try:
-            return describe_archive(cached.path, cached.image_format, cached.record_id, cached.image_id)
-        except (IntegrityError, InvalidInputError) as exc:
-            self.cache.discard(cached.record_id)
-            log.warning("record %s refused: check archive failed: %s", cached.record_id, exc.message)
-            raise RegistryError(
-                "DENIED",
-                f"record {cached.record_id} is not served: check archive failed",
-                exc.message,
-                check="archive",
-            ) from None
+        self.preparer.blob_failed(served, digest, why)
 
 
 __all__ = [
