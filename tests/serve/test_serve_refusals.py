@@ -283,3 +283,19 @@ def test_tags_list_pagination(publish, serve, tmp_path: Path) -> None:
     assert page.headers["Link"] == f'</v2/{name}/tags/list?n=2&last=1.1.0>; rel="next"'
     page2 = requests.get(url, params={"n": 2, "last": "1.1.0"}, timeout=30)
     assert page2.json()["tags"] == ["2.0.0", "latest"] and "Link" not in page2.headers
+
+
+def test_a_record_without_image_metadata_file_is_refused_without_a_download(
+    publish, serve, counting, tmp_path: Path
+) -> None:
+    from fetch.records import image_files
+    from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
+
+    files = image_files(tmp_path / "src")
+    del files[IMAGE_RECORD_KEY]
+    record = publish.raw(files)
+    resp = requests.get(f"{serve.url}/v2/records/{record['id']}/manifests/latest", timeout=30)
+    assert resp.status_code == 403
+    [err] = _errors(resp)
+    assert err["code"] == "DENIED" and IMAGE_RECORD_KEY in err["message"], err
+    assert counting.count(rf"/records/{record['id']}/files/") == 0  # nothing was downloaded

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ossr_images.errors import InvalidInputError, RemoteError
+from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
 from ossr_images.workflows.serve_archive import BlobLocation, Manifest, ServedImage
 from ossr_images.workflows.serve_cache import Cache
 from ossr_images.workflows.serve_errors import RegistryError
@@ -136,6 +137,14 @@ class Registry:
                 f"record {record.record_id} is not served: {record.access_note}",
                 "only public records are served",
                 check="access",
+            )
+        if IMAGE_RECORD_KEY not in record.file_keys:  # refused before any download
+            raise RegistryError(
+                "DENIED",
+                f"record {record.record_id} is not served: it has no {IMAGE_RECORD_KEY}, so its provenance "
+                "cannot be checked",
+                "serve only serves records published by ossr-images",
+                check="image-metadata",
             )
         if self.rules and not any(rule.matches(record) for rule in self.rules):
             raise RegistryError(
