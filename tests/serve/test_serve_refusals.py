@@ -299,3 +299,21 @@ def test_a_record_without_image_metadata_file_is_refused_without_a_download(
     [err] = _errors(resp)
     assert err["code"] == "DENIED" and IMAGE_RECORD_KEY in err["message"], err
     assert counting.count(rf"/records/{record['id']}/files/") == 0  # nothing was downloaded
+
+
+def test_zenodo_unreachable_is_503_unavailable(tmp_path: Path) -> None:
+    import socket
+
+    from serve.conftest import start_serve, stop_serve
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    server = start_serve(f"http://127.0.0.1:{dead}/api", tmp_path / "cache", tmp_path / "serve.log")
+    try:
+        resp = requests.get(f"{server.url}/v2/records/1/manifests/latest", timeout=120)
+        assert resp.status_code == 503, resp.text
+        [err] = _errors(resp)
+        assert err["code"] == "UNAVAILABLE" and resp.headers["Retry-After"] == "30"
+    finally:
+        stop_serve(server)

@@ -36,6 +36,8 @@ def error_response(
         "Content-Length": str(len(body)),
         **(headers or {}),
     }
+    if code == "UNAVAILABLE":  # Zenodo could not be reached: clients and proxies may try again
+        all_headers.setdefault("Retry-After", "30")
     return Response(
         b"" if head else body,
         status_code=STATUS.get(code, 500),
