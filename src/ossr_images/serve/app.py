@@ -2,8 +2,9 @@
 Specification v1.1. Push, delete and upload routes answer 405 UNSUPPORTED.
 
 Blocking work (Zenodo, the first download of an image, file reads and hashing) runs on worker threads; blobs
-are streamed in 1 MiB chunks out of the cached archive by byte range and hashed as they pass: the last chunk
-is held back until the whole blob matched its digest, so a mismatch aborts the response before it completes.
+are streamed in 512 KiB chunks out of the cached archive by byte range and hashed as they pass: the last
+chunk is sent only when the whole blob matched its digest, so a mismatch aborts the response before it
+completes.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ log = logging.getLogger("ossr_images.serve")
 access_log = logging.getLogger("ossr_images.serve.access")
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
-CHUNK = 1024 * 1024
+CHUNK = 512 * 1024  # per response in flight: one chunk read, at most one in the transport's buffer
 MAX_TAGS_PAGE = 1000
 PUSH_METHODS = ("PUT", "POST", "PATCH", "DELETE")
 
@@ -205,28 +206,23 @@ class _Handler:
             try:
                 hasher = hashlib.sha256() if verify else None
                 done = 0
-                held: bytes | None = None
                 while done < length:
                     size = min(CHUNK, length - done)
                     chunk = await anyio.to_thread.run_sync(
                         _read_chunk, fd, size, loc.offset + start + done, hasher, limiter=self.reads
                     )
                     done += len(chunk)
-                    if held is not None:
-                        yield held
-                    held = chunk
-                if hasher is not None:
-                    got = "sha256:" + hasher.hexdigest()
-                    if got != loc.digest:
-                        await self._call(
-                            self.registry.blob_failed, served, loc.digest, f"its bytes hash to {got}"
-                        )
-                        raise BlobMismatch(
-                            f"record {served.record_id}: blob {loc.digest} hashes to {got}; response aborted"
-                        )
-                    self.registry.mark_verified(served, loc.digest)
-                if held is not None:
-                    yield held
+                    if done >= length and hasher is not None:  # the last chunk: sent only if all matched
+                        got = "sha256:" + hasher.hexdigest()
+                        if got != loc.digest:
+                            await self._call(
+                                self.registry.blob_failed, served, loc.digest, f"its bytes hash to {got}"
+                            )
+                            raise BlobMismatch(
+                                f"record {served.record_id}: blob {loc.digest} hashes to {got}; response aborted"
+                            )
+                        self.registry.mark_verified(served, loc.digest)
+                    yield chunk
             finally:
                 os.close(fd)
 
