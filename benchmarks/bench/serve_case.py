@@ -91,6 +91,24 @@ def _pull(ref: str, image_id: str) -> Run:
     return r
 
 
+CLIENTS = 16
+
+
+def _concurrent_gets(host: str, rid: str, serve: _Proc) -> tuple[Run, int | None]:
+    """CLIENTS concurrent `curl` GETs of the image's largest blob (to /dev/null), timed together; serve's
+    VmHWM afterwards."""
+    manifest = requests.get(
+        f"http://{host}/v2/records/{rid}/manifests/latest",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        timeout=60,
+    ).json()
+    layer = max(manifest["layers"], key=lambda lay: lay["size"])
+    url = f"http://{host}/v2/records/{rid}/blobs/{layer['digest']}"
+    script = " ".join(f"curl -sf -o /dev/null {url} &" for _ in range(CLIENTS)) + " wait"
+    r = run(script, shell=True).check()
+    return r, _proc_status(serve.proc.pid).get("VmHWM")
+
+
 def bench_serve(ctx) -> None:  # type: ignore[no-untyped-def]
     """docker pull from serve (warm, cold) vs a local docker-registry, and serve's peak RSS."""
     from .cases import _json_out, _need_ossr, _record_id, _row, archive, fresh_env, publish_argv
@@ -139,6 +157,7 @@ def bench_serve(ctx) -> None:  # type: ignore[no-untyped-def]
                 for runs, r in order:
                     runs.append(_pull(r, image_id))
             rss = _proc_status(serve.proc.pid).get("VmHWM")
+            many, many_rss = _concurrent_gets(host, rid, serve)
         b = ctx.add(_row("serve", "docker pull from docker-registry", size, base, note="baseline"))
         w = ctx.add(_row("serve", "docker pull from ossr-images serve (warm)", size, warm))
         w.ratio, w.ratio_of = b.seconds / w.seconds, "registry"
@@ -149,6 +168,19 @@ def bench_serve(ctx) -> None:  # type: ignore[no-untyped-def]
         c.note = (
             f"empty cache: fetch from the stand-in (md5, sha256, provenance) then pull; "
             f"ossr-images fetch alone {fetch.seconds:.2f}s, + warm pull = {composite:.2f}s"
+        )
+        m = ctx.add(
+            _row("serve", f"{CLIENTS} concurrent curl GETs of the layer blob", size * CLIENTS, [many])
+        )
+        m.note = "total bytes sent by serve, each blob's sha256 checked while sent"
+        ctx.add(
+            Row(
+                bench="serve",
+                tool=f"ossr-images serve (server process, {CLIENTS} concurrent GETs)",
+                size=size,
+                maxrss_kib=many_rss,
+                note="peak RSS (VmHWM) after the concurrent GETs: goal < 100 MB",
+            )
         )
         ctx.add(
             Row(
