@@ -17,10 +17,32 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def _sif_record(publish) -> tuple[dict, Path]:
-    from fetch.test_fetch_engines import _sif_files
+    """A record around the small real .sif fixture; its labels name the source."""
+    from fetch.records import COMMIT, REPO
+    from ossr_images.images.inspect import inspect_image
+    from ossr_images.metadata.image_record import IMAGE_RECORD_KEY, build_image_record, dump_image_record
 
-    files, repo, commit = _sif_files()
-    return publish.raw(files, commit=commit, repository=repo), DATA / "hello.sif"
+    sif = DATA / "hello.sif"
+    labels = dict(inspect_image(sif).labels)
+    repo = labels.get("org.opencontainers.image.source", REPO)
+    commit = labels.get("org.opencontainers.image.revision", COMMIT)
+    data = sif.read_bytes()
+    doc = build_image_record(
+        repository=repo,
+        commit=commit,
+        version="1.0.0",
+        file_name="hello.sif",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        image_format="sif",
+        labels={
+            **labels,
+            "org.opencontainers.image.source": repo,
+            "org.opencontainers.image.revision": commit,
+        },
+    )
+    files = {"hello.sif": sif, IMAGE_RECORD_KEY: dump_image_record(doc)}
+    return publish.raw(files, commit=commit, repository=repo), sif
 
 
 def test_a_sif_is_an_oras_artifact(publish, serve) -> None:
