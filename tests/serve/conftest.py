@@ -253,14 +253,16 @@ def serve(standin, tmp_path: Path, docker_engine_optional) -> Iterator[ServeProc
         standin.api_url, tmp_path / "serve-cache", tmp_path / "serve.log", env={"ZENODO_TOKEN": TEST_TOKEN}
     )
     yield server
-    code = stop_serve(server)
-    # uvicorn finishes the requests in flight, then ends by the signal it received (as a shell expects)
-    assert code in (0, -signal.SIGTERM), server.log()
-    assert "Finished server process" in server.log()
-    assert TEST_TOKEN not in server.log()
-    if docker_engine_optional is not None:
-        for ref in server.images:
-            docker_engine_optional.remove(ref, force=True)
+    try:
+        code = stop_serve(server)
+        # uvicorn finishes the requests in flight, then ends by the signal it received (as a shell expects)
+        assert code in (0, -signal.SIGTERM), server.log()
+        assert "Finished server process" in server.log()
+        assert TEST_TOKEN not in server.log()
+    finally:
+        if docker_engine_optional is not None:
+            for ref in server.images:
+                docker_engine_optional.remove(ref, force=True)
 
 
 @pytest.fixture
