@@ -718,6 +718,13 @@ def bench_diff(ctx: Ctx) -> None:
     )
 
 
+def bench_serve(ctx: Ctx) -> None:
+    """8: docker pull from `ossr-images serve` vs a local docker-registry (see serve_case.py)."""
+    from .serve_case import bench_serve as run_serve_bench
+
+    run_serve_bench(ctx)
+
+
 BENCHES = {
     "upload": bench_upload,
     "download": bench_download,
@@ -726,4 +733,5 @@ BENCHES = {
     "export": bench_export,
     "e2e": bench_e2e,
     "diff": bench_diff,
+    "serve": bench_serve,
 }
