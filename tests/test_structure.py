@@ -33,6 +33,7 @@ _CLICK = "a click command receives one parameter per command-line option"
 LONG_SIGNATURES_ALLOWED: dict[str, str] = {
     "ossr_images.cli.fetch_cmd:fetch": _CLICK,
     "ossr_images.cli.publish_cmd:publish": _CLICK,
+    "ossr_images.cli.serve_cmd:serve": _CLICK,
     "ossr_images.cli.build_cmd:build_singularity_cmd": _CLICK,
     "ossr_images.cli.build_cmd:_dockerfile_command.command": _CLICK,
     "ossr_images.images.docker_engine:DockerEngine.build": "docker build's options as keywords",
