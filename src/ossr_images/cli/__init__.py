@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("ossr_images.cli.fetch_cmd", "fetch"),
     "search": ("ossr_images.cli.search_cmd", "search"),
     "diff": ("ossr_images.cli.diff_cmd", "diff"),
+    "reproduce": ("ossr_images.cli.reproduce_cmd", "reproduce"),
     "local-zenodo": ("ossr_images.cli.local_zenodo_cmd", "local_zenodo"),
     "demo": ("ossr_images.cli.demo_cmd", "demo"),
 }
