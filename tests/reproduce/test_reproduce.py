@@ -162,6 +162,7 @@ def test_local_image_file_with_its_build_record(build_project: BuildProject, tmp
     # makes the same layers
     assert doc["verdict"] == "identical" and doc["reason"] == "same layer digests"
     assert doc["rebuilt"]["image_id"] != doc["record"]["image_id"]
+    assert "the record has no build section: rebuilt as --recipe describes it" in doc["notes"]
 
 
 def test_bad_input(zenodo_env, build_project: BuildProject, tmp_path: Path):
@@ -185,6 +186,14 @@ def test_bad_input(zenodo_env, build_project: BuildProject, tmp_path: Path):
     assert (busy / "keep.txt").read_text() == "mine\n"
     status, doc = reproduce(str(unlabelled), "--engine", "podman")
     assert status == 2
+    labelled = tmp_path / "labelled.tar"
+    labels = {
+        "org.opencontainers.image.source": "https://github.com/escape2020/ossr-build-test",
+        "org.opencontainers.image.revision": build_project.commit,
+    }
+    write_docker_archive(labelled, labels=labels, tag="labelled:1", files={"a": b"a"})
+    status, doc = reproduce(str(labelled), "--engine", "apptainer", "--recipe", "Dockerfile")
+    assert status == 1 and "Apptainer is not supported" in doc["error"]["message"]
 
 
 @pytest.mark.usefixtures("git_maps_repo")

@@ -156,18 +156,13 @@ def _run(
     local = Path(request.ref)
     if local.is_file():
         archived = _read_local(local)
+        _refuse_apptainer(archived, request.engine)  # before the clone
     else:
         archived = _fetch_record(request, work, say)
     checkout = archived.checkout or clone_source(archived.repository, archived.commit, work / "source", say)
     build = _build_record(archived, request.override, checkout)
     engine = request.engine or build.builder
-    if engine == "apptainer" or _is_sif(archived.path):
-        raise InvalidInputError(
-            f"{archived.path.name}: reproducing an Apptainer image is not supported yet (the comparison reads "
-            "Docker and OCI archives only)",
-            hint="Rebuild it with `ossr-images build singularity` and compare the definition files; "
-            "docs/reproducibility.md says what Apptainer can make identical.",
-        )
+    _refuse_apptainer(archived, engine)
     say(f"Rebuilding {build.recipe} at {archived.commit[:12]} with {engine}...")
     rebuilt = rebuild(build, checkout, work / "rebuild", engine, log=log, progress=progress)
     try:
@@ -178,7 +173,26 @@ def _run(
             forget(rebuilt)
         except Exception as exc:  # noqa: BLE001 - a tag left behind does not change the verdict
             rebuilt.notes.append(f"could not remove the rebuilt image's tag {rebuilt.tag}: {exc}")
-    return ReproduceResult(archived, rebuilt, diff, build, work, list(rebuilt.notes))
+    notes = list(rebuilt.notes)
+    if build.builder == rebuilt.engine and build.builder_version not in (None, rebuilt.engine_version):
+        notes.append(
+            f"built with {build.builder} {build.builder_version}, rebuilt with {rebuilt.engine} "
+            f"{rebuilt.engine_version}: another version may write other layers"
+        )
+    if archived.build is None:
+        notes.append("the record has no build section: rebuilt as --recipe describes it")
+    return ReproduceResult(archived, rebuilt, diff, build, work, notes)
+
+
+def _refuse_apptainer(archived: Archived, engine: str | None) -> None:
+    """The comparison reads Docker and OCI archives: a .sif, or a rebuild with Apptainer, is refused."""
+    if engine == "apptainer" or _is_sif(archived.path):
+        raise InvalidInputError(
+            f"{archived.path.name}: reproducing with Apptainer is not supported yet (the comparison reads "
+            "Docker and OCI archives only, not .sif files)",
+            hint="Reproduce a Docker/OCI archive with --engine buildah or docker; for a .sif, rebuild it with "
+            "`ossr-images build singularity` (docs/reproducibility.md says what Apptainer can repeat).",
+        )
 
 
 def _fetch_record(request: ReproduceRequest, work: Path, say: Notify) -> Archived:
