@@ -95,7 +95,7 @@ def test_dirty_tree_differs_naming_the_file_and_the_copy(
     assert Path(doc["rebuilt"]["archive"]).is_file()
     human = CliRunner().invoke(main, ["reproduce", doi, "--work", str(tmp_path / "w2")])
     assert human.exit_code == 3
-    assert "removed  /data/local-only.txt  [layer 1: COPY " in human.stdout
+    assert "removed  /data/local-only.txt  file, only in the archived image  [layer 1: COPY " in human.stdout
     assert not (tmp_path / "w2").exists()
 
 

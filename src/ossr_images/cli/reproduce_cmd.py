@@ -168,7 +168,24 @@ def render(result) -> list[str]:  # type: ignore[no-untyped-def]
         where = f"layer {origin.layer.index}" if origin.layer else "no layer"
         if origin.layer and origin.layer.instruction:
             where += f": {origin.layer.instruction[:80]}"
-        lines.append(f"  {d.change:<8} {d.path}  [{where}]")
+        lines.append(f"  {d.change:<8} {d.path}  {_detail(d)}  [{where}]")
     if diff.total > SHOWN:
         lines.append(f"  ... and {diff.total - SHOWN} more (--json lists up to {len(diff.differences)})")
     return lines
+
+
+def _detail(d) -> str:  # type: ignore[no-untyped-def]
+    """What changed, in a few words (archived -> rebuilt)."""
+    a, b = d.a, d.b
+    if d.change == "modified":
+        return f"{a.size} -> {b.size} bytes" if a.size != b.size else "same size, other content"
+    if d.change == "mode":
+        return f"{a.mode:04o} -> {b.mode:04o}"
+    if d.change == "owner":
+        return f"{a.uid}:{a.gid} -> {b.uid}:{b.gid}"
+    if d.change == "type":
+        return f"{a.type} -> {b.type}"
+    if d.change == "link":
+        return f"{a.link or a.hardlink} -> {b.link or b.hardlink}"
+    side = a or b
+    return f"{side.type}, only in the {'archived image' if a else 'rebuild'}"
