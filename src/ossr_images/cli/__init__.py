@@ -76,6 +76,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
       ossr-images validate codemeta.json --image image.tar.zst
       ossr-images publish image.tar.zst --codemeta codemeta.json --sandbox
       ossr-images fetch 10.5281/zenodo.1234567 --load docker
+      ossr-images reproduce 10.5281/zenodo.1234567   # rebuild from the recorded commit, compare
       ossr-images demo            # everything end to end, offline, on a local Zenodo stand-in
     """
     ctx.ensure_object(dict)
