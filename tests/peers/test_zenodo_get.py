@@ -22,6 +22,7 @@ from zenodo_get.zget import download
 
 from conftest import TEST_TOKEN
 from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.models import Deposition
 
 SANDBOX = "sandbox.zenodo.org"
 
@@ -53,26 +54,24 @@ def sandbox_is_standin(standin, monkeypatch: pytest.MonkeyPatch):
     downloader._close_client()
 
 
-def _publish(standin, files: dict[str, bytes], version: str = "1.0.0", concept: int | None = None) -> dict:
+META = {"title": "zenodo_get peer", "upload_type": "dataset", "creators": [{"name": "Doe, J"}]}
+
+
+def _publish(
+    standin, files: dict[str, bytes], version: str = "1.0.0", concept: int | None = None
+) -> Deposition:
     client: ZenodoClient
     with client_for(standin) as client:
         if concept is None:
-            dep = client.create_deposition(
-                {
-                    "title": "zenodo_get peer",
-                    "upload_type": "dataset",
-                    "creators": [{"name": "Doe, J"}],
-                    "version": version,
-                }  # fmt: skip
-            )
+            dep = client.create_deposition({**META, "version": version})
         else:
             dep = client.new_version(concept)
-            for f in dep["files"]:
-                client.delete_file(dep["id"], f["id"])
-            client.update_deposition(dep["id"], {**dep["metadata"], "version": version})
+            for f in dep.files:
+                client.delete_file(dep.id, f.id)
+            client.update_deposition(dep.id, {**META, "version": version})
         for name, data in files.items():
-            client.upload_file(dep["links"]["bucket"], name, io.BytesIO(data), len(data))
-        return client.publish(dep["id"])
+            client.upload_file(dep.bucket_url, name, io.BytesIO(data), len(data))
+        return client.publish(dep.id)
 
 
 FILES = {"a.bin": bytes(range(256)) * 500, "notes.txt": b"hello from the stand-in\n"}
@@ -87,41 +86,41 @@ def _check(folder: Path, files: dict[str, bytes]) -> None:
 def test_download_by_record_id_with_token(sandbox_is_standin, tmp_path: Path) -> None:
     pub = _publish(sandbox_is_standin, FILES)
     out = tmp_path / "by-id"
-    download(str(pub["id"]), output_dir=out, sandbox_url=True, access_token=TEST_TOKEN, verbosity=0)
+    download(str(pub.id), output_dir=out, sandbox_url=True, access_token=TEST_TOKEN, verbosity=0)
     _check(out, FILES)
 
 
 def test_download_by_doi_link_and_concept_doi_link(sandbox_is_standin, tmp_path: Path) -> None:
     first = _publish(sandbox_is_standin, FILES)
-    second = _publish(sandbox_is_standin, {"a.bin": b"version two\n"}, "2.0.0", concept=first["id"])
+    second = _publish(sandbox_is_standin, {"a.bin": b"version two\n"}, "2.0.0", concept=first.id)
     out = tmp_path / "by-doi"
-    download(doi=f"https://{SANDBOX}/doi/{first['doi']}", output_dir=out, sandbox_url=True, verbosity=0)
+    download(doi=f"https://{SANDBOX}/doi/{first.doi}", output_dir=out, sandbox_url=True, verbosity=0)
     _check(out, FILES)
     # the concept DOI resolves (two redirects) to the latest version
     latest = tmp_path / "by-concept"
     download(
-        doi=f"https://{SANDBOX}/doi/{first['conceptdoi']}", output_dir=latest, sandbox_url=True, verbosity=0
+        doi=f"https://{SANDBOX}/doi/{first.conceptdoi}", output_dir=latest, sandbox_url=True, verbosity=0
     )
-    assert second["conceptdoi"] == first["conceptdoi"]
+    assert second.conceptdoi == first.conceptdoi
     _check(latest, {"a.bin": b"version two\n"})
 
 
 def test_md5_list_url_list_and_glob(sandbox_is_standin, tmp_path: Path) -> None:
     pub = _publish(sandbox_is_standin, FILES)
     md5_dir = tmp_path / "md5"
-    download(str(pub["id"]), output_dir=md5_dir, md5=True, sandbox_url=True, verbosity=0)
+    download(str(pub.id), output_dir=md5_dir, md5=True, sandbox_url=True, verbosity=0)
     lines = sorted((md5_dir / "md5sums.txt").read_text().splitlines())
     assert lines == sorted(f"{hashlib.md5(d).hexdigest()}  {n}" for n, d in FILES.items())  # noqa: S324
 
     urls = tmp_path / "urls"
-    download(str(pub["id"]), output_dir=urls, wget_file="urls.txt", sandbox_url=True, verbosity=0)
+    download(str(pub.id), output_dir=urls, wget_file="urls.txt", sandbox_url=True, verbosity=0)
     listed = (urls / "urls.txt").read_text().split()
     assert sorted(u.rsplit("/", 2)[-2] for u in listed) == sorted(FILES)
     # the stand-in builds links from the Host header, which names the sandbox (as on sandbox.zenodo.org)
-    assert all(u.startswith(f"http://{SANDBOX}/api/records/{pub['id']}/files/") for u in listed)
+    assert all(u.startswith(f"http://{SANDBOX}/api/records/{pub.id}/files/") for u in listed)
 
     only = tmp_path / "glob"
-    download(str(pub["id"]), output_dir=only, file_glob="*.txt", sandbox_url=True, verbosity=0)
+    download(str(pub.id), output_dir=only, file_glob="*.txt", sandbox_url=True, verbosity=0)
     _check(only, {"notes.txt": FILES["notes.txt"]})
 
 
@@ -130,7 +129,7 @@ def test_existing_file_with_wrong_checksum_is_replaced(sandbox_is_standin, tmp_p
     out = tmp_path / "again"
     out.mkdir()
     (out / "a.bin").write_bytes(b"corrupt")
-    download(str(pub["id"]), output_dir=out, sandbox_url=True, verbosity=0)
+    download(str(pub.id), output_dir=out, sandbox_url=True, verbosity=0)
     _check(out, FILES)
 
 

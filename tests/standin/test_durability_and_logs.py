@@ -38,9 +38,7 @@ def test_upload_whose_fsync_fails_is_not_renamed(standin, monkeypatch: pytest.Mo
     collector = LineCollector()
     with collecting(collector, "ossr_images.standin"):
         _failing_fsync(monkeypatch)
-        answer = requests.put(
-            f"{dep['links']['bucket']}/image.tar", data=b"x" * 4096, headers=AUTH, timeout=10
-        )
+        answer = requests.put(f"{dep.bucket_url}/image.tar", data=b"x" * 4096, headers=AUTH, timeout=10)
         monkeypatch.undo()
     assert answer.status_code == 500
     parts = list(tmp_dir.glob("*.part"))
@@ -48,7 +46,7 @@ def test_upload_whose_fsync_fails_is_not_renamed(standin, monkeypatch: pytest.Mo
     assert set((Path(standin.data_dir) / "blobs").iterdir()) == blobs_before  # nothing renamed into place
     assert any(str(parts[0]) in line and "not renamed" in line for line in collector.lines), collector.lines
     with client_for(standin) as client:
-        assert client.get_deposition(dep["id"])["files"] == []
+        assert client.get_deposition(dep.id).files == ()
 
 
 def test_form_upload_whose_fsync_fails_keeps_its_part(standin, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,7 +54,7 @@ def test_form_upload_whose_fsync_fails_keeps_its_part(standin, monkeypatch: pyte
         dep = client.create_deposition({"title": "durable form"})
     _failing_fsync(monkeypatch)
     answer = requests.post(
-        f"{standin.api_url}/deposit/depositions/{dep['id']}/files",
+        f"{standin.api_url}/deposit/depositions/{dep.id}/files",
         files={"file": ("a.txt", io.BytesIO(b"form bytes"))},
         data={"name": "a.txt"},
         headers=AUTH,
