@@ -138,6 +138,8 @@ class Handler(BaseHTTPRequestHandler):
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         token = self._token(params.pop("access_token", None))
         route, args, allowed = find(ROUTES, method, path)
+        if route is not None and getattr(self.app, "api_surface", "zenodo") == "rdm" and route.is_legacy:
+            route, allowed = None, []  # a plain InvenioRDM instance has no deposit API
         route_name = route.name if route else ""
         self.info = RequestInfo(method, path, route_name, dict(params), self)
         try:

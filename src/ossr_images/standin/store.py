@@ -107,6 +107,7 @@ class _StoreState:
         self.doi_prefix = doi_prefix
         self.quota_bytes = quota_bytes
         self.max_files = max_files
+        self.bytes_received = 0  # file bytes uploaded since start (every API): imports add nothing
         self.lock = threading.RLock()
         try:
             for d in (self.data_dir, self.blob_dir, self.tmp_dir):
@@ -289,6 +290,7 @@ class _StoreState:
                 raise
             os.replace(temp, self.blob_dir / blob)  # the caller made ``temp`` durable (sync_file)
             sync_folder(self.blob_dir)
+            self.bytes_received += size
             stamp = now()
             old = [f for f in rec["files"] if f["key"] == key]
             entry = {
