@@ -156,7 +156,7 @@ def test_plain_surface_has_no_deposit_api_and_answers_native_json(plain) -> None
     rid = draft.json()["id"]
     upload(api, rid, {"f.bin": b"\x00" * 10})
     record = requests.post(f"{api}/records/{rid}/draft/actions/publish", headers=headers, timeout=10).json()
-    assert record["pids"]["doi"]["identifier"].startswith("10.1234/")
+    assert record["pids"]["doi"]["identifier"] == f"10.1234/{rid}"  # DATACITE_FORMAT "{prefix}/{id}"
     plain_json = requests.get(
         f"{api}/records/{rid}", headers={"Accept": "application/json"}, timeout=10
     ).json()

@@ -4,6 +4,7 @@ HTML pages, files with Range and ``sendfile``). Request bodies are read by `stan
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -258,6 +259,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", f'"md5:{entry["md5"]}"')
+        self.send_header("Content-MD5", base64.b64encode(bytes.fromhex(entry["md5"])).decode())
         self.send_header(
             "Content-Disposition", f"attachment; filename*=UTF-8''{quote(entry['key'], safe='')}"
         )

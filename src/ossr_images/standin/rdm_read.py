@@ -27,7 +27,11 @@ def concept_redirect(req: Request, suffix: str = "") -> Reply | None:
 
 
 def search(req: Request) -> Reply:
-    return Reply(200, rdm_views.search(req.store, req.params, req.base, req.authenticated()))
+    params = dict(req.params)
+    params.setdefault("size", "25")  # the native default page size
+    if getattr(req.app, "api_surface", "zenodo") == "rdm":
+        params.pop("all_versions", None)  # Zenodo's alias; a plain instance ignores it
+    return Reply(200, rdm_views.search(req.store, params, req.base, req.authenticated()))
 
 
 def get(req: Request) -> Reply:

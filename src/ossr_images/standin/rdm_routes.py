@@ -138,7 +138,7 @@ def rdm_reserve_doi(req: Request) -> Reply:
     with req.store.lock:
         if rec.get("doi") or rec.get("reserved_doi"):
             raise ApiError(400, "A PID already exists for type doi")
-        rec["reserved_doi"] = f"{req.store.doi_prefix}/zenodo.{rec['id']}"
+        rec["reserved_doi"] = req.store.mint_doi(rec["id"])
         rec["revision_id"] = rec.get("revision_id", 1) + 1
         req.store.save()
     return _answer(req, 201, rec, True)

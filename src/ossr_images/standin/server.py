@@ -113,6 +113,8 @@ class LocalZenodo:
             return self
         self.store = Store(self.data_dir, doi_prefix=self.doi_prefix, quota_bytes=self.quota_bytes,
                            max_files=self.max_files)  # fmt: skip
+        if self.api_surface == "rdm":
+            self.store.doi_format = "{prefix}/{id}"  # RR config.py DATACITE_FORMAT
         server_class = _Server
         if ":" in self.host:
             server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
