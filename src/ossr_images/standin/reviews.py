@@ -43,8 +43,8 @@ def community(store: Store, ref: str, base: str) -> dict[str, Any] | None:
     """A community by slug or uuid, with its links (None if unknown)."""
     for c in communities(store).values():
         if ref in (c["id"], c["slug"]):
-            return dict(c, links={"self": f"{base}/api/communities/{c['id']}",
-                                  "records": f"{base}/api/communities/{c['id']}/records"})  # fmt: skip
+            url = f"{base}/api/communities/{c['id']}"
+            return dict(c, links={"self": url, "records": f"{url}/records", "requests": f"{url}/requests"})
     return None
 
 
