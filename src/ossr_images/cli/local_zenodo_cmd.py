@@ -43,15 +43,22 @@ def _check_prefix(value: str) -> str:
     callback=lambda _c, _p, v: _check_prefix(v),
     help="Prefix of the DOIs it mints.",
 )
+@click.option(
+    "--api-surface",
+    type=click.Choice(["zenodo", "rdm"]),
+    default="zenodo",
+    show_default=True,
+    help="zenodo: deposit API and InvenioRDM records API over one store, as zenodo.org; rdm: a plain "
+    "InvenioRDM instance (no deposit API, native JSON for application/json).",
+)
 @click.option("--quota", "quota_bytes", type=int, default=50_000_000_000, show_default=True, hidden=True)
 @click.option("--max-files", type=int, default=100, show_default=True, hidden=True)
 @click.option(
     "--rate-limit", type=int, default=None, hidden=True, help="Requests per minute per client (429 above)."
 )
 def local_zenodo(
-    host: str, port: int, data_dir: str | None, tokens: tuple[str, ...], doi_prefix: str, quota_bytes: int,
-    max_files: int,
-    rate_limit: int | None,
+    host: str, port: int, data_dir: str | None, tokens: tuple[str, ...], doi_prefix: str, api_surface: str,
+    **limits: int | None,
 ) -> None:  # fmt: skip
     """Serve a local Zenodo-compatible API (deposit, files and records) until Ctrl-C.
 
@@ -67,8 +74,8 @@ def local_zenodo(
         log.setLevel(logging.INFO)  # the request log is what this command is for
 
     server = LocalZenodo(data_dir, host=host, port=port, tokens=list(tokens) or None, doi_prefix=doi_prefix,
-                         quota_bytes=quota_bytes, max_files=max_files, rate_limit=rate_limit,
-                         cleanup=False)  # fmt: skip
+                         quota_bytes=limits["quota_bytes"], max_files=limits["max_files"],
+                         rate_limit=limits["rate_limit"], cleanup=False, api_surface=api_surface)  # fmt: skip
     try:
         server.bind()
     except OSError as exc:

@@ -173,7 +173,14 @@ def _upload_size(req: Request) -> int | None:
 
 def bucket_put(req: Request) -> Reply:
     rec = _bucket(req)
-    key = req.args["key"]
+    entry = receive_upload(req, rec, req.args["key"])
+    return Reply(201, views.bucket_object(req.api, rec, entry))
+
+
+def receive_upload(req: Request, rec: dict[str, Any], key: str) -> dict[str, Any]:
+    """Stream a raw request body into the deposition's file ``key`` (md5 on the way, quota checked before
+    reading when the size is known, after when chunked); the stored entry. Shared by the bucket PUT and the
+    native API's content PUT."""
     if not key or "\x00" in key or len(key.encode()) > 1024:
         raise ApiError(400, "Invalid file key.")
     if content_type(req.headers) not in ("", OCTET_STREAM):
@@ -201,8 +208,7 @@ def bucket_put(req: Request) -> Reply:
         except ApiError:
             temp.unlink(missing_ok=True)
             raise
-    entry = req.store.add_file(rec, key, temp, total, md5, OCTET_STREAM)
-    return Reply(201, views.bucket_object(req.api, rec, entry))
+    return req.store.add_file(rec, key, temp, total, md5, OCTET_STREAM)
 
 
 def bucket_file_get(req: Request) -> FileReply:
@@ -216,11 +222,3 @@ def bucket_file_get(req: Request) -> FileReply:
 def bucket_file_delete(req: Request) -> Reply:
     req.store.delete_file(_bucket(req), key=req.args["key"])
     return Reply(204)
-
-
-def draft_file_content(req: Request) -> FileReply:
-    rec = _dep(req)
-    entry = next((f for f in _files_of(rec) if f["key"] == req.args["key"]), None)
-    if entry is None:
-        raise ApiError(404, "The file does not exist.")
-    return FileReply(entry, req.store.blob_path(entry))

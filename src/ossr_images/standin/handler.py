@@ -4,6 +4,7 @@ HTML pages, files with Range and ``sendfile``). Request bodies are read by `stan
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -138,6 +139,8 @@ class Handler(BaseHTTPRequestHandler):
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         token = self._token(params.pop("access_token", None))
         route, args, allowed = find(ROUTES, method, path)
+        if route is not None and getattr(self.app, "api_surface", "zenodo") == "rdm" and route.is_legacy:
+            route, allowed = None, []  # a plain InvenioRDM instance has no deposit API
         route_name = route.name if route else ""
         self.info = RequestInfo(method, path, route_name, dict(params), self)
         try:
@@ -256,6 +259,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", f'"md5:{entry["md5"]}"')
+        self.send_header("Content-MD5", base64.b64encode(bytes.fromhex(entry["md5"])).decode())
         self.send_header(
             "Content-Disposition", f"attachment; filename*=UTF-8''{quote(entry['key'], safe='')}"
         )

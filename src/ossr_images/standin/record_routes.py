@@ -8,7 +8,7 @@ import re
 from urllib.parse import quote, urlencode
 
 from ossr_images import __version__
-from ossr_images.standin import views, vocabularies
+from ossr_images.standin import rdm_read, views, vocabularies
 from ossr_images.standin.routing import FileReply, HtmlReply, Reply, Request, redirect
 from ossr_images.standin.store import NOT_FOUND, ApiError
 
@@ -18,6 +18,8 @@ def api_root(req: Request) -> Reply:
 
 
 def rec_search(req: Request) -> Reply:
+    if rdm_read.native(req):
+        return rdm_read.search(req)
     return Reply(200, views.search_records(req.store, req.params, req.base, req.authenticated()))
 
 
@@ -32,6 +34,8 @@ def _concept_redirect(req: Request, suffix: str = "") -> Reply | None:
 
 
 def rec_get(req: Request) -> Reply:
+    if rdm_read.native(req):
+        return rdm_read.get(req)
     moved = _concept_redirect(req)
     if moved is not None:
         return moved
@@ -40,6 +44,8 @@ def rec_get(req: Request) -> Reply:
 
 
 def rec_latest(req: Request) -> Reply:
+    if rdm_read.native(req):
+        return rdm_read.latest(req)
     moved = _concept_redirect(req)
     if moved is not None:
         return moved
@@ -50,6 +56,8 @@ def rec_latest(req: Request) -> Reply:
 
 
 def rec_versions(req: Request) -> Reply:
+    if rdm_read.native(req):
+        return rdm_read.versions(req)
     moved = _concept_redirect(req, "/versions")
     if moved is not None:
         return moved
@@ -60,17 +68,11 @@ def rec_versions(req: Request) -> Reply:
 
 
 def rec_files(req: Request) -> Reply:
-    doc = views.record(req.store, req.store.published_record(req.args["id"]), req.base)
-    entries = [dict(f, links={"content": f["links"]["self"]}) for f in doc["files"]]
-    return Reply(200, {"enabled": True, "entries": entries, "links": {"self": doc["links"]["files"]}})
+    return rdm_read.files(req)  # file answers are alike in both dialects
 
 
 def rec_file(req: Request) -> Reply:
-    doc = views.record(req.store, req.store.published_record(req.args["id"]), req.base)
-    for f in doc["files"]:
-        if f["key"] == req.args["key"]:
-            return Reply(200, f)
-    raise ApiError(404, "The file does not exist.")
+    return rdm_read.file(req)
 
 
 def rec_file_content(req: Request) -> FileReply:

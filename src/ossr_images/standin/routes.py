@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from ossr_images.standin import deposit_routes as dep
+from ossr_images.standin import rdm_routes as rdm
 from ossr_images.standin import record_routes as rec
 from ossr_images.standin.routing import Route
 
@@ -13,6 +14,7 @@ _ID = r"(?P<id>[^/]+)"
 _DEP = rf"^/api/deposit/depositions/{_ID}"
 _BUCKET = r"^/api/files/(?P<bucket>[^/]+)"
 _REC = rf"^/api/records/{_ID}"
+_DRAFT = rf"{_REC}/draft"
 
 ROUTES: list[Route] = [
     Route(method, re.compile(pattern), function)
@@ -33,14 +35,40 @@ ROUTES: list[Route] = [
         ("HEAD", rf"{_BUCKET}/(?P<key>.+)$", dep.bucket_file_get),
         ("DELETE", rf"{_BUCKET}/(?P<key>.+)$", dep.bucket_file_delete),
         ("GET", r"^/api/records/?$", rec.rec_search),
+        ("POST", r"^/api/records/?$", rdm.rdm_create),
+        ("GET", r"^/api/user/records/?$", rdm.rdm_user_records),
         ("GET", rf"{_REC}/?$", rec.rec_get),
         ("GET", rf"{_REC}/versions/latest/?$", rec.rec_latest),
         ("GET", rf"{_REC}/versions/?$", rec.rec_versions),
+        ("POST", rf"{_REC}/versions/?$", rdm.rdm_new_version),
         ("GET", rf"{_REC}/files/?$", rec.rec_files),
         ("GET", rf"{_REC}/files/(?P<key>.+)/content$", rec.rec_file_content),
         ("HEAD", rf"{_REC}/files/(?P<key>.+)/content$", rec.rec_file_content),
         ("GET", rf"{_REC}/files/(?P<key>.+?)/?$", rec.rec_file),
-        ("GET", rf"{_REC}/draft/files/(?P<key>.+)/content$", dep.draft_file_content),
+        ("GET", rf"{_DRAFT}/?$", rdm.rdm_draft_get),
+        ("PUT", rf"{_DRAFT}/?$", rdm.rdm_draft_put),
+        ("DELETE", rf"{_DRAFT}/?$", rdm.rdm_draft_delete),
+        ("POST", rf"{_DRAFT}/?$", rdm.rdm_edit),
+        ("POST", rf"{_DRAFT}/pids/doi/?$", rdm.rdm_reserve_doi),
+        ("POST", rf"{_DRAFT}/actions/publish/?$", rdm.rdm_publish),
+        ("POST", rf"{_DRAFT}/actions/files-import/?$", rdm.rdm_files_import),
+        ("POST", rf"{_DRAFT}/actions/submit-review/?$", rdm.rdm_submit_review),
+        ("PUT", rf"{_DRAFT}/review/?$", rdm.rdm_review_put),
+        ("GET", rf"{_DRAFT}/review/?$", rdm.rdm_review_get),
+        ("DELETE", rf"{_DRAFT}/review/?$", rdm.rdm_review_delete),
+        ("GET", rf"{_DRAFT}/files/?$", rdm.rdm_draft_files),
+        ("POST", rf"{_DRAFT}/files/?$", rdm.rdm_draft_files_post),
+        ("GET", rf"{_DRAFT}/files/(?P<key>.+)/content$", rdm.rdm_draft_file_content),
+        ("HEAD", rf"{_DRAFT}/files/(?P<key>.+)/content$", rdm.rdm_draft_file_content),
+        ("PUT", rf"{_DRAFT}/files/(?P<key>.+)/content$", rdm.rdm_draft_file_put),
+        ("POST", rf"{_DRAFT}/files/(?P<key>.+)/commit$", rdm.rdm_draft_file_commit),
+        ("GET", rf"{_DRAFT}/files/(?P<key>.+?)/?$", rdm.rdm_draft_file),
+        ("DELETE", rf"{_DRAFT}/files/(?P<key>.+?)/?$", rdm.rdm_draft_file_delete),
+        ("POST", rf"{_REC}/communities/?$", rdm.rdm_record_communities),
+        ("GET", rf"{_REC}/requests/?$", rdm.rdm_record_requests),
+        ("GET", r"^/api/requests/(?P<rid>[^/]+)/?$", rdm.rdm_request_get),
+        ("POST", r"^/api/requests/(?P<rid>[^/]+)/actions/(?P<action>[a-z]+)/?$", rdm.rdm_request_action),
+        ("GET", r"^/api/communities/(?P<ref>[^/]+)/?$", rdm.rdm_community),
         ("GET", r"^/records/(?P<id>\d+)(?:/latest)?/?$", rec.html_record),
         ("GET", r"^/records/(?P<id>\d+)/files/(?P<key>.+?)/?$", rec.html_file),
         ("GET", r"^/record/(?P<id>\d+)/?$", rec.html_legacy_record),

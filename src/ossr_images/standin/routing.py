@@ -121,6 +121,11 @@ class Route:
     def name(self) -> str:
         return self.function.__name__
 
+    @property
+    def is_legacy(self) -> bool:
+        """A route of the legacy deposit or files (bucket) API, absent on a plain InvenioRDM instance."""
+        return self.function.__module__.endswith(".deposit_routes")
+
 
 def find(routes: list[Route], method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
     """The route for ``method`` and ``path`` with its path arguments, and the methods other routes of the

@@ -33,6 +33,8 @@ class LocalZenodo:
 
     ``data_dir`` None makes a temporary folder (removed by :meth:`stop` when ``cleanup`` is true); ``tokens``
     None makes one random token; ``rate_limit`` (requests per minute per client) turns on 429 answers.
+    ``api_surface`` "zenodo" serves the legacy deposit API and the native records API over one store (as
+    zenodo.org); "rdm" behaves like a plain InvenioRDM instance (no deposit API, native JSON by default).
     """
 
     def __init__(
@@ -47,7 +49,11 @@ class LocalZenodo:
         max_files: int = 100,
         rate_limit: int | None = None,
         cleanup: bool | None = None,
+        api_surface: str = "zenodo",
     ) -> None:
+        if api_surface not in ("zenodo", "rdm"):
+            raise ValueError(f"api_surface must be 'zenodo' or 'rdm', not {api_surface!r}")
+        self.api_surface = api_surface
         self._temp = data_dir is None
         self.data_dir = (
             Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="local-zenodo-"))
@@ -65,6 +71,19 @@ class LocalZenodo:
         self.store: Store | None = None  # type: ignore[assignment]
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def bytes_received(self) -> int:
+        """File bytes uploaded since the start, through either API (files-import and newversion add none)."""
+        return self.store.bytes_received if self.store is not None else 0
+
+    def curate(self, request_id: str, action: str) -> dict:
+        """Act as the community's curator on a review or inclusion request: "accept" (publishes a submitted
+        draft and adds the community) or "decline"; the request as the API then shows it."""
+        from ossr_images.standin import reviews
+
+        assert self.store is not None, "start the stand-in first"
+        return reviews.view(reviews.act(self.store, request_id, action, curator=True), self.base_url)
 
     def valid_token(self, token: str) -> bool:
         """True if ``token`` is one the server accepts (constant-time comparison)."""
@@ -94,6 +113,8 @@ class LocalZenodo:
             return self
         self.store = Store(self.data_dir, doi_prefix=self.doi_prefix, quota_bytes=self.quota_bytes,
                            max_files=self.max_files)  # fmt: skip
+        if self.api_surface == "rdm":
+            self.store.doi_format = "{prefix}/{id}"  # RR config.py DATACITE_FORMAT
         server_class = _Server
         if ":" in self.host:
             server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})

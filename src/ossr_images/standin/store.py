@@ -107,6 +107,8 @@ class _StoreState:
         self.doi_prefix = doi_prefix
         self.quota_bytes = quota_bytes
         self.max_files = max_files
+        self.doi_format = "{prefix}/zenodo.{id}"  # DATACITE_FORMAT; a plain InvenioRDM uses "{prefix}/{id}"
+        self.bytes_received = 0  # file bytes uploaded since start (every API): imports add nothing
         self.lock = threading.RLock()
         try:
             for d in (self.data_dir, self.blob_dir, self.tmp_dir):
@@ -177,6 +179,10 @@ class _StoreState:
                 sync_file(fh.fileno(), tmp)
             os.replace(tmp, self.state_path)
             sync_folder(self.data_dir)
+
+    def mint_doi(self, rec_id: Any) -> str:
+        """The DOI of a record id: ``{prefix}/zenodo.{id}`` (Zenodo), ``{prefix}/{id}`` (a plain instance)."""
+        return self.doi_format.format(prefix=self.doi_prefix, id=rec_id)
 
     def _live(self, rec: dict[str, Any]) -> None:
         """404 if another request deleted the deposition since it was looked up."""
@@ -289,6 +295,7 @@ class _StoreState:
                 raise
             os.replace(temp, self.blob_dir / blob)  # the caller made ``temp`` durable (sync_file)
             sync_folder(self.blob_dir)
+            self.bytes_received += size
             stamp = now()
             old = [f for f in rec["files"] if f["key"] == key]
             entry = {
@@ -406,8 +413,8 @@ class Store(_StoreState):
                 raise validation_error(errors)
             concept = self.concept(rec)
             if not concept.get("conceptdoi"):
-                concept["conceptdoi"] = f"{self.doi_prefix}/zenodo.{rec['conceptrecid']}"
-            rec["doi"] = f"{self.doi_prefix}/zenodo.{rec['id']}"
+                concept["conceptdoi"] = self.mint_doi(rec["conceptrecid"])
+            rec["doi"] = rec.get("reserved_doi") or self.mint_doi(rec["id"])
             md = copy.deepcopy(rec["metadata"])
             md.setdefault("publication_date", today())
             md.setdefault("access_right", "open")

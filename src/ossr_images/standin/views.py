@@ -359,8 +359,16 @@ def sort_records(
     return sorted(items, key=lambda r: (r[key_created], r["id"]), reverse=reverse)
 
 
-def search_records(store: Store, params: dict[str, str], base: str, authenticated: bool) -> dict[str, Any]:
-    """``GET /api/records``: published records, latest version per concept unless ``all_versions``."""
+def search_records(
+    store: Store,
+    params: dict[str, str],
+    base: str,
+    authenticated: bool,
+    render: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    path: str = "/api/records",
+) -> dict[str, Any]:
+    """``GET /api/records``: published records, latest version per concept unless ``all_versions``; each hit
+    rendered by ``render`` (ZenodoJSON by default)."""
     page, size = page_params(params, authenticated)
     q = params.get("q") or ""
     sort = params.get("sort") or ("bestmatch" if q else "mostrecent")
@@ -393,11 +401,11 @@ def search_records(store: Store, params: dict[str, str], base: str, authenticate
             raise ApiError(400, "Invalid querystring parameters.")
         total = len(ordered)
         window = ordered[(page - 1) * size : page * size]
-        hits = [record(store, r, base) for r in window]
+        hits = [render(r) if render else record(store, r, base) for r in window]
     keep = {k: v for k, v in params.items() if k not in ("page", "access_token")}
 
     def link(p: int) -> str:
-        return f"{base}/api/records?{urlencode({**keep, 'page': p, 'size': size})}"
+        return f"{base}{path}?{urlencode({**keep, 'page': p, 'size': size})}"
 
     links = {"self": link(page)}
     if page * size < total and (page + 1) * size <= MAX_RESULT_WINDOW:
