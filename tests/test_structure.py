@@ -34,6 +34,7 @@ LONG_SIGNATURES_ALLOWED: dict[str, str] = {
     "ossr_images.cli.fetch_cmd:fetch": _CLICK,
     "ossr_images.cli.publish_cmd:publish": _CLICK,
     "ossr_images.cli.serve_cmd:serve": _CLICK,
+    "ossr_images.cli.reproduce_cmd:reproduce": _CLICK,
     "ossr_images.cli.build_cmd:build_singularity_cmd": _CLICK,
     "ossr_images.cli.build_cmd:_dockerfile_command.command": _CLICK,
     "ossr_images.images.docker_engine:DockerEngine.build": "docker build's options as keywords",
