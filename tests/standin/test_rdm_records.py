@@ -241,14 +241,14 @@ def test_legacy_deposition_is_visible_natively_with_same_ids_and_dois(standin) -
             "0000-0002-1825-0097"}], "description": "desc", "license": "mit", "keywords": ["k1"]}  # fmt: skip
     with client_for(standin) as client:
         dep = client.create_deposition(meta)
-        client.upload_file(dep["links"]["bucket"], "f.txt", io.BytesIO(b"xyz"), 3)
-        draft = call("GET", f"{standin.api_url}/records/{dep['id']}/draft").json()
-        assert draft["id"] == str(dep["id"]) and draft["files"]["entries"]["f.txt"]["status"] == "completed"
-        pub = client.publish(dep["id"])
-    native = call("GET", f"{standin.api_url}/records/{pub['id']}").json()
-    assert native["id"] == str(pub["id"]) and native["parent"]["id"] == pub["conceptrecid"]
-    assert native["pids"]["doi"]["identifier"] == pub["doi"]
-    assert native["parent"]["pids"]["doi"]["identifier"] == pub["conceptdoi"]
+        client.upload_file(dep.bucket_url, "f.txt", io.BytesIO(b"xyz"), 3)
+        draft = call("GET", f"{standin.api_url}/records/{dep.id}/draft").json()
+        assert draft["id"] == str(dep.id) and draft["files"]["entries"]["f.txt"]["status"] == "completed"
+        pub = client.publish(dep.id)
+    native = call("GET", f"{standin.api_url}/records/{pub.id}").json()
+    assert native["id"] == str(pub.id) and native["parent"]["id"] == pub.conceptrecid
+    assert native["pids"]["doi"]["identifier"] == pub.doi
+    assert native["parent"]["pids"]["doi"]["identifier"] == pub.conceptdoi
     md = native["metadata"]
     assert md["resource_type"] == {"id": "software"} and md["rights"] == [{"id": "mit"}]
     assert md["subjects"] == [{"subject": "k1"}]
