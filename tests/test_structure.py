@@ -38,7 +38,6 @@ LONG_SIGNATURES_ALLOWED: dict[str, str] = {
     "ossr_images.cli.build_cmd:_dockerfile_command.command": _CLICK,
     "ossr_images.images.docker_engine:DockerEngine.build": "docker build's options as keywords",
     "ossr_images.metadata.build_record:describe_external_build": "one keyword per field of the build section",
-    "ossr_images.workflows.publish:publish": "mirrors the CLI's options; a frozen options object in issue 14, 3",
     "ossr_images.workflows.publish:_RemoteRun.__init__": "the run's inputs one by one (issue 14, 3)",
     "ossr_images.workflows.publish:_RemoteRun._result": "a result's fields as keywords (issue 14, 3)",
     "ossr_images.workflows.fetch:fetch": "mirrors the CLI's options (issue 14, 4)",

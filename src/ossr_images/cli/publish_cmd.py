@@ -102,6 +102,7 @@ def publish(
     from ossr_images.cli.progress import Progress
     from ossr_images.workflows.publish import publish as run_publish
     from ossr_images.workflows.publish import result_summary
+    from ossr_images.workflows.publish_options import PublishOptions
     from ossr_images.zenodo.target import resolve_target
 
     if no_community and communities:
@@ -130,22 +131,18 @@ def publish(
         )
 
     try:
-        result = run_publish(
-            image,
+        options = PublishOptions(
             codemeta=codemeta,
             repo_dir=repo_dir,
             commit=commit,
             allow_dirty=allow_dirty,
-            target=target,
-            communities=chosen,
+            communities=tuple(chosen),
             new_version_of=new_version_of,
             draft=draft,
             dry_run=dry_run,
-            confirm=confirm,
-            progress=progress,
-            notify=info,
             build=build_record_for(ctx, image, repo_dir),
         )
+        result = run_publish(image, options, target=target, confirm=confirm, progress=progress, notify=info)
     except InvalidInputError as exc:
         if isinstance(exc.details, list) and len(exc.details) > 1 and not as_json:
             for p in exc.details:

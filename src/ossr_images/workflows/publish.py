@@ -48,6 +48,7 @@ from ossr_images.metadata.image_record import (
 )
 from ossr_images.workflows import journal as jr
 from ossr_images.workflows import publish_discovery as pd
+from ossr_images.workflows.publish_options import PublishOptions
 from ossr_images.zenodo.models import Deposition, Record, RemoteFile
 
 log = logging.getLogger("ossr_images.publish")
@@ -183,48 +184,39 @@ class PublishPlan:
 
 def publish(
     image: str | Path,
+    options: PublishOptions | None = None,
     *,
-    codemeta: str | Path | None = None,
-    repo_dir: str | Path | None = None,
-    commit: str | None = None,
-    allow_dirty: bool = False,
     target: Any = None,
-    communities: Sequence[str] = ("escape2020",),
-    new_version_of: str | None = None,
-    draft: bool = False,
-    dry_run: bool = False,
+    client: Any = None,
     confirm: Confirm | None = None,
     progress: ProgressFactory | None = None,
     notify: Notify | None = None,
-    client: Any = None,
-    cache_root: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    build: Any = None,
 ) -> PublishResult:
     """Publish `image` (a file, or `docker-daemon:NAME:TAG` / `docker://...`, exported on the fly) with the
-    CodeMeta file of its source on the `target` Zenodo server (a `zenodo.target.Target` with a token).
+    CodeMeta file of its source on the `target` Zenodo server (a `zenodo.target.Target` with a token), as
+    `options` say (`PublishOptions`).
 
     `confirm(summary)` is called once, after the local checks and before the first write on the server; a
     False answer stops with `InvalidInputError`. `progress(total, description)` returns a byte sink;
-    `notify(line)` receives human progress lines; `env` replaces os.environ for the CI variables that may
-    give the source link. `build` (a `BuildRecord`) becomes the image metadata file's `build` section.
-    Raises the `OssrError` family; never prints.
+    `notify(line)` receives human progress lines. Raises the `OssrError` family; never prints.
     """
+    opts = options or PublishOptions()
+    cache_root = opts.cache_root
     say = notify or (lambda _m: None)
     with _materialize(image, progress, say) as materialized:
         plan = prepare(
             materialized.path,
-            codemeta=codemeta,
-            repo_dir=repo_dir,
-            commit=commit,
-            allow_dirty=allow_dirty,
-            communities=communities,
-            env=env,
+            codemeta=opts.codemeta,
+            repo_dir=opts.repo_dir,
+            commit=opts.commit,
+            allow_dirty=opts.allow_dirty,
+            communities=opts.communities,
+            env=opts.env,
             image_info=materialized.info,
         )
         plan.engine, plan.engine_version = materialized.engine, materialized.engine_version
-        plan.build = build
-        if dry_run:
+        plan.build = opts.build
+        if opts.dry_run:
             return _dry_run(plan, progress, say, cache_root)
         if target is None or not getattr(target, "token", None):
             raise InvalidInputError(
@@ -244,8 +236,8 @@ def publish(
                 plan,
                 client=client,
                 target=target,
-                new_version_of=new_version_of,
-                draft=draft,
+                new_version_of=opts.new_version_of,
+                draft=opts.draft,
                 confirm=confirm,
                 progress=progress,
                 say=say,
