@@ -47,6 +47,7 @@ from ossr_images.metadata.image_record import (
 from ossr_images.workflows import journal as jr
 from ossr_images.workflows import publish_discovery as pd
 from ossr_images.workflows.publish_checks import published_files, readback_problems
+from ossr_images.workflows.publish_files import FileSync
 from ossr_images.workflows.publish_options import PublishOptions
 from ossr_images.workflows.publish_plan import (
     CODEMETA_KEY,
@@ -61,7 +62,7 @@ from ossr_images.workflows.publish_plan import (
     prepare,
     same_repo,
 )
-from ossr_images.zenodo.models import Deposition, Record, RemoteFile
+from ossr_images.zenodo.models import Deposition, Record
 
 __all__ = [  # what callers import from here; the local half lives in publish_plan
     "PublishOptions",
@@ -267,8 +268,7 @@ class _RemoteRun:
         self.say = say
         self.cache_root = cache_root
         self.journal = jr.Journal(plan.release_marker, target.api_url, cache_root)
-        self.md5: str | None = None
-        self.sha256: str | None = None
+        self.files = FileSync(client, plan, progress, say, cache_root)
         self.confirmed = False
         self.resumed = False
         self.previous: Deposition | None = None
@@ -318,21 +318,6 @@ class _RemoteRun:
                     self.journal.clear()
         return out
 
-    def _local_hashes(self) -> tuple[str, str]:
-        if self.md5 is None or self.sha256 is None:
-            sink = (
-                self.progress(self.plan.image_size, f"Hashing {self.plan.image_key}")
-                if self.progress
-                else None
-            )
-            try:
-                self.md5, self.sha256 = jr.file_hashes(
-                    self.plan.image_path, progress=sink, root=self.cache_root
-                )
-            finally:
-                close_sink(sink)
-        return self.md5, self.sha256
-
     def _published_image_record(self, dep: Deposition) -> ImageRecord | None:
         """The image metadata file of a published record, downloaded to a temporary folder."""
         entry = self.client.get_record(dep.record_ref).file(IMAGE_RECORD_KEY)
@@ -349,7 +334,7 @@ class _RemoteRun:
         info = self.plan.image_info
         if info.image_id and record.image_id and info.image_id == record.image_id:
             return True
-        _md5, sha = self._local_hashes()
+        _md5, sha = self.files.image_hashes()
         return record.sha256 == sha
 
     def run(self) -> PublishResult:
@@ -407,11 +392,11 @@ class _RemoteRun:
                 self.say(f"This release ({plan.repository} @ {plan.commit[:12]}) is already published.")
                 return self._result_from_record(dep, already=True, image=record)
             if not self.new_version_of:
-                self._local_hashes()
+                _md5, sha = self.files.image_hashes()
                 raise InvalidInputError(
                     f"{plan.repository} @ {plan.commit} is already published as record {dep.record_id} "
                     f"(DOI {dep.doi}) with a different image (sha256 {record.sha256 if record else '?'}, "
-                    f"this one {self.sha256})",
+                    f"this one {sha})",
                     "Publish the image that is archived (ossr-images fetch), or pass --new-version-of "
                     f"{dep.doi or dep.record_id} to archive this rebuilt image as a new version.",
                 )
@@ -543,22 +528,8 @@ class _RemoteRun:
                 f"the deposition {dep_id} has no file bucket link",
                 "Run the command again; report it if it stays.",
             )
-        remote = {f.key: f for f in self.client.list_files(dep_id)}
-        wanted = {plan.image_key, CODEMETA_KEY, IMAGE_RECORD_KEY}
-        for key, entry in remote.items():
-            if key not in wanted:
-                self.say(f"Removing {key} (carried over or stale).")
-                self.client.delete_file(dep_id, entry.id)
-
-        img = self._upload_image(bucket, remote.get(plan.image_key))
-        cm = self._upload_bytes(bucket, CODEMETA_KEY, plan.codemeta_bytes, remote.get(CODEMETA_KEY))
-        md5, sha = self._local_hashes()
-        record = plan.image_record(sha256=sha, md5=md5)
-        rec = self._upload_bytes(
-            bucket, IMAGE_RECORD_KEY, dump_image_record(record), remote.get(IMAGE_RECORD_KEY)
-        )
-        files = [img, cm, rec]
-        self._verify_files(dep_id, files)
+        synced = self.files.sync(dep_id, bucket)
+        files, record = synced.files, synced.image_record
 
         self.say("Setting the metadata.")
         self.client.update_deposition(dep_id, plan.zenodo_metadata)
@@ -582,63 +553,11 @@ class _RemoteRun:
             )
         self.say("Publishing.")
         published = self._publish(dep_id)
-        result = self._result_from_record(published, files=files, record=record)
+        result = self._result_from_record(
+            published, files=files, record=record, image_sha256=synced.image_sha256
+        )
         self.journal.clear()
         return result
-
-    def _upload_image(self, bucket: str, existing: RemoteFile | None) -> PublishedFile:
-        plan = self.plan
-        size = plan.image_size
-        if existing is not None and existing.size == size:
-            md5, sha = self._local_hashes()
-            if existing.md5 == md5:
-                self.say(f"{plan.image_key} is already uploaded (md5 verified); not sent again.")
-                return PublishedFile(plan.image_key, size, md5, sha)
-        self.say(f"Uploading {plan.image_key} ({size} bytes).")
-        sink = self.progress(size, f"Uploading {plan.image_key}") if self.progress else None
-        try:
-            with open(plan.image_path, "rb") as fh:
-                res = self.client.upload_file(bucket, plan.image_key, fh, size, progress=sink)
-        finally:
-            close_sink(sink)
-        self.md5, self.sha256 = res.md5, res.sha256
-        jr.remember_hashes(plan.image_path, res.md5, res.sha256, self.cache_root)
-        return PublishedFile(plan.image_key, int(res.size), res.md5, res.sha256)
-
-    def _upload_bytes(self, bucket: str, key: str, data: bytes, existing: RemoteFile | None) -> PublishedFile:
-        local = local_file(key, data)
-        if existing is not None and existing.md5 == local.md5 and existing.size == local.size:
-            return local
-        import io
-
-        res = self.client.upload_file(bucket, key, io.BytesIO(data), len(data))
-        if res.md5 != local.md5:  # the client compares Zenodo's checksum with the bytes it sent
-            raise IntegrityError(f"{key}: sent md5 {res.md5} but the local bytes have {local.md5}")
-        return local
-
-    def _verify_files(self, dep_id: int, files: list[PublishedFile]) -> None:
-        """Every file in the draft, as Zenodo lists it, has the size and md5 we computed; nothing else is there."""
-        remote = {f.key: f for f in self.client.list_files(dep_id)}
-        expected = {f.key: f for f in files}
-        for key, f in expected.items():
-            entry = remote.get(key)
-            if entry is None:
-                raise IntegrityError(
-                    f"{key} is missing from deposition {dep_id} after its upload",
-                    "Nothing was published. Run the command again to upload it again.",
-                )
-            if entry.md5 != f.md5 or (entry.size is not None and entry.size != f.size):
-                raise IntegrityError(
-                    f"{key} in deposition {dep_id} has md5 {entry.md5} and size {entry.size}, "
-                    f"but the local file has md5 {f.md5} and size {f.size}",
-                    "Nothing was published. Run the command again: the file is uploaded again.",
-                )
-        extra = sorted(set(remote) - set(expected))
-        if extra:
-            raise IntegrityError(
-                f"deposition {dep_id} holds unexpected files: {', '.join(extra)}",
-                "Nothing was published. Run the command again (extra files are removed), or remove them.",
-            )
 
     def _publish(self, dep_id: int) -> Deposition:
         try:
@@ -678,6 +597,7 @@ class _RemoteRun:
         files: list[PublishedFile] | None = None,
         record: dict[str, Any] | None = None,
         image: ImageRecord | None = None,
+        image_sha256: str | None = None,
     ) -> PublishResult:
         rec = self._read_record(dep)
         problems = readback_problems(rec, self.plan, files, image=image)
@@ -688,7 +608,7 @@ class _RemoteRun:
                 "cannot be deleted by ossr-images).",
             )
         image_key = image.file_name if image is not None else self.plan.image_key
-        image_sha = image.sha256 if image is not None else self.sha256
+        image_sha = image.sha256 if image is not None else image_sha256
         checked = published_files(rec, files, image_key=image_key, image_sha256=image_sha)
         return self._result(
             state="published",
