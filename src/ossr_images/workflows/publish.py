@@ -33,13 +33,12 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ossr_images.errors import IntegrityError, InvalidInputError, OssrError, RemoteError
 from ossr_images.metadata.image_record import (
-    IMAGE_KEYWORD,
     IMAGE_RECORD_KEY,
     ImageRecord,
     dump_image_record,
@@ -47,11 +46,10 @@ from ossr_images.metadata.image_record import (
 from ossr_images.workflows import journal as jr
 from ossr_images.workflows import publish_discovery as pd
 from ossr_images.workflows.publish_checks import published_files, readback_problems
-from ossr_images.workflows.publish_files import FileSync
+from ossr_images.workflows.publish_files import FileSync, SyncedFiles
 from ossr_images.workflows.publish_options import PublishOptions
 from ossr_images.workflows.publish_plan import (
     CODEMETA_KEY,
-    RELEASE_PREFIX,
     PublishedFile,
     PublishPlan,
     PublishResult,
@@ -60,7 +58,6 @@ from ossr_images.workflows.publish_plan import (
     close_sink,
     local_file,
     prepare,
-    same_repo,
 )
 from ossr_images.zenodo.models import Deposition, Record
 
@@ -142,15 +139,7 @@ def publish(
             jr.release_lock(plan.release_marker, target.api_url, what=what, root=cache_root),
         ):
             run = _RemoteRun(
-                plan,
-                client=client,
-                target=target,
-                new_version_of=opts.new_version_of,
-                draft=opts.draft,
-                confirm=confirm,
-                progress=progress,
-                say=say,
-                cache_root=cache_root,
+                plan, client=client, target=target, options=opts, confirm=confirm, progress=progress, say=say
             )
             return run.run()
 
@@ -242,8 +231,51 @@ class _SteppedAside:
     winner: Deposition
 
 
+@dataclass(frozen=True)
+class _Round:
+    """What one round knows about other depositions: this release's records published before this run
+    created anything (`known_published`, never rivals) and the depositions it stepped aside for."""
+
+    known_published: frozenset[int] = frozenset()
+    winner_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """The deposition a round works on, and how it was come by."""
+
+    dep: Deposition
+    resumed: bool = False
+    previous: pd.Previous | None = None
+
+
+@dataclass(frozen=True)
+class _Ids:
+    doi: str | None
+    conceptdoi: str | None
+    record_id: str | None
+    record_url: str | None
+
+
+def _once(confirm: Confirm | None, summary: Callable[[], str]) -> Callable[[], None]:
+    """`ask()`: calls `confirm(summary())` the first time only; a False answer stops the run."""
+    answered: list[bool] = []
+
+    def ask() -> None:
+        if answered or confirm is None:
+            return
+        if not confirm(summary()):
+            raise InvalidInputError(
+                "publishing was cancelled at the confirmation prompt; nothing was written",
+                "Run the command again and answer yes, or pass --yes; try --dry-run or --sandbox first.",
+            )
+        answered.append(True)
+
+    return ask
+
+
 class _RemoteRun:
-    """The remote half of one publish run (one deposition)."""
+    """The remote half of one publish run: rounds of look-up, draft, files, metadata, publish, read-back."""
 
     def __init__(
         self,
@@ -251,82 +283,66 @@ class _RemoteRun:
         *,
         client: Any,
         target: Any,
-        new_version_of: str | None,
-        draft: bool,
+        options: PublishOptions,
         confirm: Confirm | None,
         progress: ProgressFactory | None,
         say: Notify,
-        cache_root: Path | None,
     ) -> None:
         self.plan = plan
         self.client = client
         self.target = target
-        self.new_version_of = new_version_of
-        self.draft = draft
-        self.confirm = confirm
-        self.progress = progress
+        self.options = options
         self.say = say
-        self.cache_root = cache_root
-        self.journal = jr.Journal(plan.release_marker, target.api_url, cache_root)
-        self.files = FileSync(client, plan, progress, say, cache_root)
-        self.confirmed = False
-        self.resumed = False
-        self.previous: Deposition | None = None
-        self.matched_by: str | None = None
-        self.known_published: set[int] = set()  # published depositions of this release seen at the lookup
-        self.winner_ids: set[int] = set()  # depositions of other runs this run stepped aside for
+        self.journal = jr.Journal(plan.release_marker, target.api_url, options.cache_root)
+        self.files = FileSync(client, plan, progress, say, options.cache_root)
+        self.ask = _once(confirm, lambda: plan.summary(getattr(target, "api_url", None)))
 
-    # -- lookup ---------------------------------------------------------------------------------------
+    def run(self) -> PublishResult:
+        winners: frozenset[int] = frozenset()
+        for _round in range(MAX_ROUNDS):
+            outcome = self._run_once(winners)
+            if isinstance(outcome, PublishResult):
+                return outcome
+            winner_id = outcome.winner.id
+            winners = winners | {winner_id}
+            if not outcome.winner.is_published:
+                pd.await_winner(self.client, winner_id, say=self.say)
+            # the next lookup finds the winner's record (already published) or, if it is gone, starts again
+        raise RemoteError(
+            "other runs kept creating depositions of this release; this run stepped aside each time",
+            "Re-run later, when the other runs are done: a re-run reports the published record.",
+        )
 
-    def _list(self) -> list[Deposition]:
-        deps = list(self.client.list_depositions(all_versions=True))
-        known = {d.id for d in deps}
-        for wid in sorted(self.winner_ids - known):  # the list may not show another run's deposition yet
-            try:
-                deps.append(self.client.get_deposition(wid))
-            except RemoteError as exc:
-                if getattr(exc, "status", None) not in (404, 410):
-                    raise
-        known = {d.id for d in deps}
-        jid = self.journal.deposition_id
-        if jid is not None and jid not in known:
-            # just created: Zenodo's search index may not show it yet
-            try:
-                dep = self.client.get_deposition(jid)
-            except RemoteError as exc:
-                if getattr(exc, "status", None) in (404, 410):
-                    self.say(f"The draft {jid} of an earlier run no longer exists; starting afresh.")
-                    self.journal.clear()
-                else:
-                    raise
-            else:
-                if dep.marker(RELEASE_PREFIX) == self.plan.release_marker or not dep.is_published:
-                    deps.append(dep)
-        return deps
+    def _run_once(self, winners: frozenset[int]) -> PublishResult | _SteppedAside:
+        plan = self.plan
+        found = pd.look_up(self.client, plan, self.journal, winner_ids=winners, say=self.say)
+        round_ = _Round(frozenset(d.id for d in found.published), winners)
 
-    def _fresh(self, deps: list[Deposition]) -> list[Deposition]:
-        """The depositions read again one by one: the list comes from a search index that may lag behind
-        (a draft published or deleted a moment ago)."""
-        out = []
-        for dep in deps:
-            try:
-                out.append(self.client.get_deposition(dep.id))
-            except RemoteError as exc:
-                if getattr(exc, "status", None) not in (404, 410):
-                    raise
-                if dep.id == self.journal.deposition_id:
-                    self.journal.clear()
-        return out
+        for dep in found.published:
+            record = pd.published_image_record(self.client, dep)
+            if self._same_image(record):
+                self.say(f"This release ({plan.repository} @ {plan.commit[:12]}) is already published.")
+                return self._result_from_record(_Draft(dep), already=True, image=record)
+            if not self.options.new_version_of:
+                _md5, sha = self.files.image_hashes()
+                raise InvalidInputError(
+                    f"{plan.repository} @ {plan.commit} is already published as record {dep.record_id} "
+                    f"(DOI {dep.doi}) with a different image (sha256 {record.sha256 if record else '?'}, "
+                    f"this one {sha})",
+                    "Publish the image that is archived (ossr-images fetch), or pass --new-version-of "
+                    f"{dep.doi or dep.record_id} to archive this rebuilt image as a new version.",
+                )
 
-    def _published_image_record(self, dep: Deposition) -> ImageRecord | None:
-        """The image metadata file of a published record, downloaded to a temporary folder."""
-        entry = self.client.get_record(dep.record_ref).file(IMAGE_RECORD_KEY)
-        if entry is None or entry.url is None:
-            return None
-        with tempfile.TemporaryDirectory(prefix="ossr-images-") as tmp:
-            dest = Path(tmp) / IMAGE_RECORD_KEY
-            self.client.download_file(entry.url, dest, size=entry.size, md5=entry.md5)
-            return ImageRecord.from_bytes(dest.read_bytes())
+        if found.drafts:
+            draft: _Draft | _SteppedAside = _Draft(found.drafts[0], resumed=True)
+            self.say(f"Continuing the draft {found.drafts[0].id} of an earlier run.")
+            if len(found.drafts) > 1:
+                self.say(f"Note: other drafts carry this release too: {[d.id for d in found.drafts[1:]]}.")
+        else:
+            draft = self._new_deposition(found.deps, round_)
+        if isinstance(draft, _SteppedAside):
+            return draft
+        return self._complete(draft, round_)
 
     def _same_image(self, record: ImageRecord | None) -> bool:
         if record is None:
@@ -337,23 +353,7 @@ class _RemoteRun:
         _md5, sha = self.files.image_hashes()
         return record.sha256 == sha
 
-    def run(self) -> PublishResult:
-        for _round in range(MAX_ROUNDS):
-            outcome = self._run_once()
-            if isinstance(outcome, PublishResult):
-                return outcome
-            winner_id = outcome.winner.id
-            self.winner_ids.add(winner_id)
-            self.resumed = False
-            if not outcome.winner.is_published:
-                pd.await_winner(self.client, winner_id, say=self.say)
-            # the next lookup finds the winner's record (already published) or, if it is gone, starts again
-        raise RemoteError(
-            "other runs kept creating depositions of this release; this run stepped aside each time",
-            "Re-run later, when the other runs are done: a re-run reports the published record.",
-        )
-
-    def _settle(self, dep: Deposition) -> _SteppedAside | None:
+    def _settle(self, dep: Deposition, round_: _Round) -> _SteppedAside | None:
         """The re-check against another machine's run of this release (after creating the draft, and right
         before publishing): `_SteppedAside`, after deleting this run's draft, when the other run wins."""
         own_id = dep.id
@@ -361,8 +361,8 @@ class _RemoteRun:
             self.client,
             self.plan.release_marker,
             own_id,
-            ignore_ids=self.known_published,
-            extra_ids=self.winner_ids,
+            ignore_ids=round_.known_published,
+            extra_ids=round_.winner_ids,
         )
         if rivalry.winner is None:
             return None
@@ -377,148 +377,33 @@ class _RemoteRun:
         self.journal.clear()
         return _SteppedAside(winner)
 
-    def _run_once(self) -> PublishResult | _SteppedAside:
-        plan = self.plan
-        self.previous, self.matched_by = None, None
-        deps = self._list()
-        mine = self._fresh([d for d in deps if d.marker(RELEASE_PREFIX) == plan.release_marker])
-        published = sorted((d for d in mine if d.is_published), key=lambda d: d.id, reverse=True)
-        drafts = sorted((d for d in mine if not d.is_published), key=lambda d: d.id)
-        self.known_published = {d.id for d in published}
-
-        for dep in published:
-            record = self._published_image_record(dep)
-            if self._same_image(record):
-                self.say(f"This release ({plan.repository} @ {plan.commit[:12]}) is already published.")
-                return self._result_from_record(dep, already=True, image=record)
-            if not self.new_version_of:
-                _md5, sha = self.files.image_hashes()
-                raise InvalidInputError(
-                    f"{plan.repository} @ {plan.commit} is already published as record {dep.record_id} "
-                    f"(DOI {dep.doi}) with a different image (sha256 {record.sha256 if record else '?'}, "
-                    f"this one {sha})",
-                    "Publish the image that is archived (ossr-images fetch), or pass --new-version-of "
-                    f"{dep.doi or dep.record_id} to archive this rebuilt image as a new version.",
-                )
-
-        if drafts:
-            dep = drafts[0]
-            self.resumed = True
-            self.say(f"Continuing the draft {dep.id} of an earlier run.")
-            if len(drafts) > 1:
-                self.say(f"Note: other drafts carry this release too: {[d.id for d in drafts[1:]]}.")
-        else:
-            dep = self._new_deposition(deps)
-            if isinstance(dep, _SteppedAside):
-                return dep
-        return self._complete(dep)
-
-    # -- create -----------------------------------------------------------------------------------------
-
-    def _ask(self) -> None:
-        if self.confirmed or self.confirm is None:
-            return
-        if not self.confirm(self.plan.summary(getattr(self.target, "api_url", None))):
-            raise InvalidInputError(
-                "publishing was cancelled at the confirmation prompt; nothing was written",
-                "Run the command again and answer yes, or pass --yes; try --dry-run or --sandbox first.",
-            )
-        self.confirmed = True
-
-    def _find_previous(self, deps: list[Deposition]) -> Deposition | None:
-        """The deposition of which this release becomes a new version, or None for a new record."""
-        if self.new_version_of:
-            from ossr_images.zenodo.doi import parse_record_ref
-
-            ref = parse_record_ref(self.new_version_of)
-            rec = self.client.get_record(ref.record_id)  # follows a concept id to the latest version
-            if IMAGE_KEYWORD not in rec.keywords and rec.file(IMAGE_RECORD_KEY) is None:
-                raise InvalidInputError(
-                    f"record {rec.id} ({self.new_version_of}) is not an ossr-images image record "
-                    f"(no {IMAGE_RECORD_KEY} and no keyword {IMAGE_KEYWORD})",
-                    "Give the DOI of an earlier image record; never the source code's own record.",
-                )
-            self.matched_by = f"--new-version-of {self.new_version_of}"
-            rec_id = int(rec.id)
-            dep = next((d for d in deps if rec_id in (d.id, d.record_id)), None)
-            return dep or self.client.get_deposition(rec_id)
-        source_dois = _source_record_dois(self.plan.codemeta)
-        candidates = [
-            d
-            for d in deps
-            if d.is_published
-            and IMAGE_KEYWORD in d.keywords
-            and (self.plan.repo_marker in d.keywords or self._related_repo_matches(d))
-            and (d.doi or "").lower() not in source_dois
-            and (d.conceptdoi or "").lower() not in source_dois
-        ]
-        if not candidates:
-            return None
-        newest = max(candidates, key=lambda d: d.id)
-        self.matched_by = (
-            f"the newest of your published records with the keyword {IMAGE_KEYWORD} "
-            f"and the repository {self.plan.repository}"
-        )
-        return newest
-
-    def _related_repo_matches(self, dep: Deposition) -> bool:
-        for rel in dep.related:
-            ident = rel.identifier
-            for sep in ("/-/tree/", "/tree/", "/commit/"):
-                if sep in ident:
-                    ident = ident.split(sep, 1)[0]
-                    break
-            if ident.startswith("http") and same_repo(ident, self.plan.repository):
-                return True
-        return False
-
-    def _new_deposition(self, deps: list[Deposition]) -> Deposition | _SteppedAside:
-        previous = self._find_previous(deps)
+    def _new_deposition(self, deps: list[Deposition], round_: _Round) -> _Draft | _SteppedAside:
+        previous = pd.find_previous(self.client, self.plan, deps, self.options.new_version_of)
         meta = self.plan.zenodo_metadata
         if previous is None:
-            self._ask()
+            self.ask()
             self.say("Creating a new deposition.")
             dep = self.client.create_deposition(metadata=meta)
             self.journal.save(deposition_id=dep.id)
-            return self._settle(dep) or dep
-        self.previous = previous
-        self.say(f"Making a new version of record {previous.record_ref}: {self.matched_by}.")
-        dep = self._pending_version_draft(previous, deps)
-        self._ask()
-        if dep is None:
-            dep = self.client.new_version(previous.id)
+            return self._settle(dep, round_) or _Draft(dep)
+        prev = previous.dep
+        self.say(f"Making a new version of record {prev.record_ref}: {previous.matched_by}.")
+        pending = pd.pending_version_draft(prev, deps, self.plan.release_marker)
+        if pending is not None:
+            self.say(f"Continuing the new-version draft {pending.id} of an earlier run.")
+        self.ask()
+        dep = pending if pending is not None else self.client.new_version(prev.id)
         self.journal.save(deposition_id=dep.id)
         # put our marker in at once, so that a crash from here on finds this draft again
         dep = self.client.update_deposition(dep.id, meta)
-        return self._settle(dep) or dep
+        return self._settle(dep, round_) or _Draft(dep, resumed=pending is not None, previous=previous)
 
-    def _pending_version_draft(self, previous: Deposition, deps: list[Deposition]) -> Deposition | None:
-        """A draft of the next version that already exists for this concept (an earlier run died right after
-        creating it): adopted when it carries this release's marker or one copied from a published version."""
-        concept = previous.conceptrecid
-        published_markers = {d.marker(RELEASE_PREFIX) for d in deps if d.is_published}
-        for d in deps:
-            if d.is_published or not concept or d.conceptrecid != concept:
-                continue
-            marker = d.marker(RELEASE_PREFIX)
-            if marker == self.plan.release_marker or (marker is not None and marker in published_markers):
-                self.resumed = True
-                self.say(f"Continuing the new-version draft {d.id} of an earlier run.")
-                return d
-            raise RemoteError(
-                f"record {previous.record_ref} already has a draft of a new version "
-                f"(deposition {d.id}) for another release",
-                f"Publish or discard that draft first: {d.html_url or d.id}.",
-            )
-        return None
-
-    # -- files, metadata, publish -------------------------------------------------------------------------
-
-    def _complete(self, dep: Deposition) -> PublishResult | _SteppedAside:
+    def _complete(self, draft: _Draft, round_: _Round) -> PublishResult | _SteppedAside:
         plan = self.plan
+        dep = draft.dep
         dep_id = dep.id
         self.journal.save(deposition_id=dep_id)
-        self._ask()
+        self.ask()
         bucket = dep.bucket_url
         if not bucket:
             dep = self.client.get_deposition(dep_id)
@@ -529,33 +414,22 @@ class _RemoteRun:
                 "Run the command again; report it if it stays.",
             )
         synced = self.files.sync(dep_id, bucket)
-        files, record = synced.files, synced.image_record
 
         self.say("Setting the metadata.")
         self.client.update_deposition(dep_id, plan.zenodo_metadata)
-        aside = self._settle(dep)  # the last look for another machine's run of this release before publishing
+        aside = self._settle(dep, round_)  # the last look for another run of this release before publishing
         if aside is not None:
             return aside
-        if self.draft:
+        if self.options.draft:
             dep = self.client.get_deposition(dep_id)
             self.say(
                 "Left as a draft (--draft): review it on Zenodo, then publish it there or run without --draft."
             )
-            return self._result(
-                state="draft",
-                dep=dep,
-                doi=dep.prereserved_doi,
-                conceptdoi=dep.conceptdoi,
-                record_id=str(dep.record_ref),
-                record_url=dep.html_url,
-                files=files,
-                record=record,
-            )
+            ids = _Ids(dep.prereserved_doi, dep.conceptdoi, str(dep.record_ref), dep.html_url)
+            return self._result("draft", replace(draft, dep=dep), ids, synced.files, synced.image_record)
         self.say("Publishing.")
         published = self._publish(dep_id)
-        result = self._result_from_record(
-            published, files=files, record=record, image_sha256=synced.image_sha256
-        )
+        result = self._result_from_record(replace(draft, dep=published), synced=synced)
         self.journal.clear()
         return result
 
@@ -591,15 +465,15 @@ class _RemoteRun:
 
     def _result_from_record(
         self,
-        dep: Deposition,
+        draft: _Draft,
         *,
         already: bool = False,
-        files: list[PublishedFile] | None = None,
-        record: dict[str, Any] | None = None,
+        synced: SyncedFiles | None = None,
         image: ImageRecord | None = None,
-        image_sha256: str | None = None,
     ) -> PublishResult:
+        dep = draft.dep
         rec = self._read_record(dep)
+        files = synced.files if synced is not None else None
         problems = readback_problems(rec, self.plan, files, image=image)
         if problems:
             raise IntegrityError(
@@ -608,66 +482,45 @@ class _RemoteRun:
                 "cannot be deleted by ossr-images).",
             )
         image_key = image.file_name if image is not None else self.plan.image_key
-        image_sha = image.sha256 if image is not None else image_sha256
+        image_sha = image.sha256 if image is not None else (synced.image_sha256 if synced else None)
         checked = published_files(rec, files, image_key=image_key, image_sha256=image_sha)
-        return self._result(
-            state="published",
-            dep=dep,
-            doi=rec.doi or dep.doi,
-            conceptdoi=rec.conceptdoi or dep.conceptdoi,
-            record_id=rec.id or str(dep.record_id),
-            record_url=rec.html_url or self.target.record_html_url(rec.id or dep.record_id),
-            files=checked,
-            record=record or {},
-            already=already,
+        ids = _Ids(
+            rec.doi or dep.doi,
+            rec.conceptdoi or dep.conceptdoi,
+            rec.id or str(dep.record_id),
+            rec.html_url or self.target.record_html_url(rec.id or dep.record_id),
         )
+        record = synced.image_record if synced is not None else {}
+        return self._result("published", draft, ids, checked, record, already=already)
 
     def _result(
         self,
-        *,
         state: str,
-        dep: Deposition,
-        doi: str | None,
-        conceptdoi: str | None,
-        record_id: str | None,
-        record_url: str | None,
+        draft: _Draft,
+        ids: _Ids,
         files: list[PublishedFile],
         record: dict[str, Any],
+        *,
         already: bool = False,
     ) -> PublishResult:
         return PublishResult(
             state=state,
             repository=self.plan.repository,
             commit=self.plan.commit,
-            doi=doi,
-            conceptdoi=conceptdoi,
-            record_id=record_id,
-            record_url=record_url,
-            deposition_id=dep.id,
+            doi=ids.doi,
+            conceptdoi=ids.conceptdoi,
+            record_id=ids.record_id,
+            record_url=ids.record_url,
+            deposition_id=draft.dep.id,
             files=files,
             already_published=already,
-            resumed=self.resumed,
-            new_version_of=str(self.previous.record_ref) if self.previous else None,
-            matched_by=self.matched_by,
+            resumed=draft.resumed,
+            new_version_of=str(draft.previous.dep.record_ref) if draft.previous else None,
+            matched_by=draft.previous.matched_by if draft.previous else None,
             zenodo_metadata=self.plan.zenodo_metadata,
             image_record=record,
             warnings=self.plan.warnings,
         )
-
-
-def _source_record_dois(codemeta: Any) -> set[str]:
-    """DOIs the CodeMeta file names for the source code itself (never to be taken as the image record)."""
-    out: set[str] = set()
-    for value in (getattr(codemeta, "identifier", None), getattr(codemeta, "url", None)):
-        values = value if isinstance(value, (list, tuple)) else [value]
-        for v in values:
-            if not v:
-                continue
-            text = str(v).lower()
-            for prefix in ("https://doi.org/", "http://doi.org/", "doi:", "https://dx.doi.org/"):
-                text = text.removeprefix(prefix)
-            out.add(text)
-    return out
 
 
 def result_summary(result: PublishResult) -> str:
