@@ -28,35 +28,30 @@ with the image metadata file of a record carrying the release keyword.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ossr_images.errors import IntegrityError, InvalidInputError, OssrError, RemoteError
 from ossr_images.metadata.image_record import (
-    IMAGE_RECORD_KEY,
     ImageRecord,
-    dump_image_record,
 )
 from ossr_images.workflows import journal as jr
 from ossr_images.workflows import publish_discovery as pd
 from ossr_images.workflows.publish_checks import published_files, readback_problems
 from ossr_images.workflows.publish_files import FileSync, SyncedFiles
+from ossr_images.workflows.publish_image import materialize
 from ossr_images.workflows.publish_options import PublishOptions
 from ossr_images.workflows.publish_plan import (
-    CODEMETA_KEY,
     PublishedFile,
     PublishPlan,
     PublishResult,
     build_zenodo_metadata,
     check_limits,
-    close_sink,
-    local_file,
+    dry_run,
     prepare,
 )
 from ossr_images.zenodo.models import Deposition, Record
@@ -71,12 +66,10 @@ __all__ = [  # what callers import from here; the local half lives in publish_pl
     "prepare",
     "publish",
     "readback_problems",
-    "result_summary",
 ]
 
 log = logging.getLogger("ossr_images.publish")
 
-ENGINE_PREFIXES = ("docker-daemon:", "docker://")
 READBACK_TRIES = 5
 MAX_ROUNDS = 3  # lookups after stepping aside for another machine's run of the same release
 
@@ -109,7 +102,7 @@ def publish(
     opts = options or PublishOptions()
     cache_root = opts.cache_root
     say = notify or (lambda _m: None)
-    with _materialize(image, progress, say) as materialized:
+    with materialize(image, progress, say) as materialized:
         plan = prepare(
             materialized.path,
             codemeta=opts.codemeta,
@@ -123,7 +116,7 @@ def publish(
         plan.engine, plan.engine_version = materialized.engine, materialized.engine_version
         plan.build = opts.build
         if opts.dry_run:
-            return _dry_run(plan, progress, say, cache_root)
+            return dry_run(plan, progress, say, cache_root)
         if target is None or not getattr(target, "token", None):
             raise InvalidInputError(
                 "no Zenodo server and token to publish to",
@@ -142,82 +135,6 @@ def publish(
                 plan, client=client, target=target, options=opts, confirm=confirm, progress=progress, say=say
             )
             return run.run()
-
-
-# -------------------------------------------------------------------------------------------- dry run
-
-
-def _dry_run(
-    plan: PublishPlan, progress: ProgressFactory | None, say: Notify, cache_root: Path | None
-) -> PublishResult:
-    say(f"Dry run: hashing {plan.image_key} locally; nothing is sent.")
-    sink = progress(plan.image_size, f"Hashing {plan.image_key}") if progress else None
-    try:
-        md5, sha = jr.file_hashes(plan.image_path, progress=sink, root=cache_root)
-    finally:
-        close_sink(sink)
-    record = plan.image_record(sha256=sha, md5=md5)
-    record_bytes = dump_image_record(record)
-    files = [
-        PublishedFile(plan.image_key, plan.image_size, md5, sha),
-        local_file(CODEMETA_KEY, plan.codemeta_bytes),
-        local_file(IMAGE_RECORD_KEY, record_bytes),
-    ]
-    return PublishResult(
-        state="dry-run",
-        repository=plan.repository,
-        commit=plan.commit,
-        files=files,
-        zenodo_metadata=plan.zenodo_metadata,
-        image_record=record,
-        warnings=plan.warnings,
-    )
-
-
-# ------------------------------------------------------------------------------------- engine references
-
-
-@dataclass
-class _Materialized:
-    path: Path
-    engine: str | None = None
-    engine_version: str | None = None
-    info: Any = None  # the ImageInfo of an export, described while it was written
-
-
-@contextlib.contextmanager
-def _materialize(image: str | Path, progress: ProgressFactory | None, say: Notify) -> Iterator[_Materialized]:
-    """The image file: the argument itself, or a zstd docker archive exported from an engine reference
-    (`docker-daemon:NAME:TAG` through the Docker engine, `docker://...` daemonless) into a temporary folder
-    that is removed afterwards."""
-    text = str(image)
-    if not text.startswith(ENGINE_PREFIXES):
-        yield _Materialized(Path(text))
-        return
-    from ossr_images.images.export import export_image
-
-    engine = engine_name = engine_version = None
-    if text.startswith("docker-daemon:"):
-        from ossr_images.images.docker_engine import DockerEngine
-
-        engine = DockerEngine.connect()
-        engine_name, engine_version = "docker", engine.version
-        ref = text.split(":", 1)[1]
-    else:
-        ref = text.split("//", 1)[1]
-    last = ref.rsplit("/", 1)[-1]
-    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in last).strip("-.")
-    with tempfile.TemporaryDirectory(prefix="ossr-images-export-") as tmp:
-        out = Path(tmp) / f"{safe or 'image'}.tar.zst"
-        say(f"Exporting {text} to a zstd-compressed docker archive.")
-        sink = progress(None, f"Exporting {last}") if progress else None
-        try:
-            exported = export_image(
-                text, out, fmt="docker-archive", compress="zstd", progress=sink, engine=engine
-            )
-        finally:
-            close_sink(sink)
-        yield _Materialized(out, engine_name, engine_version, exported.info)
 
 
 # ------------------------------------------------------------------------------------------ remote run
@@ -521,30 +438,3 @@ class _RemoteRun:
             image_record=record,
             warnings=self.plan.warnings,
         )
-
-
-def result_summary(result: PublishResult) -> str:
-    """Human lines for a result (the CLI prints them)."""
-    if result.state == "dry-run":
-        lines = [
-            "Dry run: nothing was sent.",
-            "Zenodo metadata:",
-            json.dumps(result.zenodo_metadata, indent=2),
-            f"Image metadata file ({IMAGE_RECORD_KEY}):",
-            json.dumps(result.image_record, indent=2),
-            "Files:",
-        ]
-        lines += [f"  {f.key}  {f.size} bytes  md5 {f.md5}  sha256 {f.sha256}" for f in result.files]
-        lines.append(f"Source: {result.repository} @ {result.commit}")
-        return "\n".join(lines)
-    head = {
-        "published": "Already published (nothing changed):" if result.already_published else "Published:",
-        "draft": "Draft ready (not published):",
-    }.get(result.state, result.state)
-    lines = [
-        head,
-        f"  DOI:         {result.doi}",
-        f"  Concept DOI: {result.conceptdoi}",
-        f"  Record:      {result.record_url}",
-    ]
-    return "\n".join(lines)

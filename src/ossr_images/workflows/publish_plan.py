@@ -4,13 +4,18 @@ steps work from (`PublishPlan`) and report with (`PublishedFile`, `PublishResult
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ossr_images.errors import InvalidInputError, Problem
-from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY, image_record_from
+from ossr_images.metadata.image_record import (
+    IMAGE_KEYWORD,
+    IMAGE_RECORD_KEY,
+    dump_image_record,
+    image_record_from,
+)
 from ossr_images.workflows import journal as jr
 
 CODEMETA_KEY = "codemeta.json"
@@ -295,3 +300,37 @@ def close_sink(sink: Any) -> None:
     close = getattr(sink, "close", None)
     if callable(close):
         close()
+
+
+# -------------------------------------------------------------------------------------------- dry run
+
+
+def dry_run(
+    plan: PublishPlan,
+    progress: Callable[[int | None, str], Callable[[int], None]] | None,
+    say: Callable[[str], None],
+    cache_root: Path | None,
+) -> PublishResult:
+    """--dry-run: hash the image locally and report the files and metadata a publish would send."""
+    say(f"Dry run: hashing {plan.image_key} locally; nothing is sent.")
+    sink = progress(plan.image_size, f"Hashing {plan.image_key}") if progress else None
+    try:
+        md5, sha = jr.file_hashes(plan.image_path, progress=sink, root=cache_root)
+    finally:
+        close_sink(sink)
+    record = plan.image_record(sha256=sha, md5=md5)
+    record_bytes = dump_image_record(record)
+    files = [
+        PublishedFile(plan.image_key, plan.image_size, md5, sha),
+        local_file(CODEMETA_KEY, plan.codemeta_bytes),
+        local_file(IMAGE_RECORD_KEY, record_bytes),
+    ]
+    return PublishResult(
+        state="dry-run",
+        repository=plan.repository,
+        commit=plan.commit,
+        files=files,
+        zenodo_metadata=plan.zenodo_metadata,
+        image_record=record,
+        warnings=plan.warnings,
+    )
