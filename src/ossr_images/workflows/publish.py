@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,12 +48,13 @@ from ossr_images.workflows.publish_plan import (
     PublishedFile,
     PublishPlan,
     PublishResult,
+    ask_once,
     build_zenodo_metadata,
     check_limits,
     dry_run,
     prepare,
 )
-from ossr_images.zenodo.models import Deposition, Record
+from ossr_images.zenodo.models import Deposition
 
 __all__ = [  # what callers import from here; the local half lives in publish_plan
     "PublishOptions",
@@ -174,23 +174,6 @@ class _Ids:
     record_url: str | None
 
 
-def _once(confirm: Confirm | None, summary: Callable[[], str]) -> Callable[[], None]:
-    """`ask()`: calls `confirm(summary())` the first time only; a False answer stops the run."""
-    answered: list[bool] = []
-
-    def ask() -> None:
-        if answered or confirm is None:
-            return
-        if not confirm(summary()):
-            raise InvalidInputError(
-                "publishing was cancelled at the confirmation prompt; nothing was written",
-                "Run the command again and answer yes, or pass --yes; try --dry-run or --sandbox first.",
-            )
-        answered.append(True)
-
-    return ask
-
-
 class _RemoteRun:
     """The remote half of one publish run: rounds of look-up, draft, files, metadata, publish, read-back."""
 
@@ -212,7 +195,7 @@ class _RemoteRun:
         self.say = say
         self.journal = jr.Journal(plan.release_marker, target.api_url, options.cache_root)
         self.files = FileSync(client, plan, progress, say, options.cache_root)
-        self.ask = _once(confirm, lambda: plan.summary(getattr(target, "api_url", None)))
+        self.ask = ask_once(confirm, lambda: plan.summary(getattr(target, "api_url", None)))
 
     def run(self) -> PublishResult:
         winners: frozenset[int] = frozenset()
@@ -366,20 +349,6 @@ class _RemoteRun:
 
     # -- read back ----------------------------------------------------------------------------------------
 
-    def _read_record(self, dep: Deposition) -> Record:
-        record_id = dep.record_ref
-        last: Exception | None = None
-        for attempt in range(READBACK_TRIES):
-            try:
-                return self.client.get_record(record_id)
-            except RemoteError as exc:
-                if getattr(exc, "status", None) != 404:
-                    raise
-                last = exc
-                time.sleep(0.5 * (attempt + 1))
-        assert last is not None
-        raise last
-
     def _result_from_record(
         self,
         draft: _Draft,
@@ -389,7 +358,7 @@ class _RemoteRun:
         image: ImageRecord | None = None,
     ) -> PublishResult:
         dep = draft.dep
-        rec = self._read_record(dep)
+        rec = pd.read_back(self.client, dep, tries=READBACK_TRIES)
         files = synced.files if synced is not None else None
         problems = readback_problems(rec, self.plan, files, image=image)
         if problems:

@@ -32,7 +32,7 @@ from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY, I
 from ossr_images.workflows import journal as jr
 from ossr_images.workflows.publish_plan import RELEASE_PREFIX, PublishPlan, same_repo
 from ossr_images.zenodo.doi import parse_record_ref
-from ossr_images.zenodo.models import Deposition
+from ossr_images.zenodo.models import Deposition, Record
 
 RIVAL_WAIT_SECONDS = 180.0  # how long a losing run waits for the winner's publish before giving up
 RIVAL_POLL_SECONDS = (1.0, 2.0, 3.0, 5.0)  # poll intervals (the last one repeats)
@@ -316,3 +316,20 @@ def _source_record_dois(codemeta: Any) -> set[str]:
                 text = text.removeprefix(prefix)
             out.add(text)
     return out
+
+
+def read_back(client: Any, dep: Deposition, *, tries: int = 5) -> Record:
+    """The record of a published deposition, read back; a 404 (the record is not indexed yet) is retried
+    `tries` times with a growing pause."""
+    record_id = dep.record_ref
+    last: Exception | None = None
+    for attempt in range(tries):
+        try:
+            return client.get_record(record_id)
+        except RemoteError as exc:
+            if getattr(exc, "status", None) != 404:
+                raise
+            last = exc
+            time.sleep(0.5 * (attempt + 1))
+    assert last is not None
+    raise last

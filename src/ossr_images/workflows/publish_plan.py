@@ -334,3 +334,20 @@ def dry_run(
         image_record=record,
         warnings=plan.warnings,
     )
+
+
+def ask_once(confirm: Callable[[str], bool] | None, summary: Callable[[], str]) -> Callable[[], None]:
+    """`ask()`: calls `confirm(summary())` the first time only; a False answer stops the run."""
+    answered: list[bool] = []
+
+    def ask() -> None:
+        if answered or confirm is None:
+            return
+        if not confirm(summary()):
+            raise InvalidInputError(
+                "publishing was cancelled at the confirmation prompt; nothing was written",
+                "Run the command again and answer yes, or pass --yes; try --dry-run or --sandbox first.",
+            )
+        answered.append(True)
+
+    return ask
