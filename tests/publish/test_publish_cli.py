@@ -256,9 +256,9 @@ def test_local_refusals_happen_before_any_request(case, zenodo_env, project: Pro
 
 
 def test_quota_precheck_before_any_request(zenodo_env, project: Project, recorder: Recorder, monkeypatch):
-    from ossr_images.workflows import publish as wf
+    from ossr_images.workflows import publish_plan
 
-    monkeypatch.setattr(wf, "QUOTA_BYTES", 1000)
+    monkeypatch.setattr(publish_plan, "QUOTA_BYTES", 1000)
     res = run(*publish_args(project, project.image()))
     assert res.exit_code == 1
     assert "quota" in res.stderr

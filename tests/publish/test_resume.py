@@ -14,6 +14,7 @@ from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
 from ossr_images.standin.faults import DropResponse
 from ossr_images.workflows import publish as wf
 from ossr_images.workflows.journal import release_lock
+from ossr_images.workflows.publish_options import PublishOptions
 from ossr_images.zenodo.client import ZenodoClient
 from ossr_images.zenodo.target import Target
 
@@ -34,9 +35,8 @@ def deps(standin) -> list[dict]:
 
 
 def do_publish(standin, project: Project, image: Path, **kw):
-    return wf.publish(
-        image, codemeta=project.codemeta, repo_dir=project.path, target=target_for(standin), **kw
-    )
+    options = PublishOptions(codemeta=project.codemeta, repo_dir=project.path, **kw)
+    return wf.publish(image, options, target=target_for(standin))
 
 
 def crash_after(monkeypatch, method: str, nth: int = 1) -> list[int]:

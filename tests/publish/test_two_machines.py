@@ -12,6 +12,7 @@ from conftest import TEST_TOKEN
 from ossr_images.errors import RemoteError
 from ossr_images.workflows import publish as wf
 from ossr_images.workflows import publish_discovery as pd
+from ossr_images.workflows.publish_options import PublishOptions
 from ossr_images.zenodo.client import ZenodoClient
 from ossr_images.zenodo.models import Deposition
 from ossr_images.zenodo.target import Target
@@ -28,15 +29,9 @@ def all_deps(standin) -> list[Deposition]:
         return list(c.list_depositions(all_versions=True))
 
 
-def run_publish(standin, project: Project, image: Path, cache: Path, **kw):
-    return wf.publish(
-        image,
-        codemeta=project.codemeta,
-        repo_dir=project.path,
-        target=target_for(standin),
-        cache_root=cache,
-        **kw,
-    )
+def run_publish(standin, project: Project, image: Path, cache: Path, notify=None):
+    options = PublishOptions(codemeta=project.codemeta, repo_dir=project.path, cache_root=cache)
+    return wf.publish(image, options, target=target_for(standin), notify=notify)
 
 
 class ListTogether(Recorder):

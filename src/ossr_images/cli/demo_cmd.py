@@ -26,8 +26,8 @@ def demo(ctx: click.Context, keep: Path | None, as_json: bool) -> None:
     Nothing leaves this machine; without --keep everything is removed at the end.
     """
     from ossr_images.cli.progress import Progress
+    from ossr_images.cli.publish_cmd import result_summary
     from ossr_images.workflows.demo import run_demo
-    from ossr_images.workflows.publish import result_summary
 
     quiet = is_quiet(ctx)
 

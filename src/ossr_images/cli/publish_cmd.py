@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ossr_images.cli.common import emit_json, info, is_quiet, json_option, source_options, target_options
 from ossr_images.cli.recipe_options import build_record_for, recipe_options
 from ossr_images.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from ossr_images.workflows.publish_plan import PublishResult
 
 
 def _interactive() -> bool:
@@ -101,7 +105,7 @@ def publish(
     """
     from ossr_images.cli.progress import Progress
     from ossr_images.workflows.publish import publish as run_publish
-    from ossr_images.workflows.publish import result_summary
+    from ossr_images.workflows.publish_options import PublishOptions
     from ossr_images.zenodo.target import resolve_target
 
     if no_community and communities:
@@ -130,22 +134,18 @@ def publish(
         )
 
     try:
-        result = run_publish(
-            image,
+        options = PublishOptions(
             codemeta=codemeta,
             repo_dir=repo_dir,
             commit=commit,
             allow_dirty=allow_dirty,
-            target=target,
-            communities=chosen,
+            communities=tuple(chosen),
             new_version_of=new_version_of,
             draft=draft,
             dry_run=dry_run,
-            confirm=confirm,
-            progress=progress,
-            notify=info,
             build=build_record_for(ctx, image, repo_dir),
         )
+        result = run_publish(image, options, target=target, confirm=confirm, progress=progress, notify=info)
     except InvalidInputError as exc:
         if isinstance(exc.details, list) and len(exc.details) > 1 and not as_json:
             for p in exc.details:
@@ -159,3 +159,32 @@ def publish(
         emit_json(result.to_json())
         return
     click.echo(result_summary(result))
+
+
+def result_summary(result: PublishResult) -> str:
+    """Human lines for a result (the CLI prints them)."""
+    from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
+
+    if result.state == "dry-run":
+        lines = [
+            "Dry run: nothing was sent.",
+            "Zenodo metadata:",
+            json.dumps(result.zenodo_metadata, indent=2),
+            f"Image metadata file ({IMAGE_RECORD_KEY}):",
+            json.dumps(result.image_record, indent=2),
+            "Files:",
+        ]
+        lines += [f"  {f.key}  {f.size} bytes  md5 {f.md5}  sha256 {f.sha256}" for f in result.files]
+        lines.append(f"Source: {result.repository} @ {result.commit}")
+        return "\n".join(lines)
+    head = {
+        "published": "Already published (nothing changed):" if result.already_published else "Published:",
+        "draft": "Draft ready (not published):",
+    }.get(result.state, result.state)
+    lines = [
+        head,
+        f"  DOI:         {result.doi}",
+        f"  Concept DOI: {result.conceptdoi}",
+        f"  Record:      {result.record_url}",
+    ]
+    return "\n".join(lines)

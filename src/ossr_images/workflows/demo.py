@@ -202,6 +202,7 @@ def run_demo(
 
     from ossr_images.standin.server import LocalZenodo
     from ossr_images.workflows.publish import publish
+    from ossr_images.workflows.publish_options import PublishOptions
     from ossr_images.zenodo.target import Target
 
     say = notify or (lambda _m: None)
@@ -216,17 +217,14 @@ def run_demo(
             image = write_example_image(repo, repository, commit, root)
             say(f"Image archive {image.name} written without an engine.")
             target = Target("custom", server.api_url, token, "10.5072")
-            result = publish(
-                image,
+            options = PublishOptions(
                 codemeta=repo / "codemeta.json",
                 repo_dir=repo,
-                target=target,
                 communities=("escape2020",),
-                progress=progress,
-                notify=say,
                 cache_root=root / "cache",
                 env=_without_ci_variables(os.environ),
             )
+            result = publish(image, options, target=target, progress=progress, notify=say)
             fetched = _fetch_back(result, target, root, say, progress) if fetch_back else None
             return DemoResult(
                 api_url=server.api_url,
