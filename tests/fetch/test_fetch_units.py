@@ -291,3 +291,20 @@ def test_a_folder_that_cannot_be_flocked_falls_back_to_the_lock_file(tmp_path, m
     with _folder_lock(out, lambda _m: None):
         assert len(list((tmp_path / "cache" / "fetch-locks").glob("*.lock"))) == 1
     assert not list(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        ({"only": "everything"}, "--only 'everything'"),
+        ({"load": "podman"}, "--load 'podman'"),
+        ({"load": "docker", "only": "metadata"}, "--load needs the image"),
+    ],
+)
+def test_fetch_options_refuse_what_cannot_be_done(options: dict, needle: str) -> None:
+    from ossr_images.errors import InvalidInputError
+    from ossr_images.workflows.fetch import FetchOptions
+
+    with pytest.raises(InvalidInputError) as info:
+        FetchOptions(**options)
+    assert needle in info.value.message and info.value.exit_code == 1

@@ -87,9 +87,6 @@ def fetch(
     from ossr_images.workflows.fetch import fetch as run_fetch
 
     quiet = is_quiet(ctx)
-    options = FetchOptions(
-        dest=dest, only=only, force=force, load=load, source_dir=source_dir, allow_unverified=allow_unverified
-    )
     ref, target = resolve_fetch_target(
         identifier,
         sandbox=sandbox,
@@ -98,6 +95,9 @@ def fetch(
         allow_insecure_http=allow_insecure_http,
     )
     info(f"Reading record {ref.record_id} from {target.api_url}")
+    options = FetchOptions(
+        dest=dest, only=only, force=force, load=load, source_dir=source_dir, allow_unverified=allow_unverified
+    )
 
     def progress_factory(total: int, description: str) -> Progress:
         return Progress(total or None, description, enabled=not (quiet or as_json))
