@@ -214,9 +214,8 @@ def _fetch(
     provenance: Provenance | None = None
     with tempfile.TemporaryDirectory(prefix="ossr-fetch-") as scratch:
         plan = make_plan(client, record, ref, requested, options, Path(scratch), say)
-        engine = _engine_for(
-            options.load, plan.image
-        )  # an engine that is not there fails before the download
+        # an engine that is not there fails before the download
+        engine = _engine_for(options.load, plan.image)
         plan.directory.mkdir(parents=True, exist_ok=True)
         with folder_lock(plan.directory, say):
             files = place_files(client, plan, progress_factory, say)
@@ -232,14 +231,9 @@ def _fetch(
                 except IntegrityError as exc:
                     raise set_aside(files, exc, keep=options.force) from None
     warnings = plan.warnings
-    if plan.metadata is None:
+    if plan.metadata is None:  # another tool's record: the source link is the record's word only
         provenance = Provenance(*record.source) if record.source else None
-        if image is not None and image_path is not None:
-            try:  # another tool's record: a .tar may be data, not an image
-                image = read_image_facts(image_path, image)
-            except OssrError:
-                warnings += (f"{image.key} is not a container image that ossr-images can read",)
-                image, image_path = None, None
+        image, image_path, warnings = _read_foreign_image(image, image_path, warnings)
     loaded = _load(options.load, image_path, image, record.id, say, engine)
     checkout = None
     if options.source_dir is not None:
@@ -250,6 +244,19 @@ def _fetch(
             )
         checkout = clone_source(provenance.repository, provenance.commit, Path(options.source_dir), say)
     return FetchResult(plan, files, image, image_path is not None, provenance, loaded, checkout, warnings)
+
+
+def _read_foreign_image(
+    image: ImageFacts | None, image_path: Path | None, warnings: tuple[str, ...]
+) -> tuple[ImageFacts | None, Path | None, tuple[str, ...]]:
+    """What the file guessed to be the image of a record without an image metadata file holds; a .tar may be
+    data, not an image: then there is no image (and a warning says so)."""
+    if image is None or image_path is None:
+        return image, image_path, warnings
+    try:
+        return read_image_facts(image_path, image), image_path, warnings
+    except OssrError:
+        return None, None, (*warnings, f"{image.key} is not a container image that ossr-images can read")
 
 
 def _image_path(files: tuple[FetchedFile, ...], image_key: str | None) -> Path | None:
