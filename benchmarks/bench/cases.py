@@ -1,4 +1,4 @@
-"""The six benchmarks. Each measures ossr-images and its baseline in the same run, on the same machine and
+"""The seven benchmarks. Each measures ossr-images and its baseline in the same run, on the same machine and
 the same files, and appends `Row`s to the context; a missing tool raises `Skip` with the reason."""
 
 from __future__ import annotations
@@ -682,6 +682,42 @@ def bench_e2e(ctx: Ctx) -> None:
         row.note = "with provenance checks + md5/sha256 verification (donodo has neither)"
 
 
+def bench_diff(ctx: Ctx) -> None:
+    """7: `ossr-images diff` of two images of --size with 100k files (1000 with --smoke), same files but other
+    mtimes (the whole comparison runs: verdict same-content), vs `sha256sum` of both archives."""
+    _need_ossr("diff")
+    nfiles = 1000 if ctx.smoke else 100_000
+    paths = []
+    for name, mtime in (("a", 1_700_000_000), ("b", 1_800_000_000)):
+        path = ctx.workdir / f"diff-{name}.tar"
+        datagen.write_many_files_archive(path, ctx.size, nfiles, mtime=mtime)
+        paths.append(path)
+    total = sum(p.stat().st_size for p in paths)
+    diff_runs: list[Run] = []
+    sha_runs: list[Run] = []
+    try:
+        for _ in range(ctx.repeat):
+            _sync()
+            sha_runs.append(run(["sha256sum", *map(str, paths)]).check())
+            r = run([*OSSR, "diff", *map(str, paths), "--json"])
+            if r.returncode != 0:
+                raise CommandFailed(f"ossr-images diff exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+            doc = _json_out(r)
+            if doc.get("verdict") != "same-content" or doc["a"]["paths"] < nfiles:
+                raise CommandFailed(f"diff: unexpected result {json.dumps(doc)[:500]}")
+            diff_runs.append(r)
+    finally:
+        for p in paths:
+            _rm(p)
+    base = ctx.add(_row("diff", "sha256sum A B", total, sha_runs, note="baseline"))
+    row = ctx.add(_row("diff", f"ossr-images diff A B ({nfiles} files each)", total, diff_runs))
+    row.ratio, row.ratio_of = base.seconds / row.seconds, "speed vs sha256sum"
+    row.note = (
+        f"goal: time <= 1.5x sha256sum ({row.seconds / base.seconds:.2f}x here), peak RSS < 150 MB "
+        f"({row.maxrss_kib / 1024:.0f} MiB here)"
+    )
+
+
 BENCHES = {
     "upload": bench_upload,
     "download": bench_download,
@@ -689,4 +725,5 @@ BENCHES = {
     "hashing": bench_hashing,
     "export": bench_export,
     "e2e": bench_e2e,
+    "diff": bench_diff,
 }

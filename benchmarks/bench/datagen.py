@@ -222,3 +222,92 @@ def build_docker_image(
         ["docker", "image", "inspect", "-f", "{{.Id}}", tag], env=run_env, capture_output=True, text=True
     )
     return out.stdout.strip()
+
+
+def _seeded(seed: int, n: int) -> bytes:
+    """`n` pseudo-random bytes that depend only on `seed` (the same file in two archives)."""
+    import random
+
+    return random.Random(seed).randbytes(n)
+
+
+def write_many_files_archive(
+    out: Path, size: int, nfiles: int, *, mtime: int = 1_700_000_000, changed: frozenset[int] = frozenset()
+) -> dict:
+    """A legacy `docker save` archive of about `size` bytes, one layer: `nfiles` small files (half the size,
+    1000 per directory) and four large ones (the other half). Files are the same in every archive made with
+    the same size and count (only `mtime` and the files numbered in `changed` differ), so two such
+    archives diff as same-content (or differ in exactly `changed`). Streamed: never all in memory."""
+    layer_path = out.with_name(out.name + ".layer")
+    small_total = max(size // 2 - nfiles * 2 * BLOCK, nfiles)  # minus headers and padding
+    avg = max(small_total // max(nfiles, 1), 1)
+    big = max((size - small_total) // 4, 1)
+    with open(layer_path, "wb") as raw:
+        w = _HashingWriter(raw)  # type: ignore[arg-type]
+
+        def add(
+            name: str, data: bytes | None, length: int = 0, seed: int = 0, *, directory: bool = False
+        ) -> None:
+            n = len(data) if data is not None else length
+            info = tarfile.TarInfo(name)
+            info.size = 0 if directory else n
+            info.mode = 0o755 if directory else 0o644
+            info.mtime = mtime
+            if directory:
+                info.type = tarfile.DIRTYPE
+            w.write(info.tobuf(format=tarfile.GNU_FORMAT))
+            if data is not None:
+                w.write(data)
+            elif not directory:
+                left, part = n, 0
+                while left:
+                    k = min(CHUNK, left)
+                    w.write(_seeded(seed * 100_000 + part, k))
+                    left -= k
+                    part += 1
+            if not directory:
+                w.write(b"\0" * _pad(n))
+
+        add("data", None, directory=True)
+        for i in range(nfiles):
+            if i % 1000 == 0:
+                add(f"data/d{i // 1000:04d}", None, directory=True)
+            length = (i * 7919) % (2 * avg) if avg > 1 else 1
+            add(f"data/d{i // 1000:04d}/f{i:07d}", _seeded(i + (10**9 if i in changed else 0), length))
+        add("opt", None, directory=True)
+        for j in range(4):
+            add(f"opt/big{j}.bin", None, big, seed=10**7 + j)
+        w.write(b"\0" * (2 * BLOCK))
+        layer_hex = w.sha.hexdigest()
+        layer_size = w.n
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "2026-11-27T00:00:00Z",
+        "config": {"Cmd": ["/bin/sh"], "Labels": {"mtime": str(mtime)}},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_hex}"]},
+        "history": [{"created_by": "/bin/sh -c #(nop) COPY dir:many-files in / "}],
+    }
+    config_bytes = json.dumps(config, separators=(",", ":"), sort_keys=True).encode()
+    config_hex = hashlib.sha256(config_bytes).hexdigest()
+    manifest = [
+        {"Config": f"{config_hex}.json", "RepoTags": ["ossr-bench/diff:1"], "Layers": ["l1/layer.tar"]}
+    ]
+    with open(out, "wb") as fh, open(layer_path, "rb") as layer:
+        fh.write(_header("l1/layer.tar", layer_size))
+        shutil.copyfileobj(layer, fh, CHUNK)
+        fh.write(b"\0" * _pad(layer_size))
+        for name, data in (
+            (f"{config_hex}.json", config_bytes),
+            ("manifest.json", json.dumps(manifest).encode()),
+        ):
+            fh.write(_header(name, len(data)))
+            fh.write(data + b"\0" * _pad(len(data)))
+        fh.write(b"\0" * (2 * BLOCK))
+    layer_path.unlink()
+    return {
+        "path": str(out),
+        "size": out.stat().st_size,
+        "image_id": f"sha256:{config_hex}",
+        "files": nfiles + 4,
+    }

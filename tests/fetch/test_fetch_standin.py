@@ -134,17 +134,24 @@ def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) 
 
     active = 0
     peak = 0
+    calls = 0
     lock = threading.Lock()
+    first_three = threading.Barrier(3, timeout=60)  # passes only if three downloads run at the same time
     real = client.download_file
 
-    def tracking(*args: Any, **kwargs: Any) -> Any:
-        nonlocal active, peak
+    def tracking(url: str, dest: Path, *args: Any, **kwargs: Any) -> Any:
+        nonlocal active, peak, calls
+        if Path(dest).parent != tmp_path / "out":  # the image metadata file, read alone first
+            return real(url, dest, *args, **kwargs)
         with lock:
             active += 1
+            calls += 1
             peak = max(peak, active)
+            wait = calls <= 3
         try:
-            threading.Event().wait(0.05)  # long enough for the others to start
-            return real(*args, **kwargs)
+            if wait:
+                first_three.wait()
+            return real(url, dest, *args, **kwargs)
         finally:
             with lock:
                 active -= 1
@@ -164,7 +171,7 @@ def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) 
         client=client,
         progress_factory=factory,
     )
-    assert peak == 3  # bounded: MAX_WORKERS at once, not one after the other, not all 8
+    assert peak == 3  # three at once (the barrier), never more: not one after the other, not all 8
     assert len([f for f in result.files if f.verified]) == 9
     for key in files:
         assert sha256(tmp_path / "out" / key) == remote_sha256(files, key)

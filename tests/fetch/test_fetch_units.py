@@ -25,8 +25,8 @@ from ossr_images.workflows.fetch import (
 )
 from ossr_images.workflows.search import _guess_format, image_query
 
-REFERENCE = Path(
-    "/work/shared/reference/zenodo-examples/publish_202__sandbox_2025-10__record_as_zenodo_json.json"
+REFERENCE = (
+    Path(__file__).parents[1] / "data" / "zenodo" / "publish_202__sandbox_2025-10__record_as_zenodo_json.json"
 )
 
 HOSTILE = [

@@ -1,10 +1,12 @@
-"""Build the bundled example (examples/hello) for real with `ossr-images build`: Docker and Apptainer."""
+"""Build the bundled example (examples/hello) for real with `ossr-images build`, with no registry (FROM scratch +
+static busybox): Docker and Apptainer; the built image runs and greets."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,8 +23,6 @@ BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 @pytest.fixture
 def hello(tmp_path: Path) -> tuple[Path, str]:
     """A git checkout of a copy of examples/hello (with the static busybox), and its commit."""
-    if not (EXAMPLE / "Dockerfile").is_file():
-        pytest.skip("examples/hello is not there")
     if not os.path.exists(BUSYBOX):
         pytest.skip("busybox-static is not installed")
     root = tmp_path / "hello"
@@ -42,25 +42,37 @@ def _invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+GREETING = "Hello ESCAPE, from the ossr-images example image."
+
+
 @pytest.mark.docker
 def test_build_example_with_docker(docker_engine, hello, tmp_path: Path) -> None:
+    import docker
+
     root, commit = hello
     out = tmp_path / "hello.tar.zst"
-    code, stdout, err = _invoke(
-        "build", "docker", str(root), "-t", "ossr-test/example-hello:1.0.0", "-o", str(out), "--json"
-    )
+    tag = f"ossr-test/example-hello:1.0.0-{os.getpid()}"
+    code, stdout, err = _invoke("build", "docker", str(root), "-t", tag, "-o", str(out), "--json")
     assert code == 0, err
-    doc = json.loads(stdout)
-    labels = docker_engine.labels("ossr-test/example-hello:1.0.0")
-    assert labels["org.opencontainers.image.revision"] == commit
-    assert labels["org.opencontainers.image.source"] == "https://github.com/escape2020/ossr-images"
-    assert labels["org.opencontainers.image.version"] == "1.0.0"
-    info = inspect_image(out)
-    assert info.labels == labels and info.image_id == doc["image_id"]
-    code, stdout, err = _invoke("validate", str(root / "codemeta.json"), "--image", str(out), "--json")
-    assert code == 0, stdout + err
-    assert not [p for p in json.loads(stdout)["problems"] if p["path"].startswith("/labels")]
-    docker_engine.remove("ossr-test/example-hello:1.0.0", force=True)
+    try:
+        doc = json.loads(stdout)
+        labels = docker_engine.labels(tag)
+        assert labels["org.opencontainers.image.revision"] == commit
+        assert labels["org.opencontainers.image.source"] == "https://github.com/escape2020/ossr-images"
+        assert labels["org.opencontainers.image.version"] == "1.0.0"
+        info = inspect_image(out)
+        assert info.labels == labels and info.image_id == doc["image_id"]
+        assert docker_engine.inspect(tag)["Config"]["Entrypoint"] == ["/bin/sh", "/usr/local/bin/hello"]
+        client = docker.from_env()
+        try:
+            assert client.containers.run(tag, ["ESCAPE"], remove=True).decode().strip() == GREETING
+        finally:
+            client.close()
+        code, stdout, err = _invoke("validate", str(root / "codemeta.json"), "--image", str(out), "--json")
+        assert code == 0, stdout + err
+        assert not [p for p in json.loads(stdout)["problems"] if p["path"].startswith("/labels")]
+    finally:
+        docker_engine.remove(tag, force=True)
 
 
 @pytest.mark.apptainer
@@ -79,3 +91,8 @@ def test_build_example_with_apptainer(hello, tmp_path: Path, monkeypatch: pytest
     assert ours["org.opencontainers.image.revision"] == theirs["org.opencontainers.image.revision"] == commit
     assert ours["org.opencontainers.image.title"] == "ossr-images hello example"  # the definition's own
     assert json.loads(stdout)["export"]["sha256"] == inspect_image(out).sha256
+    run = subprocess.run(
+        [find_apptainer(), "run", str(out), "ESCAPE"], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == GREETING

@@ -88,15 +88,23 @@ def test_organization_person_name_only_and_html_escaping():
     assert_fields(metadata.to_deposit(), expected("organization-and-html.json"))
 
 
-def test_publication_date_defaults_to_today_and_model_round_trips():
+def test_publication_date_is_date_published_and_model_round_trips():
     report = load_codemeta(REAL / "cta-observatory__ctaplot__codemeta.json")
-    raw = report.raw
     metadata = to_zenodo_metadata(report.codemeta, None)
-    if "datePublished" not in raw:
-        assert metadata.publication_date == datetime.now(timezone.utc).date()
-    again = ZenodoMetadata.model_validate(metadata.to_deposit())
-    assert again == metadata
-    assert metadata.publication_date <= date.today()
+    assert metadata.publication_date == date(2025, 10, 7)  # the file's datePublished
+    assert ZenodoMetadata.model_validate(metadata.to_deposit()) == metadata
+
+
+def test_publication_date_defaults_to_today_without_date_published():
+    doc = json.loads((REAL / "cta-observatory__ctaplot__codemeta.json").read_text())
+    del doc["datePublished"]
+    report = parse_codemeta(json.dumps(doc))
+    assert report.valid, report.errors
+    before = datetime.now(timezone.utc).date()
+    metadata = to_zenodo_metadata(report.codemeta, None)
+    after = datetime.now(timezone.utc).date()
+    assert metadata.publication_date in {before, after}  # today (UTC), also across midnight
+    assert metadata.to_deposit()["publication_date"] == metadata.publication_date.isoformat()
 
 
 @pytest.mark.parametrize("path", sorted(REAL.glob("*.json")), ids=lambda p: p.name)

@@ -140,7 +140,10 @@ def test_published_record_carries_grant_and_contributors(zenodo_env, project: Pr
     res = run(*publish_args(project, project.image(), "--json"))
     assert res.exit_code == 0, res.output
     meta = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"])["metadata"]
-    assert meta["grants"] == [{"id": "10.13039/501100000780::824064"}]
+    # a record shows its grants in zenodo.org's read shape (code, internal_id = the deposit's grant id, funder)
+    assert [(g["internal_id"], g["code"], g["funder"]["name"]) for g in meta["grants"]] == [
+        ("10.13039/501100000780::824064", "824064", "European Commission")
+    ]
     assert meta["contributors"] == [
         {"name": "Lovelace, Ada", "type": "ContactPerson"},
         {"name": "Analytical Engines", "type": "RightsHolder"},
@@ -371,15 +374,44 @@ def test_sif_with_commit_option_and_no_checkout(zenodo_env, tmp_path):
 
 
 def test_check_limits_units():
-    from ossr_images.workflows.publish import MAX_FILES, QUOTA_BYTES, check_limits
+    from ossr_images.errors import InvalidInputError
+    from ossr_images.workflows.publish import check_limits
 
-    check_limits([("image.tar", QUOTA_BYTES - 2_000_000), ("codemeta.json", 1000)])
-    with pytest.raises(Exception) as info:
-        check_limits([("image.tar", QUOTA_BYTES), ("codemeta.json", 1000)])
-    assert "image.tar" in str(info.value) and "50 GB" in str(info.value)
-    with pytest.raises(Exception) as info:
-        check_limits([(f"f{i}", 1) for i in range(MAX_FILES)])
-    assert "100" in str(info.value)
+    check_limits([("image.tar", 48_000_000_000), ("codemeta.json", 1000)])  # under 50 GB: no error
+    check_limits([(f"f{i}", 1) for i in range(99)])  # 99 files + the image metadata file: Zenodo's 100
+    with pytest.raises(InvalidInputError) as info:
+        check_limits([("image.tar", 50_000_000_000), ("codemeta.json", 1000)])
+    assert info.value.message == (
+        "the record would hold 50.00 GB, over Zenodo's 50 GB per-record quota (largest file: image.tar)"
+    )
+    assert "zstd" in info.value.hint and "150 GB" in info.value.hint
+    with pytest.raises(InvalidInputError) as info:
+        check_limits([(f"f{i}", 1) for i in range(100)])
+    assert info.value.message == "the record would hold 101 files, over Zenodo's limit of 100"
+    assert info.value.exit_code == 1  # invalid input, refused before anything remote
+
+
+@pytest.mark.parametrize(
+    "options,production",
+    [
+        ({}, True),  # no option: zenodo.org
+        ({"zenodo_url": "https://zenodo.org"}, True),
+        ({"zenodo_url": "https://zenodo.org/api/"}, True),
+        ({"sandbox": True}, False),
+        ({"zenodo_url": "https://sandbox.zenodo.org/api"}, False),
+        ({"default_server": "sandbox"}, False),  # e.g. a 10.5072 DOI
+        ({"zenodo_url": "http://127.0.0.1:8080/api"}, False),  # the local stand-in
+        ({"zenodo_url": "https://zenodo.example.org/api"}, False),
+    ],
+)
+def test_only_zenodo_org_is_production(options: dict, production: bool, monkeypatch) -> None:
+    """The confirmation prompt guards zenodo.org and nothing else: `_is_production` on real targets."""
+    from ossr_images.cli.publish_cmd import _is_production
+    from ossr_images.zenodo.target import resolve_target
+
+    for name in ("ZENODO_TOKEN", "ZENODO_SANDBOX_TOKEN", "OSSR_IMAGES_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert _is_production(resolve_target(**options)) is production
 
 
 def test_interrupt_exits_130_and_rerun_continues(zenodo_env, project: Project, monkeypatch):

@@ -39,8 +39,9 @@ def run_publish(standin, project: Project, image: Path, cache: Path, **kw):
 
 
 class ListTogether(Recorder):
-    """The first two deposition lists are answered only once both have arrived: both runs look for the
-    release before either has created it."""
+    """The first two deposition lists are answered only once both have been computed: both runs look for the
+    release before either has created it (held after the listing, so that the first run's create cannot reach
+    the server before the second list is made)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,15 +49,14 @@ class ListTogether(Recorder):
         self.held = 0
         self.lock = threading.Lock()
 
-    def before(self, request) -> bool:
-        super().before(request)
+    def after(self, request, status, body):
         if request.route == "dep_list":
             with self.lock:
                 self.held += 1
                 hold = self.held <= 2
             if hold:
                 self.barrier.wait()
-        return False
+        return None
 
 
 def test_two_machines_at_once_make_one_record(standin, project: Project, tmp_path: Path) -> None:

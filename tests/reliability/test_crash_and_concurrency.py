@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import TEST_TOKEN
 from tests.helpers.faults import PUBLISH_STEPS
-from tests.reliability.conftest import Project, depositions, report, run_cli
+from tests.reliability.conftest import Project, depositions, lost_local, lost_remote, report, run_cli
 from tests.reliability.faultproxy import FaultProxy, LogEntry
 from tests.reliability.test_publish_faults import check_one_good_record
 
@@ -133,16 +133,18 @@ def test_publish_killed_at_each_step_then_rerun(
     rerun = run_cli(*project.publish_args(), json_out=True)
     assert rerun.exit_code == 0, rerun.explain()
     assert rerun.json["state"] == "published"
+    lost = lost_remote(standin, rerun.json["record_id"], project.release_bytes())
     check_one_good_record(standin, project)
     report(
         command="publish",
         fault="SIGKILL" if sig == signal.SIGKILL else "SIGINT (Ctrl-C)",
         step=name.removeprefix("kill-").removeprefix("ctrl-c-"),
-        first_exit=-int(sig) if sig == signal.SIGKILL else 130,
-        completed_first=False,
+        first_exit=proc.returncode,
+        completed_first=proc.returncode == 0,
         reruns=1,
-        data_lost=0,
+        data_lost=lost,
     )
+    assert lost == 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
@@ -194,10 +196,12 @@ def test_fetch_killed_mid_download_then_rerun(
         command="fetch",
         fault="SIGKILL" if sig == signal.SIGKILL else "SIGINT (Ctrl-C)",
         step="mid-download",
-        first_exit=-9 if sig == signal.SIGKILL else 130,
-        completed_first=False,
+        first_exit=proc.returncode,
+        completed_first=proc.returncode == 0,
         reruns=1,
-        data_lost=0,
+        data_lost=lost_local(
+            out, {project.image_path.name: hashlib.md5(project.image_path.read_bytes()).hexdigest()}
+        ),  # noqa: S324
     )
 
 
@@ -296,6 +300,7 @@ def test_many_parallel_fetches_into_one_folder(env: FaultProxy, project: Project
             assert sum(line.startswith("Error: ") for line in err.splitlines()) == 1, err
             assert "Traceback" not in err
     expected = {f["key"]: f["md5"] for f in record["files"]}
+    lost = lost_local(out, expected)
     for key, md5 in expected.items():
         assert hashlib.md5((out / key).read_bytes()).hexdigest() == md5  # noqa: S324
     leftovers = [p.name for p in out.iterdir() if p.name not in expected and not p.name.startswith(".")]
@@ -308,8 +313,8 @@ def test_many_parallel_fetches_into_one_folder(env: FaultProxy, project: Project
         command="fetch",
         fault="6 parallel fetches",
         step="one folder",
-        first_exit=0,
-        completed_first=True,
-        reruns=0,
-        data_lost=0,
+        first_exit=next((code for code in codes if code != 0), 0),  # the first failure's status, if any
+        completed_first=codes.count(0) == len(codes),
+        reruns=0 if codes.count(0) == len(codes) else 1,
+        data_lost=lost,
     )

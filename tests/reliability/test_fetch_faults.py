@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers.faults import FETCH_STEPS, Fault, fault_cases, inject
-from tests.reliability.conftest import Project, assert_clean_failure, report, run_cli
+from tests.reliability.conftest import Project, assert_clean_failure, lost_local, report, run_cli
 from tests.reliability.faultproxy import FaultProxy
 
 DOWNLOADS = ("get-metadata-file", "get-image", "get-codemeta")
@@ -74,6 +74,7 @@ def test_fetch_survives(fault: Fault, step: str, env: FaultProxy, record: dict, 
         final = run_cli(*args, json_out=True)
         reruns = 1
         assert corrupt_final_files(out, record) == [], final.explain()
+    lost = lost_local(out, {f["key"]: f["md5"] for f in record["files"]})
     assert final.exit_code == 0, final.explain()
     files = {f["key"]: f for f in final.json["files"]}
     assert set(files) == {f["key"] for f in record["files"]}
@@ -88,8 +89,9 @@ def test_fetch_survives(fault: Fault, step: str, env: FaultProxy, record: dict, 
         first_exit=first.exit_code,
         completed_first=first.exit_code == 0,
         reruns=reruns,
-        data_lost=0,
+        data_lost=lost,
     )
+    assert lost == 0
 
 
 def test_big_download_cut_twice_is_resumed_with_range(

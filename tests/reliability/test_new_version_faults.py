@@ -12,7 +12,14 @@ import pytest
 import requests
 from tests.conftest import TEST_TOKEN
 from tests.helpers.faults import NEW_VERSION_STEPS, inject
-from tests.reliability.conftest import Project, assert_clean_failure, depositions, report, run_cli
+from tests.reliability.conftest import (
+    Project,
+    assert_clean_failure,
+    depositions,
+    lost_remote,
+    report,
+    run_cli,
+)
 from tests.reliability.faultproxy import FaultProxy
 
 CASES = [
@@ -60,6 +67,7 @@ def test_new_version_survives(fault: str, step: str, env: FaultProxy, standin, p
     else:
         final = first
     assert final.json["state"] == "published"
+    lost = lost_remote(standin, final.json["record_id"], project.release_bytes())
 
     deps = depositions(standin)
     states = [(d["id"], d.get("state"), d.get("conceptrecid")) for d in deps]
@@ -85,5 +93,6 @@ def test_new_version_survives(fault: str, step: str, env: FaultProxy, standin, p
         first_exit=first.exit_code,
         completed_first=first.exit_code == 0,
         reruns=reruns,
-        data_lost=0,
+        data_lost=lost,
     )
+    assert lost == 0

@@ -19,6 +19,7 @@ from tests.reliability.conftest import (
     Project,
     assert_clean_failure,
     depositions,
+    lost_remote,
     report,
     run_cli,
 )
@@ -98,6 +99,7 @@ def test_publish_survives(fault: Fault, step: str, env: FaultProxy, standin, pro
     assert final.exit_code == 0, final.explain()
     assert final.exception is None
     doc = final.json
+    lost = lost_remote(standin, doc["record_id"], project.release_bytes())
     assert doc["state"] == "published"
     dep = check_one_good_record(standin, project)
     assert doc["record_id"] == str(dep["id"])
@@ -120,8 +122,9 @@ def test_publish_survives(fault: Fault, step: str, env: FaultProxy, standin, pro
         first_exit=first.exit_code,
         completed_first=first.exit_code == 0,
         reruns=reruns,
-        data_lost=0,
+        data_lost=lost,
     )
+    assert lost == 0
 
 
 @pytest.mark.parametrize("flags", [["-q"], ["-q", "--json"], ["-vv"]], ids=["quiet", "quiet-json", "verbose"])

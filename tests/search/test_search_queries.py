@@ -14,7 +14,7 @@ from conftest import TEST_TOKEN
 from fetch.records import image_files, make_client, publish_record
 from ossr_images.cli import main
 from ossr_images.metadata.image_record import IMAGE_KEYWORD
-from ossr_images.standin.query import compile_query
+from ossr_images.standin.query import Bool, Or, Term, compile_query, evaluate
 from ossr_images.workflows.search import image_query
 
 TITLES = ("Hello World image", "World of gamma rays", "Hello there", "Neutrino hello world")
@@ -41,10 +41,14 @@ def titles(standin, q: str) -> list[str]:
 
 def test_search_records_query_string(standin, records) -> None:
     kw = f'keywords:"{IMAGE_KEYWORD}"'
-    # parentheses with the terms inside ANDed (the query `ossr-images search "hello world"` sends)
-    assert titles(standin, f"{kw} (hello world)") == ["Hello World image", "Neutrino hello world"]
-    assert titles(standin, f"{kw} AND (hello world)") == ["Hello World image", "Neutrino hello world"]
-    assert titles(standin, "(HELLO WORLD)") == sorted(
+    # terms side by side are ORed, as on zenodo.org (query_string without default_operator: zenodo-rdm
+    # invenio.cfg RDM_SEARCH); AND / + make a term required
+    images = sorted(TITLES)
+    assert titles(standin, f"{kw} (hello world)") == sorted([*TITLES, "Hello world dataset"])
+    assert titles(standin, f"{kw} AND (hello world)") == images
+    assert titles(standin, f"{kw} AND (hello AND world)") == ["Hello World image", "Neutrino hello world"]
+    assert titles(standin, f"+{kw} +hello +world") == ["Hello World image", "Neutrino hello world"]
+    assert titles(standin, "(HELLO AND WORLD)") == sorted(
         ["Hello World image", "Neutrino hello world", "Hello world dataset"]
     )
     # OR, NOT and grouping
@@ -61,12 +65,14 @@ def test_search_records_query_string(standin, records) -> None:
     # field:value, field:"value", field:(a OR b), case-insensitive
     assert titles(standin, "keywords:gamma-ray") == ["Neutrino hello world", "World of gamma rays"]
     assert titles(standin, 'title:"hello THERE"') == ["Hello there"]
-    assert titles(standin, f"{kw} title:(there OR neutrino)") == ["Hello there", "Neutrino hello world"]
+    assert titles(standin, f"{kw} AND title:(there OR neutrino)") == ["Hello there", "Neutrino hello world"]
     assert titles(standin, f"KEYWORDS:analysis AND {kw}") == ["Hello World image", "Hello there"]
     assert titles(standin, f'doi:"{records["Hello there"]["doi"]}"') == ["Hello there"]
-    # lenient: unbalanced parentheses and dangling operators do not empty the result
-    assert titles(standin, f"{kw} ((neutrino") == ["Neutrino hello world"]
-    assert titles(standin, f"{kw} neutrino) OR") == ["Neutrino hello world"]
+    # what luqum cannot parse (unbalanced parentheses, dangling operators) falls back, as on zenodo.org, to a
+    # multi_match query of its words: any of them may match
+    assert titles(standin, "((neutrino") == ["Neutrino hello world"]
+    assert titles(standin, "neutrino) OR") == ["Neutrino hello world"]
+    assert titles(standin, "gamma ((neutrino") == ["Neutrino hello world", "World of gamma rays"]
 
 
 def test_deposition_list_uses_the_same_query_language(standin, records) -> None:
@@ -86,7 +92,13 @@ def test_cli_search_two_words(standin, records, monkeypatch) -> None:
     result = CliRunner().invoke(main, ["search", "hello world", "--zenodo-url", standin.api_url, "--json"])
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert sorted(r["title"] for r in doc["records"]) == ["Hello World image", "Neutrino hello world"]
+    # zenodo.org ORs the two words (query_string without default_operator), and so does the stand-in
+    assert sorted(r["title"] for r in doc["records"]) == sorted(TITLES)
+    both = CliRunner().invoke(main, ["search", "hello AND world", "--zenodo-url", standin.api_url, "--json"])
+    assert sorted(r["title"] for r in json.loads(both.stdout)["records"]) == [
+        "Hello World image",
+        "Neutrino hello world",
+    ]
 
     phrase = CliRunner().invoke(main, ["search", '"world of"', "--zenodo-url", standin.api_url, "--json"])
     assert phrase.exit_code == 0, phrase.stderr
@@ -102,9 +114,29 @@ def test_cli_search_two_words(standin, records, monkeypatch) -> None:
     ]
 
 
+@pytest.mark.parametrize("q", ["", "*", "()", ")(", '"', "-", "+", "\\"])
+def test_queries_with_no_term_match_everything(q: str) -> None:
+    """A query that names no term (empty, only operators, unbalanced brackets or quotes) is not refused: it
+    matches every record, as Zenodo's lenient search does."""
+    assert compile_query(q) is None
+    assert evaluate(compile_query(q), lambda field, value: False) is True
+
+
 @pytest.mark.parametrize(
-    "q",
-    ["", "*", "AND", "NOT", "()", ")(", '"', 'title:"', "a:(", "-", "+", "!!x", "\\", 'x:"a\\"b"', "((((a"],
+    "q,expected",
+    [
+        # luqum cannot parse these: the stand-in searches for their words instead of refusing (standin/query.py)
+        ("AND", Term(None, "AND")),
+        ('title:"', Term(None, "title")),
+        ("a:(", Term(None, "a")),
+        ("((((a", Term(None, "a")),
+        ("!!x", Term(None, "!!x")),
+        ('x:"a\\"b"', Term("x", 'a"b')),  # an escaped quote inside a phrase stays in the value
+        ("-a b", Bool(must=(), should=(Term(None, "b"),), must_not=(Term(None, "a"),))),
+        ("Title:(a OR b)", Or((Term("title", "a"), Term("title", "b")))),
+        ("hello world", Or((Term(None, "hello"), Term(None, "world")))),  # side by side: OR, as on zenodo.org
+        ("+hello world", Bool(must=(Term(None, "hello"),), should=(Term(None, "world"),), must_not=())),
+    ],
 )
-def test_odd_queries_parse(q: str) -> None:
-    compile_query(q)  # never raises
+def test_odd_queries_keep_their_terms(q: str, expected: object) -> None:
+    assert compile_query(q) == expected

@@ -1,5 +1,6 @@
-"""The stand-in accepts exactly the licences of the validator's bundled SPDX -> Zenodo table (plus Zenodo's
-aliases): every id `validate` accepts is published by the stand-in, over HTTP with ossr-images' own client."""
+"""The stand-in's licences are zenodo.org's (its own copy of zenodo-rdm's vocabulary, standin/data): every id
+`validate` accepts is published by the stand-in over HTTP with ossr-images' own client, and the crosswalk's
+table is checked against the stand-in's vocabulary both ways."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from tests.helpers.clients import client_for
 
 from ossr_images.errors import RemoteError
-from ossr_images.metadata.spdx import known_licenses, zenodo_license_id, zenodo_license_table
+from ossr_images.metadata.spdx import canonical_id, deprecated_replacement, known_licenses, zenodo_license_id
+from ossr_images.standin import vocabularies
 from ossr_images.standin.metadata import accepted_licenses
 
 META = {
@@ -63,8 +65,42 @@ def test_an_id_outside_the_table_is_refused(standin) -> None:
     assert "Invalid license provided: Not-A-Licence-1.0" in str(err.value.field_errors)
 
 
-def test_the_standin_accepts_nothing_beyond_the_table_and_aliases() -> None:
-    from ossr_images.standin.metadata import _ALIASES
+def test_crosswalk_output_is_in_the_standins_own_vocabulary() -> None:
+    """Crosswalk -> stand-in: every licence the crosswalk sends is one zenodo.org accepts, and it names the same
+    licence (the stand-in's vocabulary is zenodo-rdm's, in standin/data, not the crosswalk's table)."""
+    from ossr_images.metadata.spdx import _table
 
-    assert set(accepted_licenses()) == set(zenodo_license_table()) | set(_ALIASES)
-    assert {k.lower() for k in known_licenses()} <= set(accepted_licenses())
+    wrong = {}
+    for spdx_id in [*known_licenses(), *_table()["deprecated"]]:
+        sent = zenodo_license_id(spdx_id)
+        meant = deprecated_replacement(spdx_id) or spdx_id
+        if (
+            vocabularies.rdm_license(sent) != vocabularies.rdm_license(meant)
+            or vocabularies.rdm_license(sent) is None
+        ):
+            wrong[spdx_id] = (sent, vocabularies.rdm_license(sent))
+    assert wrong == {}
+
+
+def test_standins_vocabulary_is_read_the_same_by_the_crosswalk() -> None:
+    """Stand-in -> crosswalk: every licence of zenodo.org's vocabulary that the crosswalk recognises as an SPDX
+    id is sent as that same licence."""
+    wrong = {}
+    recognised = 0
+    for rdm_id in vocabularies.rdm_licenses():
+        spdx_id = canonical_id(rdm_id)
+        if spdx_id is None:
+            continue
+        recognised += 1
+        if vocabularies.rdm_license(zenodo_license_id(spdx_id)) != rdm_id:
+            wrong[rdm_id] = zenodo_license_id(spdx_id)
+    assert wrong == {}
+    assert recognised >= len(known_licenses())
+
+
+def test_standin_vocabulary_is_zenodos_not_the_crosswalks() -> None:
+    # facts of zenodo-rdm's legacy_to_rdm map and aliases (standin/data/zenodo-licenses.json)
+    assert vocabularies.rdm_license("cc-by") == "cc-by-4.0"
+    assert vocabularies.rdm_license("Apache2.0") == "apache-2.0"
+    assert vocabularies.rdm_license("Not-A-Licence-1.0") is None
+    assert "mit" in accepted_licenses() and "cc-zero" in accepted_licenses()

@@ -162,11 +162,11 @@ def test_chunked_upload_is_stored_in_full(standin) -> None:
 
 
 def test_upload_is_written_back_while_it_arrives(standin, monkeypatch) -> None:
-    from ossr_images.standin import handler
+    from ossr_images.standin import bodies
 
     synced: list[int] = []
-    monkeypatch.setattr(handler, "SYNC_EVERY", 256 * 1024)
-    monkeypatch.setattr(handler, "_datasync", lambda fd: synced.append(os.fstat(fd).st_size))
+    monkeypatch.setattr(bodies, "SYNC_EVERY", 256 * 1024)
+    monkeypatch.setattr(bodies, "datasync", lambda fd, path: synced.append(os.fstat(fd).st_size))
     dep = create(standin.api_url)
     data = os.urandom(3 * 1024 * 1024 + 7)
     r = put(dep["links"]["bucket"], "big.bin", data)
@@ -176,13 +176,13 @@ def test_upload_is_written_back_while_it_arrives(standin, monkeypatch) -> None:
 
 
 def test_a_write_back_error_fails_the_upload(standin, monkeypatch, tmp_path: Path) -> None:
-    from ossr_images.standin import handler
+    from ossr_images.standin import bodies
 
-    def broken(fd: int) -> None:
+    def broken(fd: int, path: Path) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(handler, "SYNC_EVERY", 256 * 1024)
-    monkeypatch.setattr(handler, "_datasync", broken)
+    monkeypatch.setattr(bodies, "SYNC_EVERY", 256 * 1024)
+    monkeypatch.setattr(bodies, "datasync", broken)
     dep = create(standin.api_url)
     r = put(dep["links"]["bucket"], "big.bin", os.urandom(2 * 1024 * 1024))
     assert r.status_code == 500
@@ -260,7 +260,16 @@ def test_search_queries(standin) -> None:
         )
 
     assert ids(q="tools") == sorted([a["id"], b["id"]])
-    assert ids(q="alpha TOOLS") == [a["id"]]
+    # zenodo.org ORs terms side by side (query_string without default_operator, zenodo-rdm invenio.cfg RDM_SEARCH)
+    assert ids(q="alpha TOOLS") == sorted([a["id"], b["id"]])
+    assert ids(q="alpha AND TOOLS") == ids(q="+alpha +tools") == ids(q="alpha && tools") == [a["id"]]
+    assert ids(q="tools -alpha") == ids(q="tools AND NOT alpha") == [b["id"]]
+    # legacy field names zenodo.org maps (zenodo_rdm/queryparser.py): a space after the colon, version = index
+    assert ids(q=f"doi: {a['doi']}") == [a["id"]]
+    assert ids(q=f"conceptrecid:{a['conceptrecid']} AND version:1") == [a["id"]]
+    assert ids(q=f"parent.id:{b['conceptrecid']}") == [b["id"]]
+    # what luqum cannot parse falls back to a multi_match of the words (any of them), never an error
+    assert ids(q="alpha) OR (") == [a["id"]]
     assert ids(q='keywords:"gamma-ray"') == [a["id"]]
     assert ids(q=f"recid:{b['id']}") == [b["id"]]
     assert ids(q=f'doi:"{a["doi"]}"') == [a["id"]]
@@ -315,8 +324,11 @@ def test_record_shape_matches_zenodo(standin) -> None:
     pub = publish(standin.api_url, files={"image.tar": b"abc"})
     rec = requests.get(f"{standin.api_url}/records/{pub['id']}", timeout=10).json()
     example = json.loads(
-        Path(
-            "/work/shared/reference/zenodo-examples/publish_202__sandbox_2025-10__record_as_zenodo_json.json"
+        (
+            Path(__file__).parents[1]
+            / "data"
+            / "zenodo"
+            / "publish_202__sandbox_2025-10__record_as_zenodo_json.json"
         ).read_text()
     )["response"]
     assert set(example) <= set(rec)

@@ -74,12 +74,15 @@ class Handler(BaseHTTPRequestHandler):
             sent += len(piece)
         self.wfile.flush()
         if step and step[0] == "stall":
-            time.sleep(2)
+            RELEASE.wait(30)  # longer than any client timeout: released when the test ends
         if step:
             self.close_connection = True
             return
         if script.chunked:
             self.wfile.write(b"0\r\n\r\n")
+
+
+RELEASE = threading.Event()  # ends the stalls of the "stall" steps
 
 
 @pytest.fixture
@@ -88,16 +91,18 @@ def server() -> Iterator[tuple[ThreadingHTTPServer, str]]:
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
+    RELEASE.clear()
     try:
         yield httpd, f"http://127.0.0.1:{httpd.server_port}"
     finally:
+        RELEASE.set()
         httpd.shutdown()
         httpd.server_close()
 
 
 @pytest.fixture
 def client(server: tuple[ThreadingHTTPServer, str]) -> Iterator[ZenodoClient]:
-    with ZenodoClient(Target("custom", server[1] + "/api"), retry=fast_retry(), transfer_timeout=0.5) as c:
+    with ZenodoClient(Target("custom", server[1] + "/api"), retry=fast_retry(), transfer_timeout=2.0) as c:
         yield c
 
 

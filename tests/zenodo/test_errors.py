@@ -10,7 +10,7 @@ import pytest
 from ossr_images.errors import EXIT_INTEGRITY, EXIT_REMOTE
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, error_from_response, safe_url
 
-EXAMPLES = Path("/work/shared/reference/zenodo-examples")
+EXAMPLES = Path(__file__).parents[1] / "data" / "zenodo"
 URL = "https://zenodo.org/api/deposit/depositions/1"
 
 

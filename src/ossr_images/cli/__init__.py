@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("ossr_images.cli.publish_cmd", "publish"),
     "fetch": ("ossr_images.cli.fetch_cmd", "fetch"),
     "search": ("ossr_images.cli.search_cmd", "search"),
+    "diff": ("ossr_images.cli.diff_cmd", "diff"),
     "local-zenodo": ("ossr_images.cli.local_zenodo_cmd", "local_zenodo"),
     "demo": ("ossr_images.cli.demo_cmd", "demo"),
 }

@@ -25,6 +25,8 @@ from ossr_images.errors import IntegrityError, InvalidInputError
 from ossr_images.images.compression import CHUNK, decompressing_reader, detect_compression_bytes
 
 Progress = Callable[[int], None]
+# called with (member name, size, file object) for each regular member not kept as JSON, while it streams by
+MemberSink = Callable[[str, int, BinaryIO], None]
 
 JSON_MAX = 16 * 1024 * 1024  # largest JSON member kept in memory
 JSON_BUDGET = 64 * 1024 * 1024  # all JSON members together
@@ -139,12 +141,13 @@ class _Member:
 
 
 class _Scan:
-    """The members of a tar, with the small JSON ones kept."""
+    """The members of a tar, with the small JSON ones kept; the others go to `sink` (when given) as they pass."""
 
-    def __init__(self, verify: bool = False) -> None:
+    def __init__(self, verify: bool = False, sink: MemberSink | None = None) -> None:
         self.members: dict[str, _Member] = {}
         self.kept = 0
         self.verify = verify
+        self.sink = sink
 
     def wants(self, name: str, size: int) -> bool:
         if size > JSON_MAX:
@@ -209,7 +212,34 @@ class _Scan:
                         hint="The file is incomplete: download or export it again.",
                     )
                 member.sha256 = hasher.hexdigest()
+        if kind == "file" and self.sink is not None and member.data is None and not self.verify:
+            fh = fh or reader()
+            if fh is not None:
+                self.sink(name, ti.size, _Prefixed(head, fh) if head else fh)
         self.members[name] = member
+
+
+class _Prefixed(io.RawIOBase):
+    """`head` (already read) followed by the rest of `fh`."""
+
+    def __init__(self, head: bytes, fh: BinaryIO) -> None:
+        self._head = head
+        self._fh = fh
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        if self._head:
+            n = len(self._head) if size is None or size < 0 else min(size, len(self._head))
+            out, self._head = self._head[:n], self._head[n:]
+            return out
+        return self._fh.read(size)
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _norm_member_name(name: str) -> str:
@@ -266,9 +296,9 @@ class _ForwardFile(io.RawIOBase):
         return pos
 
 
-def _scan_stream(stream: BinaryIO, verify: bool = False) -> tuple[_Scan, int]:
+def _scan_stream(stream: BinaryIO, verify: bool = False, sink: MemberSink | None = None) -> tuple[_Scan, int]:
     """Scan a tar read sequentially; also return where the end-of-archive marker should start."""
-    scan = _Scan(verify)
+    scan = _Scan(verify, sink)
     with tarfile.open(fileobj=_ForwardFile(stream), mode="r:", tarinfo=_BoundedTarInfo) as tar:
         while True:
             ti = tar.next()
@@ -429,9 +459,9 @@ def inspect_tar_stream(stream: BinaryIO, name: Path | str) -> ImageInfo:
     return info
 
 
-def _scan_to_end(src: BinaryIO, path: Path, verify: bool) -> _Scan:
+def _scan_to_end(src: BinaryIO, path: Path, verify: bool, sink: MemberSink | None = None) -> _Scan:
     stream = _HashingReader(src, None, None)
-    scan, end = _scan_stream(stream, verify)  # type: ignore[arg-type]
+    scan, end = _scan_stream(stream, verify, sink)  # type: ignore[arg-type]
     # read to the end: trailing padding, the compressed stream's end (catches truncation)
     while stream.read(CHUNK):
         if stream.count - end > MAX_TRAILING:
@@ -442,6 +472,67 @@ def _scan_to_end(src: BinaryIO, path: Path, verify: bool) -> _Scan:
             )
     _check_end(end, stream.count)
     return scan
+
+
+@dataclass
+class ScannedImage:
+    """An image archive read once by `scan_image_archive`: what inspect reports, the archive member holding
+    each layer (in the image's order) and the image config document."""
+
+    info: ImageInfo
+    layer_members: list[str]
+    config: dict[str, Any]
+
+
+def scan_image_archive(
+    path: Path | str, sink: MemberSink, *, progress: Progress | None = None
+) -> ScannedImage:
+    """Read a Docker or OCI image archive (plain, gzip or zstd) once, streaming, as `inspect_image` does;
+    every regular member that is not a small JSON document (layers, mostly) is given to
+    `sink(name, size, fileobj)` as it passes, to read or not. Raises InvalidInputError for a file that is not
+    such an archive (a SIF file included) and IntegrityError for a config or manifest that fails its digest.
+    """
+    path = Path(path)
+    try:
+        fh = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read image file {path}: {exc.strerror or exc}",
+            hint="Check the path: give an image archive (.tar, .tar.zst, .tar.gz).",
+        ) from exc
+    with fh:
+        head = fh.read(SIF_MAGIC_OFFSET + len(SIF_MAGIC) + 600)
+        fh.seek(0)
+        if head[SIF_MAGIC_OFFSET : SIF_MAGIC_OFFSET + len(SIF_MAGIC)] == SIF_MAGIC:
+            raise InvalidInputError(
+                f"{path} is a SIF file; only Docker and OCI archives can be read layer by layer",
+                hint="Compare Docker or OCI archives (`ossr-images export` writes one).",
+            )
+        compression = detect_compression_bytes(head)
+        if compression == "none" and not _looks_like_tar(head):
+            raise InvalidInputError(
+                f"{path} is neither a tar archive nor a gzip/zstd-compressed one",
+                hint="Give a `docker save` archive (.tar, .tar.gz, .tar.zst) or an OCI archive.",
+            )
+        try:
+            raw = _HashingReader(fh, None, progress)
+            scan = _scan_to_end(decompressing_reader(raw, compression), path, False, sink)  # type: ignore[arg-type]
+            raw.drain()
+        except (InvalidInputError, IntegrityError):
+            raise
+        except _read_errors() as exc:
+            raise _corrupt(path, compression, exc) from exc
+    info = _describe(scan, path)
+    info.compression = compression
+    info.size = raw.count
+    if info.format == "docker-archive":
+        entry = _json_of(_resolve(scan, "manifest.json", "manifest"), "manifest")[0]
+        members = [_resolve(scan, ref, "layer", follow_links=True).name for ref in entry["Layers"]]
+        config = _json_of(_resolve(scan, entry.get("Config"), "config"), "config")
+    else:
+        members = [_blob(scan, layer["digest"], "layer").name for layer in info.layers]
+        config = _json_of(_blob(scan, str(info.image_id), "config"), "config")
+    return ScannedImage(info, members, config)
 
 
 def _looks_like_tar(head: bytes) -> bool:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from functools import lru_cache
 from typing import Any
 
-from ossr_images.metadata.funding import EC_DOI, ZENODO_FUNDERS
+from ossr_images.standin import vocabularies
 
 UPLOAD_TYPES = {
     "publication", "poster", "presentation", "dataset", "image", "video", "software", "lesson",
@@ -31,24 +30,13 @@ KNOWN_KEYS = {
     "partof_pages", "thesis_supervisors", "thesis_university", "subjects", "version", "language",
     "locations", "dates", "method", "custom",
 }  # fmt: skip
-# Zenodo's aliases and its own legacy licence ids: lower-case alias -> the id Zenodo reads back
-# (MIT -> "mit-license", Apache-2.0 -> "apache2.0", CC0 -> "cc-zero"; zenodo-api.md section 2)
-_ALIASES = {
-    "mit": "mit-license", "mit-license": "mit-license", "apache-2.0": "apache2.0", "apache2.0": "apache2.0",
-    "apache": "apache2.0", "cc0-1.0": "cc-zero", "cc-zero": "cc-zero", "cc0": "cc-zero", "cc-by": "cc-by-4.0",
-    "other-open": "other-open", "other-at": "other-at", "other-pd": "other-pd", "other-nc": "other-nc",
-    "other-closed": "other-closed", "notspecified": "notspecified",
-}  # fmt: skip
+EC_DOI = "10.13039/501100000780"  # a bare grant id means the European Commission (zenodo-api.md section 2)
 
 
-@lru_cache(maxsize=1)
 def accepted_licenses() -> dict[str, str]:
-    """Every licence the stand-in accepts (lower-case) -> the id it reads back: exactly the SPDX ids of the
-    bundled SPDX -> Zenodo table that `validate` uses (`metadata.spdx.zenodo_license_table`), plus Zenodo's
-    aliases."""
-    from ossr_images.metadata.spdx import zenodo_license_table
-
-    return {**zenodo_license_table(), **_ALIASES}
+    """Every licence the stand-in accepts (lower case, aliases included) -> the id a deposit reads back, from
+    the stand-in's own copy of zenodo.org's licence vocabulary (`standin.vocabularies`)."""
+    return {lic: vocabularies.legacy_license(lic) or lic for lic in vocabularies.accepted_licenses()}
 
 
 RELATIONS = {
@@ -66,7 +54,6 @@ CONTRIBUTOR_ROLES = {
     "registrationauthority", "relatedperson", "researcher", "researchgroup", "rightsholder", "sponsor",
     "supervisor", "translator", "workpackageleader", "other",
 }  # fmt: skip
-_FUNDER_RORS = set(ZENODO_FUNDERS.values())
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MISSING = "Missing data for required field."
 NO_FILES = "Missing uploaded files. To disable files for this record please mark it as metadata-only."
@@ -97,7 +84,7 @@ def normalize_license(value: Any) -> str | None:
         value = value.get("id")
     if not isinstance(value, str):
         return None
-    return accepted_licenses().get(value.strip().lower())
+    return vocabularies.legacy_license(value)
 
 
 def clean_metadata(metadata: Any) -> dict[str, Any]:
@@ -216,9 +203,9 @@ def _invalid_vocabulary_value(metadata: dict[str, Any]) -> str | None:
     """The first grant funder or contributor role Zenodo's vocabularies do not hold (as RDM reports it)."""
     for g in metadata.get("grants", []):
         funder, number = g["id"].split("::", 1)
-        ror = ZENODO_FUNDERS.get(funder, funder)
-        if ror not in _FUNDER_RORS:
-            return ror
+        ror = vocabularies.funder_ror(funder)
+        if ror is None:
+            return funder
         if not number.strip():
             return f"{ror}::{number}"
     for c in metadata.get("contributors", []):

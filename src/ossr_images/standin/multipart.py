@@ -12,7 +12,7 @@ import mmap
 import re
 from pathlib import Path
 
-from ossr_images.standin.store import ApiError
+from ossr_images.standin.store import ApiError, sync_file
 
 FORM_LIMIT = 100 * 1000 * 1000  # the legacy form API's documented 100 MB
 _DISPOSITION = re.compile(
@@ -72,6 +72,8 @@ def split_form(raw: Path, boundary: bytes, out: Path) -> tuple[str | None, str |
                         md5.update(chunk)
                         dst.write(chunk)
                         offset += len(chunk)
+                    dst.flush()
+                    sync_file(dst.fileno(), out)
                 size = next_pos - content_start
             pos = next_pos + 2
     if not found:

@@ -1,14 +1,15 @@
-"""The query-string basics of Zenodo's ``q`` (Elasticsearch ``query_string``), enough for the stand-in.
+"""Zenodo's ``q`` as zenodo.org reads it, parsed with luqum (the Lucene query parser zenodo-rdm uses).
 
-Supported: bare words and ``"quoted phrases"``; ``field:value``, ``field:"a phrase"`` and
-``field:(a OR b)`` (the field applies to every term inside); parentheses for grouping; ``AND`` / ``&&``,
-``OR`` / ``||``, ``NOT`` / ``!`` / a leading ``-`` (and a leading ``+``, which changes nothing); terms side by
-side are ANDed. Operators are recognised in any case (Elasticsearch wants upper case; the stand-in is
-lenient), and matching is case-insensitive. ``\\`` escapes a character; a lone ``*`` matches everything and a trailing ``*`` is a prefix
-(the stand-in matches words as substrings anyway). The parser is lenient: an unmatched parenthesis or a
-dangling operator is ignored rather than refused.
+On zenodo.org the query goes through invenio-records-resources' ``QueryParser`` (zenodo-rdm invenio.cfg,
+``RDM_SEARCH["query_parser_cls"]``): luqum parses it, the legacy field names are mapped
+(``zenodo_rdm/queryparser.py``, ``ZENODO_LEGACY_SEARCH_MAP``), and the result goes to the search engine as a
+``query_string`` query without a ``default_operator``, so terms side by side are ORed (OpenSearch's default)
+and a record must match at least one of them unless a ``+term`` / ``AND`` makes a term required. A query luqum
+cannot parse (an unmatched parenthesis or quote, a dangling operator) is not refused: it falls back to a
+``multi_match`` query of its words, any of which may match. ``&&`` / ``||`` / ``!`` are the engine's spellings
+of AND / OR / NOT; operators in lower case are plain words (as on zenodo.org).
 
-`compile_query(q)` gives a tree of `Term`, `Not`, `And`, `Or` (or None for an empty / match-all query);
+`compile_query(q)` gives a tree of `Term`, `Not`, `And`, `Or`, `Bool` (None for an empty / match-all query);
 `evaluate(node, predicate)` decides it with `predicate(field, value) -> bool` for each term.
 """
 
@@ -18,23 +19,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>\s+)
-    | (?P<lp>\()
-    | (?P<rp>\))
-    | (?P<and>&&)
-    | (?P<or>\|\|)
-    | (?P<fgroup>(?P<gfield>[A-Za-z_][\w.]*):\()
-    | (?P<fphrase>(?P<pfield>[A-Za-z_][\w.]*):"(?P<pvalue>(?:[^"\\]|\\.)*)"?)
-    | (?P<fword>(?P<wfield>[A-Za-z_][\w.]*):(?P<wvalue>(?:[^\s()"\\]|\\.)+))
-    | (?P<phrase>"(?P<phvalue>(?:[^"\\]|\\.)*)"?)
-    | (?P<word>(?:[^\s()"\\]|\\.)+)
-    | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+from luqum import tree
+from luqum.exceptions import ParseError
+from luqum.parser import parser as _luqum
+
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+_WORD_RE = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -43,6 +33,24 @@ class Term:
 
     field: str | None
     value: str
+
+
+def words_match(text: str, value: str) -> bool:
+    """Does ``value`` occur in ``text`` as the search engine's analysed text would match it: its words
+    (letters and digits, case-insensitive) in a row, the last one a prefix when ``value`` ends in ``*``?"""
+    wanted = _WORD_RE.findall(value.lower())
+    if not wanted:
+        return value.strip().lower() in text.lower()
+    words = _WORD_RE.findall(text.lower())
+    prefix = value.endswith("*")
+    n = len(wanted)
+    for i in range(len(words) - n + 1):
+        window = words[i : i + n]
+        if window[:-1] == wanted[:-1] and (
+            window[-1].startswith(wanted[-1]) if prefix else window[-1] == wanted[-1]
+        ):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -60,138 +68,118 @@ class Or:
     nodes: tuple[Node, ...]
 
 
-Node = Term | Not | And | Or
+@dataclass(frozen=True)
+class Bool:
+    """Terms side by side (Lucene's boolean clause): every `must`, no `must_not`, and at least one `should`
+    when there is no `must` (a query of only negated terms matches everything else)."""
+
+    must: tuple[Node, ...]
+    should: tuple[Node, ...]
+    must_not: tuple[Node, ...]
+
+
+Node = Term | Not | And | Or | Bool
+_MATCH_ALL = And(())
 
 
 def _unescape(value: str) -> str:
     return _ESCAPE_RE.sub(r"\1", value).strip()
 
 
-def _tokens(q: str) -> list[tuple[str, str | None, str]]:
-    """(kind, field, value) tokens: kinds lp, rp, and, or, not, plus, group (a field then '('), term."""
-    out: list[tuple[str, str | None, str]] = []
-    for m in _TOKEN_RE.finditer(q or ""):
-        if m.group("ws") is not None or m.group("other") is not None:
-            continue
-        if m.group("lp") is not None:
-            out.append(("lp", None, ""))
-        elif m.group("rp") is not None:
-            out.append(("rp", None, ""))
-        elif m.group("and") is not None:
-            out.append(("and", None, ""))
-        elif m.group("or") is not None:
-            out.append(("or", None, ""))
-        elif m.group("fgroup") is not None:
-            out.append(("group", m.group("gfield").lower(), ""))
-        elif m.group("fphrase") is not None:
-            out.append(("term", m.group("pfield").lower(), _unescape(m.group("pvalue"))))
-        elif m.group("fword") is not None:
-            out.append(("term", m.group("wfield").lower(), _unescape(m.group("wvalue"))))
-        elif m.group("phrase") is not None:
-            out.append(("term", None, _unescape(m.group("phvalue"))))
+def _convert(node: tree.Item, field: str | None) -> Node | None:
+    """A luqum node as the stand-in's tree (None for a term that asks for nothing, e.g. ``*``)."""
+    if isinstance(node, tree.SearchField):
+        return _convert(node.expr, node.name.lower())
+    if isinstance(node, (tree.Group, tree.FieldGroup)):
+        return _convert(node.expr, field)
+    if isinstance(node, (tree.Boost, tree.Fuzzy, tree.Proximity)):
+        return _convert(node.children[0], field)
+    if isinstance(node, tree.Phrase):
+        value = _unescape(node.value[1:-1] if node.value.endswith('"') else node.value[1:])
+        return Term(field, value) if value else None
+    if isinstance(node, tree.Word):
+        value = _unescape(node.value)
+        if value.strip("*?") == "":
+            return _MATCH_ALL
+        if value.endswith(("*", "?")):  # a prefix: kept as one trailing "*" (see `words_match`)
+            value = value.rstrip("*?") + "*"
+        return Term(field, value)
+    if isinstance(node, (tree.Not, tree.Prohibit)):
+        inner = _convert(node.a, field)
+        return Not(inner) if inner is not None else None
+    if isinstance(node, tree.Plus):
+        return _convert(node.a, field)
+    if isinstance(node, tree.AndOperation):
+        return _join(And, [_convert(c, field) for c in node.children])
+    if isinstance(node, tree.OrOperation):
+        return _join(Or, [_convert(c, field) for c in node.children])
+    if isinstance(node, tree.UnknownOperation):
+        return _juxtaposed(list(node.children), field)
+    if isinstance(node, (tree.Range, tree.Regex)):
+        return Term(field, str(node))  # kept as a literal term: the stand-in does not evaluate ranges
+    return None
+
+
+def _juxtaposed(children: list[tree.Item], field: str | None) -> Node | None:
+    """Terms side by side, with the engine's ``&&`` / ``||`` (luqum leaves them as words) taken as operators."""
+    groups: list[list[tree.Item]] = [[]]
+    for child in children:
+        if isinstance(child, tree.Word) and child.value == "||":
+            groups.append([])
         else:
-            word = m.group(0)
-            if word.upper() == "AND":
-                out.append(("and", None, ""))
-            elif word.upper() == "OR":
-                out.append(("or", None, ""))
-            elif word.upper() == "NOT" or word == "!":
-                out.append(("not", None, ""))
-            elif word[0] in "-!" and len(word) > 1:
-                out.append(("not", None, ""))
-                out.extend(_tokens(word[1:]))
-            elif word[0] == "+" and len(word) > 1:
-                out.extend(_tokens(word[1:]))
-            elif word in ("+", "-"):
-                continue
-            else:
-                out.append(("term", None, _unescape(word)))
-    return out
+            groups[-1].append(child)
+    alternatives = [_clause(g, field) for g in groups if g]
+    return _join(Or, alternatives)
 
 
-class _Parser:
-    def __init__(self, tokens: list[tuple[str, str | None, str]]) -> None:
-        self.tokens = tokens
-        self.pos = 0
-
-    def peek(self) -> str | None:
-        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
-
-    def parse(self) -> Node | None:
-        nodes: list[Node] = []
-        while self.peek() is not None:
-            node = self.or_expr(None)
-            if node is not None:
-                nodes.append(node)
-            if self.peek() == "rp":  # an unmatched ')': ignored
-                self.pos += 1
-        return _join(And, nodes)
-
-    def or_expr(self, field: str | None) -> Node | None:
-        nodes = []
-        node = self.and_expr(field)
-        if node is not None:
-            nodes.append(node)
-        while self.peek() == "or":
-            self.pos += 1
-            node = self.and_expr(field)
-            if node is not None:
-                nodes.append(node)
-        return _join(Or, nodes)
-
-    def and_expr(self, field: str | None) -> Node | None:
-        nodes = []
-        while self.peek() not in (None, "rp", "or"):
-            if self.peek() == "and":
-                self.pos += 1
-                continue
-            node = self.unary(field)
-            if node is not None:
-                nodes.append(node)
-        return _join(And, nodes)
-
-    def unary(self, field: str | None) -> Node | None:
-        negate = False
-        while self.peek() == "not":
-            self.pos += 1
-            negate = not negate
-        node = self.primary(field)
-        if node is None:
-            return None
-        return Not(node) if negate else node
-
-    def primary(self, field: str | None) -> Node | None:
-        kind, tfield, value = self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None, "")
-        if kind in ("lp", "group"):
-            self.pos += 1
-            node = self.or_expr(tfield if kind == "group" else field)
-            if self.peek() == "rp":
-                self.pos += 1
-            return node
-        if kind == "term":
-            self.pos += 1
-            value = value.rstrip("*?") if value not in ("*", "?") else ""
-            if not value:
-                return _MATCH_ALL
-            return Term(tfield or field, value)
-        return None  # an operator where a term belongs (dangling): nothing
+def _clause(children: list[tree.Item], field: str | None) -> Node | None:
+    must: list[Node] = []
+    should: list[Node] = []
+    must_not: list[Node] = []
+    required_next = False
+    for child in children:
+        if isinstance(child, tree.Word) and child.value == "&&":
+            if should:  # the term before an AND is required too
+                must.append(should.pop())
+            required_next = True
+            continue
+        if isinstance(child, tree.Word) and child.value.startswith("!") and len(child.value) > 1:
+            child = tree.Not(tree.Word(child.value[1:]))
+        node = _convert(child, field)
+        if node is None or node == _MATCH_ALL:
+            required_next = False
+            continue
+        if isinstance(node, Not):
+            must_not.append(node.node)
+        elif isinstance(child, tree.Plus) or required_next:
+            must.append(node)
+        else:
+            should.append(node)
+        required_next = False
+    if not must and not must_not:
+        return _join(Or, should)
+    return Bool(tuple(must), tuple(should), tuple(must_not))
 
 
-_MATCH_ALL = And(())
-
-
-def _join(cls: type[And] | type[Or], nodes: list[Node]) -> Node | None:
-    if not nodes:
-        return None
-    if len(nodes) == 1:
-        return nodes[0]
-    return cls(tuple(nodes))
+def _join(cls: type[And] | type[Or], nodes: list[Node | None]) -> Node | None:
+    kept = [n for n in nodes if n is not None and n != _MATCH_ALL]
+    if not kept:
+        return _MATCH_ALL if any(n == _MATCH_ALL for n in nodes) else None
+    if len(kept) == 1:
+        return kept[0]
+    return cls(tuple(kept))
 
 
 def compile_query(q: str) -> Node | None:
     """The tree of a query string; None when it asks for nothing (empty, or only ``*``)."""
-    node = _Parser(_tokens(q)).parse()
-    return None if node == _MATCH_ALL else node
+    if not (q or "").strip():
+        return None
+    try:
+        node = _convert(_luqum.parse(q), None)
+    except (ParseError, RecursionError):
+        # zenodo.org's fallback: a multi_match query of the words (any of them)
+        node = _join(Or, [Term(None, w) for w in _WORD_RE.findall(q)])
+    return None if node is None or node == _MATCH_ALL else node
 
 
 def terms_of(node: Node | None) -> list[Term]:
@@ -202,8 +190,9 @@ def terms_of(node: Node | None) -> list[Term]:
         return [node]
     if isinstance(node, Not):
         return terms_of(node.node)
+    children = (*node.must, *node.should, *node.must_not) if isinstance(node, Bool) else node.nodes
     out: list[Term] = []
-    for child in node.nodes:
+    for child in children:
         out.extend(terms_of(child))
     return out
 
@@ -218,4 +207,12 @@ def evaluate(node: Node | None, predicate: Callable[[str | None, str], bool]) ->
         return not evaluate(node.node, predicate)
     if isinstance(node, And):
         return all(evaluate(child, predicate) for child in node.nodes)
-    return any(evaluate(child, predicate) for child in node.nodes)
+    if isinstance(node, Or):
+        return any(evaluate(child, predicate) for child in node.nodes)
+    if not all(evaluate(child, predicate) for child in node.must):
+        return False
+    if any(evaluate(child, predicate) for child in node.must_not):
+        return False
+    if node.must or not node.should:
+        return True
+    return any(evaluate(child, predicate) for child in node.should)

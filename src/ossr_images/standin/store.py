@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import errno
 import json
 import os
 import threading
@@ -44,6 +45,37 @@ class ApiError(Exception):
         return doc
 
 
+class DurabilityError(OSError):
+    """An fsync failed: the file named keeps its temporary name (it is never renamed into place)."""
+
+
+def sync_file(fd: int, path: Path) -> None:
+    """fsync ``fd`` (the descriptor the data was written through: a later descriptor would not see a
+    write-back error); a failure raises DurabilityError naming ``path``, never passes silently."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise DurabilityError(
+            exc.errno,
+            f"Cannot make {path} durable (fsync: {exc.strerror or exc}); it was kept under that temporary "
+            "name and not renamed into place",
+        ) from exc
+
+
+def sync_folder(path: Path) -> None:
+    """fsync a folder after a rename in it (EINVAL, a file system without folder fsync, is not an error)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise DurabilityError(
+                exc.errno, f"Cannot make the rename in {path} durable (fsync: {exc.strerror})"
+            ) from exc
+    finally:
+        os.close(fd)
+
+
 NOT_FOUND = "The persistent identifier does not exist."
 NOT_REGISTERED = "The persistent identifier is not registered."
 
@@ -63,8 +95,8 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     return ApiError(400, "A validation error occurred.", errors)
 
 
-class Store:
-    """Depositions and records of one stand-in, persisted under ``data_dir``."""
+class _StoreState:
+    """The persisted state, its lookups and the files of depositions (`Store` adds the deposit actions)."""
 
     def __init__(self, data_dir: Path, *, doi_prefix: str = "10.5072", quota_bytes: int = 50_000_000_000,
                  max_files: int = 100) -> None:  # fmt: skip
@@ -142,16 +174,9 @@ class Store:
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(self.state, fh, separators=(",", ":"))
                 fh.flush()
-                os.fsync(fh.fileno())
+                sync_file(fh.fileno(), tmp)
             os.replace(tmp, self.state_path)
-            try:
-                fd = os.open(self.data_dir, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError:
-                pass
+            sync_folder(self.data_dir)
 
     def _live(self, rec: dict[str, Any]) -> None:
         """404 if another request deleted the deposition since it was looked up."""
@@ -226,6 +251,88 @@ class Store:
     def is_concept(self, rec_id: Any) -> bool:
         """True if the id is a concept record id."""
         return str(rec_id).strip() in self.state["concepts"]
+
+    # ---------------------------------------------------------------- files
+    def check_upload(self, rec: dict[str, Any], key: str, size: int | None) -> None:
+        """Refuse an upload before reading its body: locked files, quota, file count."""
+        if rec.get("published") or rec["submitted"]:
+            raise ApiError(403, "Permission denied.")
+        if size is not None:
+            self.check_quota(rec, key, size)
+
+    def check_quota(self, rec: dict[str, Any], key: str, size: int) -> None:
+        others = [f for f in rec["files"] if f["key"] != key]
+        if size > self.quota_bytes:
+            raise ApiError(400, "File size limit exceeded.")
+        if sum(f["size"] for f in others) + size > self.quota_bytes:
+            raise ApiError(400, "Bucket quota exceeded.")
+        if len(others) >= self.max_files and len(others) == len(rec["files"]):
+            raise ApiError(
+                400, "Uploading selected files will result in exceeding the max amount per record."
+            )
+
+    def new_temp(self) -> Path:
+        """A fresh temporary path for an upload in progress."""
+        return self.tmp_dir / f"{uuid.uuid4()}.part"
+
+    def add_file(
+        self, rec: dict[str, Any], key: str, temp: Path, size: int, md5: str, mimetype: str
+    ) -> dict[str, Any]:
+        """Move a completely received upload into place and record it (replacing a file of the same key)."""
+        blob = str(uuid.uuid4())
+        with self.lock:
+            try:
+                self._live(rec)
+                self.check_upload(rec, key, size)
+            except ApiError:
+                temp.unlink(missing_ok=True)
+                raise
+            os.replace(temp, self.blob_dir / blob)  # the caller made ``temp`` durable (sync_file)
+            sync_folder(self.blob_dir)
+            stamp = now()
+            old = [f for f in rec["files"] if f["key"] == key]
+            entry = {
+                "id": str(uuid.uuid4()), "key": key, "size": size, "md5": md5, "blob": blob, "mimetype": mimetype,
+                "created": old[0]["created"] if old else stamp, "updated": stamp, "version_id": str(uuid.uuid4()),
+            }  # fmt: skip
+            rec["files"] = [f for f in rec["files"] if f["key"] != key] + [entry]
+            rec["modified"] = stamp
+            self.save()
+            for f in old:
+                self._release_blob(f["blob"])
+            return entry
+
+    def delete_file(self, rec: dict[str, Any], *, file_id: str | None = None, key: str | None = None) -> None:
+        """Delete a file of a draft by id or key (403 on a published record, 404 if absent)."""
+        with self.lock:
+            self._live(rec)
+            if rec.get("published") or rec["submitted"]:
+                raise ApiError(403, "Permission denied.")
+            match = [f for f in rec["files"] if (file_id is not None and f["id"] == file_id) or
+                     (key is not None and f["key"] == key)]  # fmt: skip
+            if not match:
+                raise ApiError(404, "File does not exist.")
+            rec["files"] = [f for f in rec["files"] if f not in match]
+            rec["modified"] = now()
+            self.save()
+            for f in match:
+                self._release_blob(f["blob"])
+
+    def blob_path(self, entry: dict[str, Any]) -> Path:
+        """Where the bytes of a file entry are stored."""
+        return self.blob_dir / entry["blob"]
+
+    def _release_blob(self, blob: str) -> None:
+        for r in self.state["records"].values():
+            if any(f["blob"] == blob for f in r["files"]):
+                return
+            if r.get("published") and any(f["blob"] == blob for f in r["published"]["files"]):
+                return
+        (self.blob_dir / blob).unlink(missing_ok=True)
+
+
+class Store(_StoreState):
+    """Depositions and records of one stand-in, persisted under ``data_dir``."""
 
     # ---------------------------------------------------------------- deposit actions
     def create(self, owner: int, metadata: Any) -> dict[str, Any]:
@@ -371,83 +478,6 @@ class Store:
             draft["modified"] = now()
             self.save()
             return draft
-
-    # ---------------------------------------------------------------- files
-    def check_upload(self, rec: dict[str, Any], key: str, size: int | None) -> None:
-        """Refuse an upload before reading its body: locked files, quota, file count."""
-        if rec.get("published") or rec["submitted"]:
-            raise ApiError(403, "Permission denied.")
-        if size is not None:
-            self._check_quota(rec, key, size)
-
-    def _check_quota(self, rec: dict[str, Any], key: str, size: int) -> None:
-        others = [f for f in rec["files"] if f["key"] != key]
-        if size > self.quota_bytes:
-            raise ApiError(400, "File size limit exceeded.")
-        if sum(f["size"] for f in others) + size > self.quota_bytes:
-            raise ApiError(400, "Bucket quota exceeded.")
-        if len(others) >= self.max_files and len(others) == len(rec["files"]):
-            raise ApiError(
-                400, "Uploading selected files will result in exceeding the max amount per record."
-            )
-
-    def new_temp(self) -> Path:
-        """A fresh temporary path for an upload in progress."""
-        return self.tmp_dir / f"{uuid.uuid4()}.part"
-
-    def add_file(
-        self, rec: dict[str, Any], key: str, temp: Path, size: int, md5: str, mimetype: str
-    ) -> dict[str, Any]:
-        """Move a completely received upload into place and record it (replacing a file of the same key)."""
-        blob = str(uuid.uuid4())
-        with self.lock:
-            try:
-                self._live(rec)
-                self.check_upload(rec, key, size)
-            except ApiError:
-                temp.unlink(missing_ok=True)
-                raise
-            os.replace(temp, self.blob_dir / blob)
-            stamp = now()
-            old = [f for f in rec["files"] if f["key"] == key]
-            entry = {
-                "id": str(uuid.uuid4()), "key": key, "size": size, "md5": md5, "blob": blob, "mimetype": mimetype,
-                "created": old[0]["created"] if old else stamp, "updated": stamp, "version_id": str(uuid.uuid4()),
-            }  # fmt: skip
-            rec["files"] = [f for f in rec["files"] if f["key"] != key] + [entry]
-            rec["modified"] = stamp
-            self.save()
-            for f in old:
-                self._release_blob(f["blob"])
-            return entry
-
-    def delete_file(self, rec: dict[str, Any], *, file_id: str | None = None, key: str | None = None) -> None:
-        """Delete a file of a draft by id or key (403 on a published record, 404 if absent)."""
-        with self.lock:
-            self._live(rec)
-            if rec.get("published") or rec["submitted"]:
-                raise ApiError(403, "Permission denied.")
-            match = [f for f in rec["files"] if (file_id is not None and f["id"] == file_id) or
-                     (key is not None and f["key"] == key)]  # fmt: skip
-            if not match:
-                raise ApiError(404, "File does not exist.")
-            rec["files"] = [f for f in rec["files"] if f not in match]
-            rec["modified"] = now()
-            self.save()
-            for f in match:
-                self._release_blob(f["blob"])
-
-    def blob_path(self, entry: dict[str, Any]) -> Path:
-        """Where the bytes of a file entry are stored."""
-        return self.blob_dir / entry["blob"]
-
-    def _release_blob(self, blob: str) -> None:
-        for r in self.state["records"].values():
-            if any(f["blob"] == blob for f in r["files"]):
-                return
-            if r.get("published") and any(f["blob"] == blob for f in r["published"]["files"]):
-                return
-        (self.blob_dir / blob).unlink(missing_ok=True)
 
 
 def _clean(metadata: Any) -> dict[str, Any]:

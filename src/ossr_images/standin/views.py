@@ -5,12 +5,14 @@ operators and grouping are parsed by `standin.query`)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from ossr_images.standin.metadata import resource_type
-from ossr_images.standin.query import Node, compile_query, evaluate, terms_of
+from ossr_images.standin.query import Node, compile_query, evaluate, terms_of, words_match
 from ossr_images.standin.store import PRERESERVE_PREFIX, ApiError, Store
+from ossr_images.standin.vocabularies import grant_read_shape
 
 SEARCH_SORTS = {
     "bestmatch", "mostrecent", "-mostrecent", "newest", "oldest", "updated-desc", "updated-asc", "version",
@@ -149,6 +151,8 @@ def _record(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
     md["resource_type"] = resource_type(pub["metadata"])
     if md.get("communities"):  # the record serializer names them by id, the deposit API by identifier
         md["communities"] = [{"id": c.get("identifier")} for c in md["communities"]]
+    if md.get("grants"):  # zenodojson dump_grants: code, internal_id, funder{name, doi, acronym}, title...
+        md["grants"] = [grant_read_shape(g["id"]) for g in md["grants"]]
     md["relations"] = {
         "version": [
             {
@@ -231,45 +235,75 @@ def _text_of(md: dict[str, Any]) -> str:
     parts = [str(md.get("title") or ""), str(md.get("description") or "")]
     parts += [str(k) for k in md.get("keywords") or []]
     parts += [str(c.get("name") or "") for c in md.get("creators") or [] if isinstance(c, dict)]
-    return "\n".join(parts).lower()
+    parts.append(str(md.get("notes") or ""))
+    return "\n".join(parts)
+
+
+# zenodo.org's legacy query field names and the RDM names they map to (zenodo-rdm site/zenodo_rdm/queryparser.py,
+# ZENODO_LEGACY_SEARCH_MAP), each to what the stand-in compares; a name not listed searches the record's text
+FIELDS = {
+    "doi": "doi", "pids.doi.identifier": "doi",
+    "conceptdoi": "conceptdoi", "parent.pids.doi.identifier": "conceptdoi",
+    "conceptrecid": "conceptrecid", "parent.id": "conceptrecid",
+    "recid": "recid", "id": "recid",
+    "title": "title", "metadata.title": "title",
+    "description": "description", "metadata.description": "description",
+    "keywords": "keywords", "metadata.subjects.subject": "keywords", "subjects": "keywords",
+    "version": "version_index", "versions.index": "version_index", "metadata.version": "version",
+    "creators.name": "creators", "metadata.creators.person_or_org.name": "creators",
+    "communities": "communities", "parent.communities.ids": "communities",
+    "resource_type.type": "type", "type": "type", "metadata.resource_type.props.type": "type",
+    "notes": "notes", "metadata.additional_descriptions.description": "notes",
+    "owners": "owner", "user": "owner", "parent.access.owned_by.user": "owner",
+    "filename": "filename", "files.entries.key": "filename",
+    "publication_date": "publication_date", "publicationdate": "publication_date",
+    "metadata.publication_date": "publication_date",
+    "license.identifier": "license", "metadata.rights.id": "license",
+    "grants.code": "grant_code", "metadata.funding.award.number": "grant_code",
+}  # fmt: skip
 
 
 def matches(store: Store, rec: dict[str, Any], md: dict[str, Any], query: Node | None) -> bool:
     """Does a record (with metadata ``md``) satisfy the compiled query (`standin.query.compile_query`)?"""
     concept = store.state["concepts"].get(rec["conceptrecid"], {})
 
+    def version_index() -> str:
+        ids = [v["id"] for v in store.published_versions(rec["conceptrecid"])]
+        return str(ids.index(rec["id"]) + 1) if rec["id"] in ids else ""
+
     def term(field: str | None, value: str) -> bool:
         v = value.lower()
-        if field is not None and field.startswith("metadata."):
-            field = field[len("metadata.") :]
-        if field == "doi":
-            ok = (rec.get("doi") or "").lower() == v
-        elif field == "conceptdoi":
-            ok = (concept.get("conceptdoi") or "").lower() == v
-        elif field == "conceptrecid":
-            ok = rec["conceptrecid"] == value
-        elif field in ("recid", "id"):
-            ok = str(rec["id"]) == value
-        elif field == "title":
-            ok = v in str(md.get("title") or "").lower()
-        elif field == "description":
-            ok = v in str(md.get("description") or "").lower()
-        elif field in ("keywords", "subjects", "keywords.keyword"):
-            ok = any(v == str(k).lower() for k in md.get("keywords") or [])
-        elif field == "version":
-            ok = str(md.get("version") or "").lower() == v
-        elif field in ("creators.name", "creators", "creators.person_or_org.name"):
-            ok = any(
-                v in str(c.get("name") or "").lower() for c in md.get("creators") or [] if isinstance(c, dict)
-            )
-        elif field in ("communities", "parent.communities.entries.slug"):
-            ok = any(v == str(c.get("identifier") or "").lower() for c in md.get("communities") or [])
-        elif field in ("resource_type.type", "upload_type", "type"):
-            ok = str(md.get("upload_type") or "").lower() == v
-        else:
-            text = _text_of(md)
-            ok = (v in text) if field is None else (v in text or f"{field}:{value}".lower() in text)
-        return ok
+        kind = FIELDS.get(field or "", "text")
+        files = rec["published"]["files"] if rec.get("published") else rec["files"]
+        exact: dict[str, Callable[[], list[str]]] = {
+            "doi": lambda: [rec.get("doi") or ""],
+            "conceptdoi": lambda: [concept.get("conceptdoi") or ""],
+            "conceptrecid": lambda: [rec["conceptrecid"]],
+            "recid": lambda: [str(rec["id"])],
+            "keywords": lambda: [str(k) for k in md.get("keywords") or []],
+            "version_index": lambda: [version_index()],
+            "version": lambda: [str(md.get("version") or "")],
+            "communities": lambda: [str(c.get("identifier") or "") for c in md.get("communities") or []],
+            "type": lambda: [str(md.get("upload_type") or "")],
+            "owner": lambda: [str(rec["owner"])],
+            "filename": lambda: [f["key"] for f in files],
+            "publication_date": lambda: [str(md.get("publication_date") or "")],
+            "license": lambda: [str((md.get("license") or {}).get("id") or "")],
+            "grant_code": lambda: [g["id"].split("::")[-1] for g in md.get("grants") or []],
+        }
+        if kind in exact:
+            if v.endswith("*"):
+                return any(candidate.lower().startswith(v[:-1]) for candidate in exact[kind]())
+            return any(v == candidate.lower() for candidate in exact[kind]())
+        texts = {
+            "title": lambda: str(md.get("title") or ""),
+            "description": lambda: str(md.get("description") or ""),
+            "notes": lambda: str(md.get("notes") or ""),
+            "creators": lambda: "\n".join(
+                str(c.get("name") or "") for c in md.get("creators") or [] if isinstance(c, dict)
+            ),
+        }
+        return words_match(texts.get(kind, lambda: _text_of(md))(), value)
 
     return evaluate(query, term)
 

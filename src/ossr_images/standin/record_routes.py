@@ -1,0 +1,145 @@
+"""Routes of the records API, the vocabularies, the web pages and DOI links: functions of a `Request`
+returning a reply. Each function's name is its route name (what fault hooks see)."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote, urlencode
+
+from ossr_images import __version__
+from ossr_images.standin import views, vocabularies
+from ossr_images.standin.routing import FileReply, HtmlReply, Reply, Request, redirect
+from ossr_images.standin.store import NOT_FOUND, ApiError
+
+
+def api_root(req: Request) -> Reply:
+    return Reply(200, {"status": 200, "message": "ossr-images local Zenodo stand-in", "version": __version__})
+
+
+def rec_search(req: Request) -> Reply:
+    return Reply(200, views.search_records(req.store, req.params, req.base, req.authenticated()))
+
+
+def _concept_redirect(req: Request, suffix: str = "") -> Reply | None:
+    rid = req.args["id"]
+    if not req.store.is_concept(rid):
+        return None
+    latest = req.store.latest_published(rid.strip())
+    if latest is None:
+        raise ApiError(404, NOT_FOUND)
+    return redirect(f"{req.api}/records/{latest['id']}{suffix}")
+
+
+def rec_get(req: Request) -> Reply:
+    moved = _concept_redirect(req)
+    if moved is not None:
+        return moved
+    rec = req.store.published_record(req.args["id"])
+    return Reply(200, views.record(req.store, rec, req.base))
+
+
+def rec_latest(req: Request) -> Reply:
+    moved = _concept_redirect(req)
+    if moved is not None:
+        return moved
+    rec = req.store.published_record(req.args["id"])
+    latest = req.store.latest_published(rec["conceptrecid"])
+    assert latest is not None  # rec itself is published
+    return redirect(f"{req.api}/records/{latest['id']}")
+
+
+def rec_versions(req: Request) -> Reply:
+    moved = _concept_redirect(req, "/versions")
+    if moved is not None:
+        return moved
+    rec = req.store.published_record(req.args["id"])
+    versions = req.store.published_versions(rec["conceptrecid"])
+    hits = [views.record(req.store, v, req.base) for v in reversed(versions)]
+    return Reply(200, {"hits": {"hits": hits, "total": len(hits)}, "links": {}, "sortBy": "version"})
+
+
+def rec_files(req: Request) -> Reply:
+    doc = views.record(req.store, req.store.published_record(req.args["id"]), req.base)
+    entries = [dict(f, links={"content": f["links"]["self"]}) for f in doc["files"]]
+    return Reply(200, {"enabled": True, "entries": entries, "links": {"self": doc["links"]["files"]}})
+
+
+def rec_file(req: Request) -> Reply:
+    doc = views.record(req.store, req.store.published_record(req.args["id"]), req.base)
+    for f in doc["files"]:
+        if f["key"] == req.args["key"]:
+            return Reply(200, f)
+    raise ApiError(404, "The file does not exist.")
+
+
+def rec_file_content(req: Request) -> FileReply:
+    rec = req.store.published_record(req.args["id"])
+    entry = next((f for f in rec["published"]["files"] if f["key"] == req.args["key"]), None)
+    if entry is None:
+        raise ApiError(404, "The file does not exist.")
+    return FileReply(entry, req.store.blob_path(entry))
+
+
+def legacy_licenses(req: Request) -> Reply:
+    # zenodo-rdm config.py API_REDIRECTOR_RULES "redirect_licenses": to the vocabulary, arguments kept
+    query = urlencode(req.params)
+    return redirect(f"{req.api}/vocabularies/licenses" + (f"?{query}" if query else ""), 301)
+
+
+def _page(req: Request) -> tuple[int, int]:
+    return views.int_param(req.params, "page", 1), views.int_param(req.params, "size", 10)
+
+
+def vocab_licenses(req: Request) -> Reply:
+    return Reply(200, vocabularies.search_licenses(req.params.get("q") or "", *_page(req)))
+
+
+def vocab_funders(req: Request) -> Reply:
+    return Reply(200, vocabularies.search_funders(req.params.get("q") or "", *_page(req)))
+
+
+def vocab_license(req: Request) -> Reply:
+    doc = vocabularies.license_entry(req.args["id"])
+    if doc is None:
+        raise ApiError(404, NOT_FOUND)
+    return Reply(200, doc)
+
+
+def vocab_funder(req: Request) -> Reply:
+    doc = vocabularies.funder_entry(req.args["id"])
+    if doc is None:
+        raise ApiError(404, NOT_FOUND)
+    return Reply(200, doc)
+
+
+def html_record(req: Request) -> Reply | HtmlReply:
+    rid = req.args["id"]
+    if req.store.is_concept(rid):
+        latest = req.store.latest_published(rid)
+        if latest is None:
+            raise ApiError(404, NOT_FOUND)
+        return redirect(f"{req.base}/records/{latest['id']}")
+    rec = req.store.published_record(rid)
+    title = html.escape(rec["published"]["metadata"].get("title") or "")
+    items = "".join(
+        f'<li><a href="/api/records/{rec["id"]}/files/{quote(f["key"], safe="")}/content">'
+        f"{html.escape(f['key'])}</a> ({f['size']} bytes)</li>"
+        for f in rec["published"]["files"]
+    )
+    return HtmlReply(200, title, f"<p>DOI {html.escape(rec['doi'])}</p><ul>{items}</ul>")
+
+
+def html_file(req: Request) -> Reply:
+    return redirect(f"{req.api}/records/{req.args['id']}/files/{quote(req.args['key'], safe='')}/content")
+
+
+def html_legacy_record(req: Request) -> Reply:
+    return redirect(f"{req.base}/records/{req.args['id']}", 301)
+
+
+def html_doi(req: Request) -> Reply:
+    m = re.match(r"^10\.\d+/zenodo\.(\d+)$", req.args["doi"].strip(), re.I)
+    if not m:
+        raise ApiError(404, NOT_FOUND)
+    return redirect(f"{req.base}/records/{m.group(1)}")

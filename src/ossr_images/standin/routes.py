@@ -1,0 +1,55 @@
+"""The stand-in's route table: (method, path pattern, function of a `Request`). The first route whose
+pattern and method match serves the request; a path that matches only other methods is a 405."""
+
+from __future__ import annotations
+
+import re
+
+from ossr_images.standin import deposit_routes as dep
+from ossr_images.standin import record_routes as rec
+from ossr_images.standin.routing import Route
+
+_ID = r"(?P<id>[^/]+)"
+_DEP = rf"^/api/deposit/depositions/{_ID}"
+_BUCKET = r"^/api/files/(?P<bucket>[^/]+)"
+_REC = rf"^/api/records/{_ID}"
+
+ROUTES: list[Route] = [
+    Route(method, re.compile(pattern), function)
+    for method, pattern, function in [
+        ("GET", r"^/api/deposit/depositions/?$", dep.dep_list),
+        ("POST", r"^/api/deposit/depositions/?$", dep.dep_create),
+        ("GET", rf"{_DEP}/?$", dep.dep_get),
+        ("PUT", rf"{_DEP}/?$", dep.dep_update),
+        ("DELETE", rf"{_DEP}/?$", dep.dep_delete),
+        ("POST", rf"{_DEP}/actions/(?P<action>[a-z]+)/?$", dep.dep_action),
+        ("GET", rf"{_DEP}/files/?$", dep.dep_files),
+        ("POST", rf"{_DEP}/files/?$", dep.dep_files_post),
+        ("GET", rf"{_DEP}/files/(?P<file_id>[^/]+)/?$", dep.dep_file_get),
+        ("DELETE", rf"{_DEP}/files/(?P<file_id>[^/]+)/?$", dep.dep_file_delete),
+        ("GET", rf"{_BUCKET}/?$", dep.bucket_get),
+        ("PUT", rf"{_BUCKET}/(?P<key>.+)$", dep.bucket_put),
+        ("GET", rf"{_BUCKET}/(?P<key>.+)$", dep.bucket_file_get),
+        ("HEAD", rf"{_BUCKET}/(?P<key>.+)$", dep.bucket_file_get),
+        ("DELETE", rf"{_BUCKET}/(?P<key>.+)$", dep.bucket_file_delete),
+        ("GET", r"^/api/records/?$", rec.rec_search),
+        ("GET", rf"{_REC}/?$", rec.rec_get),
+        ("GET", rf"{_REC}/versions/latest/?$", rec.rec_latest),
+        ("GET", rf"{_REC}/versions/?$", rec.rec_versions),
+        ("GET", rf"{_REC}/files/?$", rec.rec_files),
+        ("GET", rf"{_REC}/files/(?P<key>.+)/content$", rec.rec_file_content),
+        ("HEAD", rf"{_REC}/files/(?P<key>.+)/content$", rec.rec_file_content),
+        ("GET", rf"{_REC}/files/(?P<key>.+?)/?$", rec.rec_file),
+        ("GET", rf"{_REC}/draft/files/(?P<key>.+)/content$", dep.draft_file_content),
+        ("GET", r"^/records/(?P<id>\d+)(?:/latest)?/?$", rec.html_record),
+        ("GET", r"^/records/(?P<id>\d+)/files/(?P<key>.+?)/?$", rec.html_file),
+        ("GET", r"^/record/(?P<id>\d+)/?$", rec.html_legacy_record),
+        ("GET", r"^/doi/(?P<doi>.+)$", rec.html_doi),
+        ("GET", r"^/api/licenses/?$", rec.legacy_licenses),
+        ("GET", r"^/api/vocabularies/licenses/?$", rec.vocab_licenses),
+        ("GET", r"^/api/funders/?$", rec.vocab_funders),
+        ("GET", r"^/api/vocabularies/licenses/(?P<id>[^/]+)/?$", rec.vocab_license),
+        ("GET", r"^/api/funders/(?P<id>[^/]+)/?$", rec.vocab_funder),
+        ("GET", r"^/api/?$", rec.api_root),
+    ]
+]
