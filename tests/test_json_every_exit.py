@@ -77,7 +77,7 @@ def test_2_usage_error(args: list[str]) -> None:
 def test_3_integrity(standin, record: dict, tmp_path: Path) -> None:
     standin.faults = NoChecksum()
     doc = _check(
-        run_console("fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--json", env=_env(standin)), 3
+        run_console("fetch", str(record.id), "-d", str(tmp_path / "o"), "--json", env=_env(standin)), 3
     )
     assert doc["error"]["type"] == "IntegrityError"
 
@@ -91,7 +91,7 @@ def test_130_interrupted_by_sigint(standin, record: dict, tmp_path: Path) -> Non
     """A real fetch process, its image download held by the server, gets SIGINT (what Ctrl-C sends)."""
     held = HeldDownload("example-")
     standin.faults = held
-    proc = start_console("fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--json", env=_env(standin))
+    proc = start_console("fetch", str(record.id), "-d", str(tmp_path / "o"), "--json", env=_env(standin))
     try:
         assert held.arrived.wait(60), "the image download never started"
         proc.send_signal(signal.SIGINT)

@@ -57,9 +57,9 @@ def test_fetch_with_an_unusable_cache_or_download_folder(standin, tmp_path: Path
         record = publish_record(client, image_files(tmp_path / "src"))
     cache = _blocked(tmp_path)
     # fetch needs the cache only when it cannot lock the download folder itself: it still works
-    ok = run_console("fetch", str(record["id"]), "-d", str(tmp_path / "out"), env=_env(standin, cache))
+    ok = run_console("fetch", str(record.id), "-d", str(tmp_path / "out"), env=_env(standin, cache))
     assert ok.returncode == 0, ok.explain()
     # a download folder under a file: a clean error naming it
     dest = _blocked(tmp_path) / "out"
-    r = run_console("fetch", str(record["id"]), "-d", str(dest), env=_env(standin, cache))
+    r = run_console("fetch", str(record.id), "-d", str(dest), env=_env(standin, cache))
     _assert_clean(r, tmp_path / "a-file" / "sub")

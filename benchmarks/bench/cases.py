@@ -165,8 +165,8 @@ client = ZenodoClient(resolve_target(zenodo_url=os.environ["OSSR_IMAGES_ZENODO_U
 dep = client.create_deposition()
 path = sys.argv[1]
 with open(path, "rb") as fh:
-    res = client.upload_file(dep["links"]["bucket"], os.path.basename(path), fh, os.path.getsize(path))
-client.delete_deposition(dep["id"])
+    res = client.upload_file(dep.bucket_url, os.path.basename(path), fh, os.path.getsize(path))
+client.delete_deposition(dep.id)
 print(res.md5, res.sha256)
 """
 
@@ -718,6 +718,13 @@ def bench_diff(ctx: Ctx) -> None:
     )
 
 
+def bench_serve(ctx: Ctx) -> None:
+    """8: docker pull from `ossr-images serve` vs a local docker-registry (see serve_case.py)."""
+    from .serve_case import bench_serve as run_serve_bench
+
+    run_serve_bench(ctx)
+
+
 BENCHES = {
     "upload": bench_upload,
     "download": bench_download,
@@ -726,4 +733,5 @@ BENCHES = {
     "export": bench_export,
     "e2e": bench_e2e,
     "diff": bench_diff,
+    "serve": bench_serve,
 }

@@ -25,9 +25,9 @@ def cli(*args: str):
 def published_record(standin, record_id: str, tmp_path: Path) -> ImageRecord:
     client = client_for(standin)
     rec = client.get_record(record_id)
-    entry = next(f for f in rec["files"] if f["key"] == IMAGE_RECORD_KEY)
+    entry = rec.file(IMAGE_RECORD_KEY)
     dest = tmp_path / "fetched.json"
-    client.download_file(entry["links"]["self"], dest)
+    client.download_file(entry.url, dest)
     return ImageRecord.from_bytes(dest.read_bytes())
 
 

@@ -25,6 +25,7 @@ from ossr_images.metadata.image_record import (
     dump_image_record,
 )
 from ossr_images.zenodo.client import RetryPolicy, ZenodoClient
+from ossr_images.zenodo.models import Deposition, Record
 from ossr_images.zenodo.target import Target
 
 REPO = "https://github.com/escape2020/example-image"
@@ -116,8 +117,8 @@ def image_files(
     }
 
 
-def upload_all(client: ZenodoClient, deposition: dict[str, Any], files: dict[str, bytes | Path]) -> None:
-    bucket = deposition["links"]["bucket"]
+def upload_all(client: ZenodoClient, deposition: Deposition, files: dict[str, bytes | Path]) -> None:
+    bucket = deposition.bucket_url
     for key, content in files.items():
         if isinstance(content, Path):
             with open(content, "rb") as fh:
@@ -135,29 +136,29 @@ def publish_record(
     repository: str = REPO,
     commit: str = COMMIT,
     keywords: list[str] | None = None,
-) -> dict[str, Any]:
+) -> Record:
     """Create, fill and publish a deposition; return the published record (records API)."""
     meta = zenodo_metadata(
         title=title, version=version, repository=repository, commit=commit, keywords=keywords
     )
     dep = client.create_deposition(meta)
     upload_all(client, dep, files)
-    published = client.publish(dep["id"])
-    return client.get_record(published["id"])
+    published = client.publish(dep.id)
+    return client.get_record(published.id)
 
 
 def publish_new_version(
-    client: ZenodoClient, record: dict[str, Any], files: dict[str, bytes | Path], *, version: str
-) -> dict[str, Any]:
+    client: ZenodoClient, record: Record, files: dict[str, bytes | Path], *, version: str
+) -> Record:
     """A new version of `record` whose files (same keys replaced, others removed) are `files`."""
-    draft = client.new_version(record["id"])
-    for entry in client.list_files(draft["id"]):
-        client.delete_file(draft["id"], entry["id"])
+    draft = client.new_version(record.id)
+    for entry in client.list_files(draft.id):
+        client.delete_file(draft.id, entry.id)
     meta = zenodo_metadata(title="Example image", version=version, repository=REPO, commit=COMMIT)
-    draft = client.update_deposition(draft["id"], meta)
+    draft = client.update_deposition(draft.id, meta)
     upload_all(client, draft, files)
-    published = client.publish(draft["id"])
-    return client.get_record(published["id"])
+    published = client.publish(draft.id)
+    return client.get_record(published.id)
 
 
 # ------------------------------------------------------------------------------- servers for edge cases

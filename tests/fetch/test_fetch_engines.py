@@ -24,7 +24,7 @@ def test_load_docker_checks_the_loaded_image_id(
     version = f"3.0.{len(compression)}"
     record = publish_record(client, image_files(tmp_path / "src", version=version, compression=compression))
     result = CliRunner().invoke(
-        main, ["fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--load", "docker", "--json"]
+        main, ["fetch", str(record.id), "-d", str(tmp_path / "o"), "--load", "docker", "--json"]
     )
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -35,9 +35,7 @@ def test_load_docker_checks_the_loaded_image_id(
     assert loaded["command"] == f"docker run --rm example/image:{version}"
     assert docker_engine.image_id(loaded["ref"]) == doc["image"]["id"]  # what the engine holds now
 
-    human = CliRunner().invoke(
-        main, ["fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--load", "docker"]
-    )
+    human = CliRunner().invoke(main, ["fetch", str(record.id), "-d", str(tmp_path / "o"), "--load", "docker"])
     assert human.exit_code == 0, human.stderr
     assert f"built from {REPO} at {COMMIT}" in human.stdout
     assert f"Run it with: docker run --rm example/image:{version}" in human.stdout
@@ -48,7 +46,7 @@ def test_load_docker_refuses_a_sif(docker_engine, zenodo_env, client, tmp_path) 
     files, repo, commit = _sif_files()
     record = publish_record(client, files, repository=repo, commit=commit)
     result = CliRunner().invoke(
-        main, ["fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--load", "docker"]
+        main, ["fetch", str(record.id), "-d", str(tmp_path / "o"), "--load", "docker"]
     )
     assert result.exit_code == 1 and "--load singularity" in result.stderr
 
@@ -89,7 +87,7 @@ def test_load_singularity_keeps_a_sif_and_builds_one_from_a_docker_archive(
     files, repo, commit = _sif_files()
     record = publish_record(client, files, repository=repo, commit=commit)
     kept = CliRunner().invoke(
-        main, ["fetch", str(record["id"]), "-d", str(tmp_path / "s"), "--load", "singularity", "--json"]
+        main, ["fetch", str(record.id), "-d", str(tmp_path / "s"), "--load", "singularity", "--json"]
     )
     assert kept.exit_code == 0, kept.stderr
     loaded = json.loads(kept.stdout)["loaded"]
@@ -100,7 +98,7 @@ def test_load_singularity_keeps_a_sif_and_builds_one_from_a_docker_archive(
         pytest.skip("apptainer is not installed")
     record = publish_record(client, image_files(tmp_path / "src", version="4.0.0", compression="zstd"))
     built = CliRunner().invoke(
-        main, ["fetch", str(record["id"]), "-d", str(tmp_path / "d"), "--load", "singularity", "--json"]
+        main, ["fetch", str(record.id), "-d", str(tmp_path / "d"), "--load", "singularity", "--json"]
     )
     assert built.exit_code == 0, built.stderr
     loaded = json.loads(built.stdout)["loaded"]

@@ -33,7 +33,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> Any:
 
 
 def image_key(record: dict[str, Any]) -> str:
-    return next(f["key"] for f in record["files"] if f["key"].startswith("example-"))
+    return next(f["key"] for f in record.raw["files"] if f["key"].startswith("example-"))
 
 
 def sha256(path: Path) -> str:
@@ -51,8 +51,8 @@ def remote_sha256(files: dict[str, Any], key: str) -> str:
 
 @pytest.mark.parametrize("form", ["doi", "doi-prefixed", "doi-url", "record-url", "api-url", "id"])
 def test_each_identifier_form(form: str, zenodo_env, image_record, tmp_path: Path) -> None:
-    rid = str(image_record["id"])
-    doi = image_record["doi"]
+    rid = str(image_record.id)
+    doi = image_record.doi
     host = zenodo_env.api_url.removesuffix("/api")
     text = {
         "doi": doi,
@@ -84,7 +84,7 @@ def test_record_url_on_another_host_is_read_there_without_the_token(
 ):
     monkeypatch.delenv("OSSR_IMAGES_ZENODO_URL", raising=False)
     monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
-    url = f"{standin.api_url.removesuffix('/api')}/records/{image_record['id']}"
+    url = f"{standin.api_url.removesuffix('/api')}/records/{image_record.id}"
     result = run("-v", "fetch", url, "-d", str(tmp_path / "o"))
     assert result.exit_code == 0, result.stderr
     assert f"built from {REPO} at {COMMIT}" in result.stdout
@@ -93,9 +93,9 @@ def test_record_url_on_another_host_is_read_there_without_the_token(
 
 def test_default_folder_is_zenodo_record_id(zenodo_env, image_record, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = run("fetch", str(image_record["id"]))
+    result = run("fetch", str(image_record.id))
     assert result.exit_code == 0, result.stderr
-    folder = tmp_path / f"zenodo-{image_record['id']}"
+    folder = tmp_path / f"zenodo-{image_record.id}"
     assert (folder / IMAGE_RECORD_KEY).is_file() and (folder / image_key(image_record)).is_file()
     assert f"built from {REPO} at {COMMIT}" in result.stdout
 
@@ -103,20 +103,20 @@ def test_default_folder_is_zenodo_record_id(zenodo_env, image_record, tmp_path, 
 def test_concept_gives_the_latest_version_and_says_so(zenodo_env, client, tmp_path: Path) -> None:
     v1 = publish_record(client, image_files(tmp_path / "v1", version="1.0.0"))
     v2 = publish_new_version(client, v1, image_files(tmp_path / "v2", version="2.0.0"), version="2.0.0")
-    assert v2["conceptrecid"] == v1["conceptrecid"] and v2["id"] != v1["id"]
-    for text in (v1["conceptdoi"], str(v1["conceptrecid"])):
+    assert v2.conceptrecid == v1.conceptrecid and v2.id != v1.id
+    for text in (v1.conceptdoi, str(v1.conceptrecid)):
         result = run("fetch", text, "-d", str(tmp_path / f"c{len(text)}"), "--json")
         assert result.exit_code == 0, result.stderr
         doc = json.loads(result.stdout)
-        assert doc["record_id"] == str(v2["id"]) and doc["doi"] == v2["doi"]
-        assert doc["conceptdoi"] == v1["conceptdoi"]
+        assert doc["record_id"] == str(v2.id) and doc["doi"] == v2.doi
+        assert doc["conceptdoi"] == v1.conceptdoi
         assert "latest version" in result.stderr
         assert any(f["key"] == "example-2.0.0.tar" for f in doc["files"])
     # an exact version DOI gives that version, even when it is not the latest
-    result = run("fetch", v1["doi"], "-d", str(tmp_path / "exact"), "--json")
+    result = run("fetch", v1.doi, "-d", str(tmp_path / "exact"), "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["record_id"] == str(v1["id"]) and "latest version" not in result.stderr
+    assert doc["record_id"] == str(v1.id) and "latest version" not in result.stderr
     assert any(f["key"] == "example-1.0.0.tar" for f in doc["files"])
 
 
@@ -165,7 +165,7 @@ def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) 
         return seen.append
 
     result = fetch(
-        str(record["id"]),
+        str(record.id),
         Target("custom", zenodo_env.api_url, None),
         FetchOptions(dest=tmp_path / "out"),
         client=client,
@@ -175,22 +175,24 @@ def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) 
     assert len([f for f in result.files if f.verified]) == 9
     for key in files:
         assert sha256(tmp_path / "out" / key) == remote_sha256(files, key)
-    assert sum(seen) == totals[0] == sum(f["size"] for f in record["files"] if f["key"] != IMAGE_RECORD_KEY)
+    assert (
+        sum(seen) == totals[0] == sum(f["size"] for f in record.raw["files"] if f["key"] != IMAGE_RECORD_KEY)
+    )
 
 
 def test_download_cut_mid_file_is_resumed_in_the_same_run(standin, client, tmp_path: Path) -> None:
     files = image_files(tmp_path / "src", payload=os.urandom(12_000_000))
     record = publish_record(client, files)
     key = image_key(record)
-    size = next(f["size"] for f in record["files"] if f["key"] == key)
+    size = next(f["size"] for f in record.raw["files"] if f["key"] == key)
     proxy = CuttingProxy(standin.api_url.removesuffix("/api"), cut_after=5_000_000, cuts=2)
     with serve(proxy.handler()) as base:
         proxy.base = base
         result = run(
-            "fetch", str(record["id"]), "--zenodo-url", f"{base}/api", "-d", str(tmp_path / "out"), "--json"
+            "fetch", str(record.id), "--zenodo-url", f"{base}/api", "-d", str(tmp_path / "out"), "--json"
         )
     assert result.exit_code == 0, result.stderr
-    image_path = f"/api/records/{record['id']}/files/{key}/content"
+    image_path = f"/api/records/{record.id}/files/{key}/content"
     assert proxy.cut_paths()[image_path] == 2  # the connection was dropped twice mid-file
     ranges = [r for p, r, _ in proxy.requests if p == image_path]
     assert len(ranges) == 3 and ranges[0] is None
@@ -226,12 +228,12 @@ def _blob_of(standin, record_id: Any, key: str) -> Path:
 
 def test_file_corrupted_on_the_server_is_an_integrity_failure(zenodo_env, image_record, tmp_path) -> None:
     key = image_key(image_record)
-    blob = _blob_of(zenodo_env, image_record["id"], key)
+    blob = _blob_of(zenodo_env, image_record.id, key)
     data = bytearray(blob.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, one byte flipped
     blob.write_bytes(bytes(data))
     out = tmp_path / "out"
-    result = run("fetch", str(image_record["id"]), "-d", str(out))
+    result = run("fetch", str(image_record.id), "-d", str(out))
     assert result.exit_code == 3, result.stderr
     assert "md5" in result.stderr and "Hint:" in result.stderr
     assert not (out / key).exists() and not (out / f"{key}.part").exists()
@@ -262,7 +264,7 @@ def test_hostile_key_is_refused_before_anything_is_written(tmp_path: Path) -> No
 def test_record_without_image_metadata_file(zenodo_env, client, tmp_path: Path) -> None:
     files = {"data.csv": b"a,b\n1,2\n", "README.md": b"# other tool\n", "results.tar": b"not an image" * 100}
     record = publish_record(client, files, keywords=["physics"])
-    result = run("fetch", record["doi"], "-d", str(tmp_path / "o"), "--json")
+    result = run("fetch", record.doi, "-d", str(tmp_path / "o"), "--json")
     assert result.exit_code == 0, result.stderr
     assert "provenance could not be checked" in result.stderr
     doc = json.loads(result.stdout)
@@ -280,18 +282,18 @@ def test_record_without_image_metadata_file(zenodo_env, client, tmp_path: Path) 
 
 def test_existing_files_identical_kept_different_refused_without_force(zenodo_env, image_record, tmp_path):
     out = tmp_path / "out"
-    assert run("fetch", str(image_record["id"]), "-d", str(out)).exit_code == 0
+    assert run("fetch", str(image_record.id), "-d", str(out)).exit_code == 0
     key = image_key(image_record)
     before = (out / key).stat().st_mtime_ns
-    again = run("fetch", str(image_record["id"]), "-d", str(out))
+    again = run("fetch", str(image_record.id), "-d", str(out))
     assert again.exit_code == 0 and "already there and identical" in again.stderr
     assert (out / key).stat().st_mtime_ns == before  # not downloaded again
 
     (out / "codemeta.json").write_text("{}")
-    refused = run("fetch", str(image_record["id"]), "-d", str(out))
+    refused = run("fetch", str(image_record.id), "-d", str(out))
     assert refused.exit_code == 1 and "--force" in refused.stderr
     assert (out / "codemeta.json").read_text() == "{}"
-    forced = run("fetch", str(image_record["id"]), "-d", str(out), "--force")
+    forced = run("fetch", str(image_record.id), "-d", str(out), "--force")
     assert forced.exit_code == 0, forced.stderr
     assert json.loads((out / "codemeta.json").read_text())["name"] == "example"
 
@@ -303,7 +305,7 @@ def test_two_fetches_into_one_folder_at_once(zenodo_env, client, tmp_path: Path)
     codes: list[int] = []
 
     def one() -> None:
-        codes.append(run("fetch", str(record["id"]), "-d", str(out)).exit_code)
+        codes.append(run("fetch", str(record.id), "-d", str(out)).exit_code)
 
     threads = [threading.Thread(target=one) for _ in range(3)]
     for t in threads:
@@ -324,7 +326,7 @@ def test_labels_disagreeing_with_the_metadata_file_fail_with_both_values(zenodo_
     files = image_files(tmp_path / "src", label_commit=other)
     record = publish_record(client, files)
     out = tmp_path / "o"
-    result = run("fetch", str(record["id"]), "-d", str(out))
+    result = run("fetch", str(record.id), "-d", str(out))
     assert result.exit_code == 3
     assert other in result.stderr and COMMIT in result.stderr and "labels" in result.stderr
     # nothing under a final name: the verified files are moved aside, and the error says where
@@ -335,7 +337,7 @@ def test_labels_disagreeing_with_the_metadata_file_fail_with_both_values(zenodo_
         assert sha256(out / f"{key}.unverified-provenance") == remote_sha256(files, key)
 
     # a second run (files moved aside already) fails the same way, and --json says where the files are
-    again = run("fetch", str(record["id"]), "-d", str(out), "--json")
+    again = run("fetch", str(record.id), "-d", str(out), "--json")
     assert again.exit_code == 3
     doc = json.loads(again.stdout)
     details = doc["error"]["details"]
@@ -352,7 +354,7 @@ def test_provenance_disagreement_with_force_keeps_the_files_in_place_and_says_so
     files = image_files(tmp_path / "src", label_commit="0" * 40)
     record = publish_record(client, files)
     out = tmp_path / "o"
-    result = run("fetch", str(record["id"]), "-d", str(out), "--force", "--json")
+    result = run("fetch", str(record.id), "-d", str(out), "--force", "--json")
     assert result.exit_code == 3
     doc = json.loads(result.stdout)
     assert all(f["final_name"] for f in doc["error"]["details"]["files"])
@@ -371,7 +373,7 @@ def test_a_metadata_file_disagreeing_with_itself_is_refused_before_anything_is_w
     files[IMAGE_RECORD_KEY] = files[IMAGE_RECORD_KEY].replace(label.encode(), bad.encode())
     record = publish_record(client, files)
     out = tmp_path / "o"
-    result = run("fetch", str(record["id"]), "-d", str(out), "--only", "metadata")
+    result = run("fetch", str(record.id), "-d", str(out), "--only", "metadata")
     assert result.exit_code == 3, result.stderr
     assert "0" * 40 in result.stderr and COMMIT in result.stderr
     assert not out.exists()
@@ -379,21 +381,19 @@ def test_a_metadata_file_disagreeing_with_itself_is_refused_before_anything_is_w
 
 def test_zenodo_source_link_disagreeing_fails_with_both_values(zenodo_env, client, tmp_path):
     record = publish_record(client, image_files(tmp_path / "src"), repository="https://github.com/evil/fork")
-    result = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"))
+    result = run("fetch", str(record.id), "-d", str(tmp_path / "o"))
     assert result.exit_code == 3
     assert "https://github.com/evil/fork" in result.stderr and REPO in result.stderr
 
 
 def test_only_image_and_only_metadata(zenodo_env, image_record, tmp_path: Path) -> None:
     key = image_key(image_record)
-    result = run("fetch", str(image_record["id"]), "-d", str(tmp_path / "img"), "--only", "image", "--json")
+    result = run("fetch", str(image_record.id), "-d", str(tmp_path / "img"), "--only", "image", "--json")
     assert result.exit_code == 0, result.stderr
     assert [f["key"] for f in json.loads(result.stdout)["files"]] == [key]
     assert sorted(p.name for p in (tmp_path / "img").iterdir()) == [key]
 
-    result = run(
-        "fetch", str(image_record["id"]), "-d", str(tmp_path / "meta"), "--only", "metadata", "--json"
-    )
+    result = run("fetch", str(image_record.id), "-d", str(tmp_path / "meta"), "--only", "metadata", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert {f["key"] for f in doc["files"]} == {IMAGE_RECORD_KEY, "codemeta.json"}
@@ -425,7 +425,7 @@ def test_source_is_cloned_at_the_recorded_commit(zenodo_env, client, tmp_path: P
     }
     result = run(
         "fetch",
-        str(record["id"]),
+        str(record.id),
         "-d",
         str(tmp_path / "o"),
         "--source",
@@ -447,19 +447,19 @@ def test_source_is_cloned_at_the_recorded_commit(zenodo_env, client, tmp_path: P
     assert head.stdout.strip() == commit and not (tmp_path / "src-co" / "later.txt").exists()
 
     again = run(
-        "fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--source", str(tmp_path / "src-co"), env=env
+        "fetch", str(record.id), "-d", str(tmp_path / "o"), "--source", str(tmp_path / "src-co"), env=env
     )
     assert again.exit_code == 0, again.stderr  # the same checkout is accepted as it is
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x").write_text("x")
     busy = run(
-        "fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--source", str(tmp_path / "other"), env=env
+        "fetch", str(record.id), "-d", str(tmp_path / "o"), "--source", str(tmp_path / "other"), env=env
     )
     assert busy.exit_code == 1 and "not empty" in busy.stderr
 
 
 def test_token_never_in_output(zenodo_env, image_record, tmp_path: Path) -> None:
-    for args in (["-v", "-v", "fetch", str(image_record["id"]), "-d", str(tmp_path / "a"), "--json"],
+    for args in (["-v", "-v", "fetch", str(image_record.id), "-d", str(tmp_path / "a"), "--json"],
                  ["-v", "fetch", "999999", "-d", str(tmp_path / "b")]):  # fmt: skip
         result = run(*args)
         assert TEST_TOKEN not in result.stdout + result.stderr
@@ -477,7 +477,7 @@ def test_part_file_from_an_earlier_run_is_resumed_or_replaced(standin, client, t
     proxy = CuttingProxy(standin.api_url.removesuffix("/api"), cut_after=0, cuts=0)
     with serve(proxy.handler()) as base:
         proxy.base = base
-        result = run("fetch", str(record["id"]), "--zenodo-url", f"{base}/api", "-d", str(out))
+        result = run("fetch", str(record.id), "--zenodo-url", f"{base}/api", "-d", str(out))
     assert result.exit_code == 0, result.stderr
     assert [r for p, r, _ in proxy.requests if p.endswith(f"/{key}/content")] == ["bytes=4194304-"]
     assert (out / key).read_bytes() == data
@@ -485,7 +485,7 @@ def test_part_file_from_an_earlier_run_is_resumed_or_replaced(standin, client, t
     stale = tmp_path / "stale"
     stale.mkdir()
     (stale / f"{key}.part").write_bytes(os.urandom(1000))  # not a prefix of this file: replaced
-    result = run("fetch", str(record["id"]), "--zenodo-url", standin.api_url, "-d", str(stale))
+    result = run("fetch", str(record.id), "--zenodo-url", standin.api_url, "-d", str(stale))
     assert result.exit_code == 0, result.stderr
     assert (stale / key).read_bytes() == data and not (stale / f"{key}.part").exists()
 
@@ -497,7 +497,7 @@ def test_parallel_fetch_processes_into_one_folder(zenodo_env, client, tmp_path: 
     files = image_files(tmp_path / "src", payload=os.urandom(3_000_000))
     record = publish_record(client, files)
     out = tmp_path / "shared"
-    cmd = [sys.executable, "-m", "ossr_images", "-q", "fetch", str(record["id"]), "-d", str(out)]
+    cmd = [sys.executable, "-m", "ossr_images", "-q", "fetch", str(record.id), "-d", str(out)]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
     results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
     assert [code for _, _, code in results] == [0, 0, 0, 0], [err for _, err, _ in results]
@@ -551,7 +551,7 @@ def test_load_docker_without_an_engine_fails_before_downloading(
 ):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
     out = tmp_path / "o"
-    result = run("fetch", str(image_record["id"]), "-d", str(out), "--load", "docker")
+    result = run("fetch", str(image_record.id), "-d", str(out), "--load", "docker")
     assert result.exit_code == 4, result.stderr
     assert "no-such-docker.sock" in result.stderr and "Hint:" in result.stderr
     assert not out.exists() or not list(out.iterdir())
@@ -561,14 +561,14 @@ def test_image_from_another_tool_is_read_but_provenance_unchecked(zenodo_env, cl
     files = image_files(tmp_path / "src", compression="gzip")
     del files[IMAGE_RECORD_KEY]  # e.g. a record made by donodo: an image, no image metadata file
     record = publish_record(client, files, keywords=["docker"])
-    result = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--json")
+    result = run("fetch", str(record.id), "-d", str(tmp_path / "o"), "--json")
     assert result.exit_code == 0, result.stderr
     assert "provenance could not be checked" in result.stderr
     doc = json.loads(result.stdout)
     assert doc["image"]["format"] == "docker-archive" and doc["image"]["id"].startswith("sha256:")
     # the source named by the Zenodo record is reported, marked as not verified in the human output
     assert doc["source"] == {"repository": REPO, "commit": COMMIT, "checkout": None, "verified": False}
-    human = run("fetch", str(record["id"]), "-d", str(tmp_path / "o"))
+    human = run("fetch", str(record.id), "-d", str(tmp_path / "o"))
     assert "from the Zenodo record only; not verified" in human.stdout
 
 
@@ -590,7 +590,7 @@ def test_interrupted_fetch_exits_130_and_the_next_run_resumes(standin, client, t
             "-m",
             "ossr_images",
             "fetch",
-            str(record["id"]),
+            str(record.id),
             "--zenodo-url",
             f"{base}/api",
             "-d",
@@ -608,7 +608,7 @@ def test_interrupted_fetch_exits_130_and_the_next_run_resumes(standin, client, t
         kept = part.stat().st_size
         assert 4_194_304 <= kept < 20_000_000
         proxy.slow = 0.0
-        again = run("fetch", str(record["id"]), "--zenodo-url", f"{base}/api", "-d", str(out))
+        again = run("fetch", str(record.id), "--zenodo-url", f"{base}/api", "-d", str(out))
     assert again.exit_code == 0, again.stderr
     image_requests = [r for p, r, _ in proxy.requests if p.endswith(f"/{key}/content")]
     assert image_requests[-1] == f"bytes={kept}-"  # resumed where the interrupted run stopped
@@ -618,9 +618,9 @@ def test_interrupted_fetch_exits_130_and_the_next_run_resumes(standin, client, t
 def test_a_download_folder_that_is_a_file_is_a_clear_error(zenodo_env, image_record, tmp_path: Path) -> None:
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
-    result = run("fetch", str(image_record["id"]), "-d", str(not_a_folder))
+    result = run("fetch", str(image_record.id), "-d", str(not_a_folder))
     assert result.exit_code == 2 and "is a file" in result.stderr  # click's own check
-    result = run("fetch", str(image_record["id"]), "-d", str(not_a_folder / "sub"))
+    result = run("fetch", str(image_record.id), "-d", str(not_a_folder / "sub"))
     assert result.exit_code == 1, result.stderr
     assert f"cannot write {not_a_folder / 'sub'}" in result.stderr and "Hint:" in result.stderr
 
@@ -630,7 +630,7 @@ def test_source_link_from_another_tool_is_not_run_or_trusted_blindly(
 ) -> None:
     files = {"data.csv": b"a\n"}
     tag = publish_record(client, files, keywords=["x"], repository=REPO, commit="v1.0")
-    result = run("fetch", str(tag["id"]), "-d", str(tmp_path / "a"), "--source", str(tmp_path / "sa"))
+    result = run("fetch", str(tag.id), "-d", str(tmp_path / "a"), "--source", str(tmp_path / "sa"))
     assert result.exit_code == 1 and "needs a commit id" in result.stderr
 
     marker = tmp_path / "pwned"
@@ -639,6 +639,6 @@ def test_source_link_from_another_tool_is_not_run_or_trusted_blindly(
         record = publish_record(client, files, keywords=["x"], repository=evil, commit="a" * 40)
     except Exception as exc:  # noqa: BLE001 - a server that refuses such a link is fine too
         pytest.skip(f"the stand-in refuses such a related identifier: {exc}")
-    result = run("fetch", str(record["id"]), "-d", str(tmp_path / "b"), "--source", str(tmp_path / "sb"))
+    result = run("fetch", str(record.id), "-d", str(tmp_path / "b"), "--source", str(tmp_path / "sb"))
     assert result.exit_code == 4 and "Hint:" in result.stderr
     assert not marker.exists()  # git's ext:: transport was not allowed to run a command

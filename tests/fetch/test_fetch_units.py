@@ -15,7 +15,6 @@ from ossr_images.workflows.fetch import (
     FetchPlan,
     FetchRecord,
     FetchResult,
-    RecordFile,
     check_file_keys,
     guess_image_key,
     parse_tree_url,
@@ -24,6 +23,7 @@ from ossr_images.workflows.fetch import (
     zenodo_source,
 )
 from ossr_images.workflows.search import _guess_format, image_query
+from ossr_images.zenodo.models import Record, RemoteFile
 
 REFERENCE = (
     Path(__file__).parents[1] / "data" / "zenodo" / "publish_202__sandbox_2025-10__record_as_zenodo_json.json"
@@ -84,7 +84,7 @@ def test_ordinary_keys_pass() -> None:
 
 def test_record_files_reads_a_real_zenodo_record() -> None:
     record = json.loads(REFERENCE.read_text())["response"]
-    files = record_files(record)
+    files = record_files(Record.from_json(record))
     assert [f.key for f in files] == ["pattern-1_v1.0.0.cwl", "codemeta.json"]
     assert files[0].md5 == "7e479156b3545479cefae3e95c42ddbf" and files[0].size == 3738
     assert files[0].url.endswith("/records/346365/files/pattern-1_v1.0.0.cwl/content")
@@ -101,7 +101,7 @@ def test_record_files_reads_legacy_deposit_entries() -> None:
             }
         ]
     }
-    (f,) = record_files(legacy)
+    (f,) = record_files(Record.from_json(legacy))
     assert (f.key, f.size, f.md5) == ("a.tar", 10, "0123456789abcdef0123456789abcdef")
 
 
@@ -126,15 +126,15 @@ def test_zenodo_source_uses_is_derived_from_only() -> None:
             ]
         }
     }
-    assert zenodo_source(record) == ("https://github.com/o/r", "b" * 40)
-    assert zenodo_source({"metadata": {}}) is None
+    assert zenodo_source(Record.from_json(record)) == ("https://github.com/o/r", "b" * 40)
+    assert zenodo_source(Record.from_json({"metadata": {}})) is None
 
 
 def test_guess_image_key_and_format() -> None:
     files = [
-        RecordFile("codemeta.json", 100, None),
-        RecordFile("img.tar.zst", 5000, None),
-        RecordFile("small.sif", 10, None),
+        RemoteFile("codemeta.json", 100, None),
+        RemoteFile("img.tar.zst", 5000, None),
+        RemoteFile("small.sif", 10, None),
     ]
     assert guess_image_key(files) == "img.tar.zst"
     assert guess_image_key(files[:1]) is None

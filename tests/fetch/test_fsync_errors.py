@@ -38,7 +38,7 @@ def test_fsync_error_keeps_the_part_and_names_it(standin, tmp_path: Path) -> Non
     (plant / "sitecustomize.py").write_text(PLANT)
     out = tmp_path / "out"
     env = {"OSSR_IMAGES_ZENODO_URL": standin.api_url, "ZENODO_TOKEN": TEST_TOKEN, "PYTHONPATH": str(plant)}
-    r = run_console("fetch", str(record["id"]), "-d", str(out), "--json", env=env)
+    r = run_console("fetch", str(record.id), "-d", str(out), "--json", env=env)
     assert r.returncode == 1, r.explain()
     part = out / f"{image}.part"
     doc = r.json()
@@ -49,6 +49,6 @@ def test_fsync_error_keeps_the_part_and_names_it(standin, tmp_path: Path) -> Non
 
     # the next run, on a healthy disk, finishes from the part and verifies the file
     env.pop("PYTHONPATH")
-    again = run_console("fetch", str(record["id"]), "-d", str(out), "--json", env=env)
+    again = run_console("fetch", str(record.id), "-d", str(out), "--json", env=env)
     assert again.returncode == 0, again.explain()
     assert (out / image).read_bytes() == Path(files[image]).read_bytes() and not part.exists()

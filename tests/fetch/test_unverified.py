@@ -28,14 +28,14 @@ def test_no_checksum_is_refused_with_exit_3_and_nothing_written(standin, client,
     record = publish_record(client, files)
     standin.faults = NoChecksum()
     out = tmp_path / "out"
-    r = run_console("fetch", str(record["id"]), "-d", str(out), "--json", env=_env(standin))
+    r = run_console("fetch", str(record.id), "-d", str(out), "--json", env=_env(standin))
     assert r.returncode == 3, r.explain()
     doc = r.json()
     assert doc["ok"] is False and doc["exit_status"] == 3
     assert IMAGE_RECORD_KEY in doc["error"]["message"] and "no checksum" in doc["error"]["message"]
     assert "--allow-unverified" in doc["error"]["hint"]
     assert not out.exists() or list(out.iterdir()) == []
-    human = run_console("fetch", str(record["id"]), "-d", str(out), env=_env(standin))
+    human = run_console("fetch", str(record.id), "-d", str(out), env=_env(standin))
     assert human.returncode == 3 and "--allow-unverified" in human.stderr, human.explain()
     assert "Traceback" not in human.stderr
 
@@ -49,7 +49,7 @@ def test_allow_unverified_keeps_the_files_and_says_which_are_not_verified(
     standin.faults = NoChecksum()  # no md5 for any file: only the image has a sha256 (in the metadata file)
     out = tmp_path / "out"
     r = run_console(
-        "fetch", str(record["id"]), "-d", str(out), "--allow-unverified", "--json", env=_env(standin)
+        "fetch", str(record.id), "-d", str(out), "--allow-unverified", "--json", env=_env(standin)
     )
     assert r.returncode == 0, r.explain()
     doc = r.json()
@@ -64,7 +64,7 @@ def test_allow_unverified_keeps_the_files_and_says_which_are_not_verified(
         assert by_key[key]["verified"] is False and by_key[key]["checked"] == []
 
     human = run_console(
-        "fetch", str(record["id"]), "-d", str(tmp_path / "h"), "--allow-unverified", env=_env(standin)
+        "fetch", str(record.id), "-d", str(tmp_path / "h"), "--allow-unverified", env=_env(standin)
     )
     assert human.returncode == 0, human.explain()
     lines = {
@@ -79,7 +79,7 @@ def test_with_the_records_md5_every_file_is_verified_by_it(standin, client, tmp_
     files = image_files(tmp_path / "src")
     image = _image_key(files)
     record = publish_record(client, files)
-    r = run_console("fetch", str(record["id"]), "-d", str(tmp_path / "out"), "--json", env=_env(standin))
+    r = run_console("fetch", str(record.id), "-d", str(tmp_path / "out"), "--json", env=_env(standin))
     assert r.returncode == 0, r.explain()
     by_key = {f["key"]: f for f in r.json()["files"]}
     assert by_key[image]["checked"] == ["md5", "sha256"] and by_key[image]["verified"] is True
@@ -95,7 +95,7 @@ def test_one_file_without_checksum_is_named_and_refused_before_the_download(
     record = publish_record(client, files)
     standin.faults = NoChecksum({"codemeta.json"})
     out = tmp_path / "out"
-    r = run_console("fetch", str(record["id"]), "-d", str(out), "--json", env=_env(standin))
+    r = run_console("fetch", str(record.id), "-d", str(out), "--json", env=_env(standin))
     assert r.returncode == 3, r.explain()
     assert r.json()["error"]["details"] == {"files": ["codemeta.json"]}
     assert not (out / "codemeta.json").exists() and not (out / _image_key(files)).exists()

@@ -51,7 +51,7 @@ def test_two_concurrent_runs_make_one_record(standin, project: Project):
     assert "Hint:" in second.stderr
     with ZenodoClient(Target("custom", standin.api_url, TEST_TOKEN, "10.5072")) as c:
         deps = list(c.list_depositions(all_versions=True))
-    assert [d["state"] for d in deps] == ["done"]
+    assert [d.state for d in deps] == ["done"]
 
     # once the first is done, the same command reports the record and succeeds
     third = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)

@@ -35,8 +35,8 @@ def _image_record(standin, record_id: str, tmp_path) -> ImageRecord:
 
     with ZenodoClient(Target("custom", standin.api_url, TEST_TOKEN, "10.5072")) as c:
         rec = c.get_record(record_id)
-        entry = next(f for f in rec["files"] if f["key"] == IMAGE_RECORD_KEY)
-        c.download_file(entry["links"]["self"], tmp_path / "rec.json")
+        entry = rec.file(IMAGE_RECORD_KEY)
+        c.download_file(entry.url, tmp_path / "rec.json")
     return ImageRecord.from_bytes((tmp_path / "rec.json").read_bytes())
 
 

@@ -14,6 +14,7 @@ from conftest import TEST_TOKEN
 from ossr_images.cli import main
 from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY, ImageRecord
 from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.models import Deposition
 
 from .conftest import Project, Recorder
 
@@ -23,7 +24,7 @@ def run(*args: str, input: str | None = None):
     return runner.invoke(main, list(args), input=input, catch_exceptions=False)
 
 
-def depositions(standin) -> list[dict]:
+def depositions(standin) -> list[Deposition]:
     return list(client_for(standin).list_depositions(all_versions=True))
 
 
@@ -60,14 +61,14 @@ def test_first_publish_json_document(zenodo_env, project: Project, recorder: Rec
     # the record on the server: metadata and the image metadata file
     client = client_for(zenodo_env)
     rec = client.get_record(doc["record_id"])
-    meta = rec["metadata"]
+    meta = rec.raw["metadata"]
     assert IMAGE_KEYWORD in meta["keywords"]
     assert meta["version"] == "1.0.0"
     assert any(
         r["identifier"] == f"{project.repository}/tree/{project.commit}" and r["relation"] == "isDerivedFrom"
         for r in meta["related_identifiers"]
     )
-    entry = next(f for f in rec["files"] if f["key"] == IMAGE_RECORD_KEY)
+    entry = next(f for f in rec.raw["files"] if f["key"] == IMAGE_RECORD_KEY)
     dest = zenodo_env.data_dir / "fetched.json"
     client.download_file(entry["links"]["self"], dest)
     record = ImageRecord.from_bytes(dest.read_bytes())
@@ -117,8 +118,8 @@ def test_new_commit_makes_a_new_version(zenodo_env, project: Project):
     assert [f["key"] for f in second["files"]] == [image2.name, "codemeta.json", IMAGE_RECORD_KEY]
     assert "new version" in res.stderr.lower()
     rec = client_for(zenodo_env).get_record(second["record_id"])
-    assert rec["metadata"]["version"] == "1.1.0"
-    assert {f["key"] for f in rec["files"]} == {image2.name, "codemeta.json", IMAGE_RECORD_KEY}
+    assert rec.raw["metadata"]["version"] == "1.1.0"
+    assert {f["key"] for f in rec.raw["files"]} == {image2.name, "codemeta.json", IMAGE_RECORD_KEY}
 
 
 def test_published_record_carries_grant_and_contributors(zenodo_env, project: Project):
@@ -139,7 +140,7 @@ def test_published_record_carries_grant_and_contributors(zenodo_env, project: Pr
     )
     res = run(*publish_args(project, project.image(), "--json"))
     assert res.exit_code == 0, res.output
-    meta = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"])["metadata"]
+    meta = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"]).raw["metadata"]
     # a record shows its grants in zenodo.org's read shape (code, internal_id = the deposit's grant id, funder)
     assert [(g["internal_id"], g["code"], g["funder"]["name"]) for g in meta["grants"]] == [
         ("10.13039/501100000780::824064", "824064", "European Commission")
@@ -168,7 +169,7 @@ def test_draft_then_publish_continues_the_same_deposition(zenodo_env, project: P
     assert draft["state"] == "draft"
     assert draft["doi"]  # the DOI reserved for the draft
     deps = depositions(zenodo_env)
-    assert len(deps) == 1 and deps[0]["state"] == "unsubmitted"
+    assert len(deps) == 1 and deps[0].state == "unsubmitted"
 
     res = run(*publish_args(project, image, "--json"))
     assert res.exit_code == 0, res.output
@@ -364,7 +365,7 @@ def test_sif_with_commit_option_and_no_checkout(zenodo_env, tmp_path):
     }
     client = client_for(zenodo_env)
     rec = client.get_record(doc["record_id"])
-    entry = next(f for f in rec["files"] if f["key"] == IMAGE_RECORD_KEY)
+    entry = next(f for f in rec.raw["files"] if f["key"] == IMAGE_RECORD_KEY)
     client.download_file(entry["links"]["self"], tmp_path / "r.json")
     record = ImageRecord.from_bytes((tmp_path / "r.json").read_bytes())
     assert record.format == "sif" and record.compression == "none"
@@ -425,25 +426,26 @@ def test_interrupt_exits_130_and_rerun_continues(zenodo_env, project: Project, m
         res = run(*publish_args(project, image))
     assert res.exit_code == 130
     assert "continues where it stopped" in res.stderr
-    assert [d["state"] for d in depositions(zenodo_env)] == ["unsubmitted"]
+    assert [d.state for d in depositions(zenodo_env)] == ["unsubmitted"]
     res = run(*publish_args(project, image, "--json"))
     assert res.exit_code == 0, res.output
     assert "Continuing the draft" in res.stderr
-    assert [d["state"] for d in depositions(zenodo_env)] == ["done"]
+    assert [d.state for d in depositions(zenodo_env)] == ["done"]
 
 
 def test_communities_options(zenodo_env, project: Project):
     res = run(*publish_args(project, project.image(), "--no-community", "--json"))
     assert res.exit_code == 0, res.output
     rec = client_for(zenodo_env).get_record(json.loads(res.stdout)["record_id"])
-    assert not rec["metadata"].get("communities")
+    assert not rec.raw["metadata"].get("communities")
     project.release("1.0.5")
     res = run(
         *publish_args(project, project.image(), "--community", "cta", "--community", "escape2020", "--json")
     )
     assert res.exit_code == 0, res.output
-    deps = {d["record_id"]: d for d in depositions(zenodo_env)}
+    deps = {d.record_id: d for d in depositions(zenodo_env)}
     dep = deps[int(json.loads(res.stdout)["record_id"])]
+    dep = client_for(zenodo_env).request_json("GET", f"/deposit/depositions/{dep.id}")  # its JSON
     assert [c["identifier"] for c in dep["metadata"]["communities"]] == ["cta", "escape2020"]
 
 

@@ -86,10 +86,10 @@ FIRST_RECORD_STEPS = [
 
 def _assert_one_published(standin, project: Project, image: Path, result) -> None:
     all_deps = deps(standin)
-    assert len(all_deps) == 1, [(d["id"], d["state"]) for d in all_deps]
-    assert all_deps[0]["state"] == "done"
+    assert len(all_deps) == 1, [(d.id, d.state) for d in all_deps]
+    assert all_deps[0].state == "done"
     assert result.state == "published"
-    assert result.record_id == str(all_deps[0]["record_id"])
+    assert result.record_id == str(all_deps[0].record_id)
     keys = sorted(f.key for f in result.files)
     assert keys == sorted([image.name, "codemeta.json", IMAGE_RECORD_KEY])
 
@@ -147,7 +147,7 @@ def test_crash_during_new_version_then_rerun(
     assert second.state == "published"
     assert second.conceptdoi == first.conceptdoi and second.doi != first.doi
     all_deps = deps(standin)
-    assert sorted(d["state"] for d in all_deps) == ["done", "done"], [(d["id"], d["state"]) for d in all_deps]
+    assert sorted(d.state for d in all_deps) == ["done", "done"], [(d.id, d.state) for d in all_deps]
     assert sorted(f.key for f in second.files) == sorted([image2.name, "codemeta.json", IMAGE_RECORD_KEY])
 
 
@@ -211,7 +211,7 @@ def test_wrong_md5_means_no_publish_and_exit_3_then_rerun(standin, project: Proj
         do_publish(standin, project, image)
     assert info.value.exit_code == 3
     assert "md5" in info.value.message
-    assert [d["state"] for d in deps(standin)] == ["unsubmitted"], "nothing may be published"
+    assert [d.state for d in deps(standin)] == ["unsubmitted"], "nothing may be published"
     assert not any(m == "POST" and p.endswith("/publish") for m, p in plan.requests)
     plan.active = False
     result = do_publish(standin, project, image)
@@ -262,12 +262,12 @@ def test_source_code_record_is_never_taken_as_previous_version(standin, project:
         )
         import io
 
-        c.upload_file(src["links"]["bucket"], "source.zip", io.BytesIO(b"zip"), 3)
-        published = c.publish(src["id"])
-    project.release("1.0.1", identifier=f"https://doi.org/{published['doi']}")
+        c.upload_file(src.bucket_url, "source.zip", io.BytesIO(b"zip"), 3)
+        published = c.publish(src.id)
+    project.release("1.0.1", identifier=f"https://doi.org/{published.doi}")
     result = do_publish(standin, project, project.image())
     assert result.new_version_of is None
-    assert result.conceptdoi != published["conceptdoi"]
+    assert result.conceptdoi != published.conceptdoi
 
 
 def test_new_version_of_a_non_image_record_is_refused(standin, project: Project):
@@ -282,10 +282,10 @@ def test_new_version_of_a_non_image_record_is_refused(standin, project: Project)
         )
         import io
 
-        c.upload_file(src["links"]["bucket"], "data.txt", io.BytesIO(b"abc"), 3)
-        published = c.publish(src["id"])
+        c.upload_file(src.bucket_url, "data.txt", io.BytesIO(b"abc"), 3)
+        published = c.publish(src.id)
     with pytest.raises(InvalidInputError) as info:
-        do_publish(standin, project, project.image(), new_version_of=published["doi"])
+        do_publish(standin, project, project.image(), new_version_of=published.doi)
     assert "not an ossr-images image record" in info.value.message
 
 

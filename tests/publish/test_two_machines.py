@@ -13,6 +13,7 @@ from ossr_images.errors import RemoteError
 from ossr_images.workflows import publish as wf
 from ossr_images.workflows import publish_discovery as pd
 from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.models import Deposition
 from ossr_images.zenodo.target import Target
 
 from .conftest import Project, Recorder
@@ -22,7 +23,7 @@ def target_for(standin) -> Target:
     return Target("custom", standin.api_url, TEST_TOKEN, "10.5072")
 
 
-def all_deps(standin) -> list[dict]:
+def all_deps(standin) -> list[Deposition]:
     with ZenodoClient(target_for(standin)) as c:
         return list(c.list_depositions(all_versions=True))
 
@@ -80,9 +81,9 @@ def test_two_machines_at_once_make_one_record(standin, project: Project, tmp_pat
     assert sum(1 for m, p in faults.requests if m == "POST" and p == "/api/deposit/depositions") == 2
     assert all(isinstance(r, wf.PublishResult) for r in results.values()), results
     deps = all_deps(standin)
-    assert [d["state"] for d in deps] == ["done"], [(d["id"], d["state"]) for d in deps]
+    assert [d.state for d in deps] == ["done"], [(d.id, d.state) for d in deps]
     dois = {r.doi for r in results.values()}  # type: ignore[union-attr]
-    assert dois == {deps[0]["doi"]}
+    assert dois == {deps[0].doi}
     # the loser deleted its own draft and reported the winner's record
     assert sorted(r.already_published for r in results.values()) == [False, True]  # type: ignore[union-attr]
 
@@ -100,7 +101,7 @@ class RivalAfterLookup(Recorder):
     def after(self, request, status, body):
         if request.route == "dep_list" and self.rival_id is None:
             with ZenodoClient(target_for(self.standin)) as c:
-                self.rival_id = int(c.create_deposition(metadata=self.metadata)["id"])
+                self.rival_id = c.create_deposition(metadata=self.metadata).id
         return None
 
 
@@ -122,11 +123,11 @@ def test_a_lower_rival_draft_makes_the_run_step_aside(
     assert any("steps aside" in line for line in said), said
     # this run's own draft is gone; the rival's (the lowest id) is untouched
     deps = all_deps(standin)
-    assert [(d["id"], d["state"]) for d in deps] == [(faults.rival_id, "unsubmitted")]
+    assert [(d.id, d.state) for d in deps] == [(faults.rival_id, "unsubmitted")]
 
     # no other run is working on it: a re-run continues the rival's draft and publishes it, once
     standin.faults = Recorder()
     result = run_publish(standin, project, image, tmp_path / "machine-b")
     assert result.state == "published" and result.resumed
     assert result.deposition_id == faults.rival_id
-    assert [(d["id"], d["state"]) for d in all_deps(standin)] == [(faults.rival_id, "done")]
+    assert [(d.id, d.state) for d in all_deps(standin)] == [(faults.rival_id, "done")]

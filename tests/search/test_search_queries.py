@@ -36,7 +36,7 @@ def records(standin, tmp_path: Path) -> dict[str, dict]:
 
 def titles(standin, q: str) -> list[str]:
     with make_client(standin.api_url, None) as client:
-        return sorted(r["metadata"]["title"] for r in client.search_records(q=q))
+        return sorted(r.raw["metadata"]["title"] for r in client.search_records(q=q))
 
 
 def test_search_records_query_string(standin, records) -> None:
@@ -67,7 +67,7 @@ def test_search_records_query_string(standin, records) -> None:
     assert titles(standin, 'title:"hello THERE"') == ["Hello there"]
     assert titles(standin, f"{kw} AND title:(there OR neutrino)") == ["Hello there", "Neutrino hello world"]
     assert titles(standin, f"KEYWORDS:analysis AND {kw}") == ["Hello World image", "Hello there"]
-    assert titles(standin, f'doi:"{records["Hello there"]["doi"]}"') == ["Hello there"]
+    assert titles(standin, f'doi:"{records["Hello there"].doi}"') == ["Hello there"]
     # what luqum cannot parse (unbalanced parentheses, dangling operators) falls back, as on zenodo.org, to a
     # multi_match query of its words: any of them may match
     assert titles(standin, "((neutrino") == ["Neutrino hello world"]
@@ -78,7 +78,7 @@ def test_search_records_query_string(standin, records) -> None:
 def test_deposition_list_uses_the_same_query_language(standin, records) -> None:
     with make_client(standin.api_url, TEST_TOKEN) as client:
         found = sorted(
-            d["metadata"]["title"]
+            d.title
             for d in client.list_depositions(
                 q="(gamma OR neutrino) AND keywords:gamma-ray", all_versions=True
             )

@@ -49,7 +49,7 @@ def test_search_by_text_and_community(standin, tmp_path: Path, monkeypatch) -> N
         meta["communities"] = [{"identifier": "escape2020"}]
         dep = client.create_deposition(meta)
         upload_all(client, dep, files)
-        client.publish(dep["id"])
+        client.publish(dep.id)
 
     monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
     runner = CliRunner()

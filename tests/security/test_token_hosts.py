@@ -84,7 +84,7 @@ def test_zenodo_tokens_are_not_sent_to_another_host(standin, record: dict, tmp_p
     standin.faults = seen
     other = f"http://0.0.0.0:{standin.port}/api"
     env = {"ZENODO_TOKEN": TEST_TOKEN, "ZENODO_SANDBOX_TOKEN": TEST_TOKEN}
-    r = run_console("fetch", str(record["id"]), "--zenodo-url", other, "-d", str(tmp_path / "a"), env=env)
+    r = run_console("fetch", str(record.id), "--zenodo-url", other, "-d", str(tmp_path / "a"), env=env)
     assert r.returncode == 0, r.explain()  # a public record: read anonymously
     assert seen.seen and all(h is None for h in seen.seen), seen.seen
 
@@ -92,7 +92,7 @@ def test_zenodo_tokens_are_not_sent_to_another_host(standin, record: dict, tmp_p
     env = {"OSSR_IMAGES_TOKEN": TEST_TOKEN}
     args = (
         "fetch",
-        str(record["id"]),
+        str(record.id),
         "--zenodo-url",
         other,
         "--allow-insecure-http",
@@ -139,7 +139,7 @@ class _UserinfoLinks(Faults):
 def test_no_url_is_shown_with_its_userinfo(standin, record: dict, tmp_path: Path) -> None:
     standin.faults = _UserinfoLinks()
     env = {"OSSR_IMAGES_ZENODO_URL": standin.api_url, "ZENODO_TOKEN": TEST_TOKEN}
-    r = run_console("-vv", "fetch", str(record["id"]), "-d", str(tmp_path / "o"), "--json", env=env)
+    r = run_console("-vv", "fetch", str(record.id), "-d", str(tmp_path / "o"), "--json", env=env)
     assert "GET http://***@127.0.0.1" in r.stderr, r.explain()  # the download was logged, masked
     assert PASSWORD not in r.stdout + r.stderr
 

@@ -103,7 +103,7 @@ def test_64_mib_upload_keeps_server_memory_flat(tmp_path: Path) -> None:
                 fh.write(os.urandom(1024 * 1024))
         t0 = time.monotonic()
         with open(src, "rb") as fh:
-            up = client.upload_file(dep["links"]["bucket"], "big.bin", fh, size)
+            up = client.upload_file(dep.bucket_url, "big.bin", fh, size)
         elapsed = time.monotonic() - t0
         after = _hwm_kib(served.proc.pid)
         assert up.size == size
@@ -127,7 +127,7 @@ def test_bytes_io_wrapper_not_needed_for_small(tmp_path: Path) -> None:
         client = ZenodoClient(Target("custom", served.api, "tok-small-1234567", None))
         dep = client.create_deposition()
         assert (
-            client.upload_file(dep["links"]["bucket"], "e.bin", io.BytesIO(b""), 0).md5
+            client.upload_file(dep.bucket_url, "e.bin", io.BytesIO(b""), 0).md5
             == "d41d8cd98f00b204e9800998ecf8427e"
         )
     finally:
@@ -152,13 +152,12 @@ def test_custom_doi_prefix(tmp_path: Path) -> None:
         dep = client.create_deposition(
             {"title": "abc", "upload_type": "software", "creators": [{"name": "A"}]}
         )
-        client.upload_file(dep["links"]["bucket"], "f", io.BytesIO(b"x"), 1)
-        pub = client.publish(dep["id"])
+        client.upload_file(dep.bucket_url, "f", io.BytesIO(b"x"), 1)
+        pub = client.publish(dep.id)
+        pub_json = client.request_json("GET", f"/deposit/depositions/{pub.id}")  # the JSON as sent
+        assert pub.doi == f"10.99999/zenodo.{dep.id}" and pub_json["doi_url"] == f"https://doi.org/{pub.doi}"
         assert (
-            pub["doi"] == f"10.99999/zenodo.{dep['id']}" and pub["doi_url"] == f"https://doi.org/{pub['doi']}"
-        )
-        assert (
-            pub["metadata"]["prereserve_doi"]["doi"] == f"10.5281/zenodo.{dep['id']}"
+            pub_json["metadata"]["prereserve_doi"]["doi"] == f"10.5281/zenodo.{dep.id}"
         )  # hard-coded, as Zenodo
     finally:
         assert served.stop()[0] == 0

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ossr_images.zenodo.client import RetryPolicy, ZenodoClient
+from ossr_images.zenodo.models import Deposition
 from ossr_images.zenodo.target import Target
 
 TOKEN = "test-token-0123456789abcdef"  # same as tests/conftest.py TEST_TOKEN
@@ -43,9 +44,9 @@ def anon_client(standin) -> ZenodoClient:
 
 
 def make_published(client: ZenodoClient, title: str = "Example image", files: dict[str, bytes] | None = None,
-                   **extra: Any) -> dict[str, Any]:  # fmt: skip
+                   **extra: Any) -> Deposition:  # fmt: skip
     """Create, upload and publish a record; returns the published deposition."""
     dep = client.create_deposition({**METADATA, "title": title, **extra})
     for key, data in (files or {"image.tar": os.urandom(1000)}).items():
-        client.upload_file(dep["links"]["bucket"], key, io.BytesIO(data), len(data))
-    return client.publish(dep["id"])
+        client.upload_file(dep.bucket_url, key, io.BytesIO(data), len(data))
+    return client.publish(dep.id)

@@ -40,5 +40,5 @@ def test_file_list_entries_that_are_not_files(standin) -> None:
         dep = client.create_deposition({"title": "x"})
         standin.faults = FilesOf()
         with pytest.raises(ZenodoError) as err:
-            client.list_files(dep["id"])
+            client.list_files(dep.id)
     assert err.value.exit_code == 4 and "wrong shape" in err.value.message

@@ -9,9 +9,10 @@ import pytest
 import requests
 import responses
 
-from ossr_images.zenodo.client import RetryPolicy, ZenodoClient, _parse_retry_after
+from ossr_images.zenodo.client import RetryPolicy, ZenodoClient
 from ossr_images.zenodo.errors import ZenodoError
 from ossr_images.zenodo.target import Target
+from ossr_images.zenodo.transport import parse_retry_after
 
 API = "https://zenodo.test/api"
 TOKEN = "responses-token-abcdef123456"
@@ -51,7 +52,7 @@ def test_504_on_publish_that_did_succeed_returns_the_record(client: ZenodoClient
     )
     responses.get(DEP, json=_dep("done"))
     result = client.publish(7)
-    assert result["state"] == "done"
+    assert result.state == "done"
     posts = [c for c in responses.calls if c.request.method == "POST"]
     assert len(posts) == 1  # not posted again
 
@@ -61,7 +62,7 @@ def test_504_on_publish_that_did_not_happen_is_repeated(client: ZenodoClient, sl
     responses.post(f"{DEP}/actions/publish", status=504, body="<html><title>504</title></html>")
     responses.post(f"{DEP}/actions/publish", status=202, json=_dep("done"))
     responses.get(DEP, json=_dep("unsubmitted"))
-    assert client.publish(7)["state"] == "done"
+    assert client.publish(7).state == "done"
     assert [c.request.method for c in responses.calls] == ["POST", "GET", "POST"]
     assert sleeps == [1.0]
 
@@ -98,7 +99,7 @@ def test_create_lost_answer_finds_the_draft(client: ZenodoClient) -> None:
         ],
     )
     dep = client.create_deposition({"title": "T"})
-    assert dep["id"] == 9
+    assert dep.id == 9
     assert [c.request.method for c in responses.calls] == ["POST", "GET"]
 
 
@@ -121,7 +122,7 @@ def test_429_honours_retry_after(client: ZenodoClient, sleeps: Sleeps) -> None:
         f"{API}/records/1", status=429, json={"status": 429, "message": "100 per 1 minute"}, headers=limited
     )
     responses.get(f"{API}/records/1", json={"id": 1})
-    assert client.get_record(1) == {"id": 1}
+    assert client.get_record(1).raw == {"id": 1}
     assert sleeps == [7.0, 7.0]
 
 
@@ -155,7 +156,7 @@ def test_429_on_post_is_repeated(client: ZenodoClient, sleeps: Sleeps) -> None:
     # a 429 means the request was not processed: repeating a POST is safe
     responses.post(f"{DEP}/actions/publish", status=429, headers={"Retry-After": "1"}, body="")
     responses.post(f"{DEP}/actions/publish", status=202, json=_dep("done"))
-    assert client.publish(7)["state"] == "done"
+    assert client.publish(7).state == "done"
     assert sleeps == [1.0]
 
 
@@ -164,9 +165,9 @@ def test_retry_after_http_date() -> None:
     import time
 
     future = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 <= _parse_retry_after(future) <= 31
-    assert _parse_retry_after("garbage") is None
-    assert _parse_retry_after("-5") == 0.0
+    assert 25 <= parse_retry_after(future) <= 31
+    assert parse_retry_after("garbage") is None
+    assert parse_retry_after("-5") == 0.0
 
 
 @responses.activate
@@ -183,7 +184,7 @@ def test_html_error_page_gives_clean_message(client: ZenodoClient) -> None:
 def test_truncated_json_is_asked_again_for_get(client: ZenodoClient) -> None:
     responses.get(f"{API}/records/1", body='{"id": 1, "files": [', content_type="application/json")
     responses.get(f"{API}/records/1", json={"id": 1, "files": []})
-    assert client.get_record(1) == {"id": 1, "files": []}
+    assert client.get_record(1).raw == {"id": 1, "files": []}
 
 
 @responses.activate
@@ -200,7 +201,7 @@ def test_cut_body_is_retried(client: ZenodoClient, sleeps: Sleeps) -> None:
         f"{API}/records/1", body=requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
     )
     responses.get(f"{API}/records/1", json={"id": 1})
-    assert client.get_record(1) == {"id": 1}
+    assert client.get_record(1).raw == {"id": 1}
     assert sleeps == [1.0]
 
 
@@ -233,7 +234,7 @@ def test_old_newversion_answer_follows_latest_draft(client: ZenodoClient) -> Non
     responses.post(f"{DEP}/actions/newversion", status=201,
                    json={"id": 7, "state": "done", "links": {"latest_draft": f"{API}/deposit/depositions/8"}})  # fmt: skip
     responses.get(f"{API}/deposit/depositions/8", json={"id": 8, "state": "unsubmitted", "links": {}})
-    assert client.new_version(7)["id"] == 8
+    assert client.new_version(7).id == 8
 
 
 @responses.activate
@@ -245,7 +246,7 @@ def test_search_follows_links_next_and_stops(client: ZenodoClient) -> None:
     page2 = {"hits": {"hits": [{"id": 3}], "total": 3}, "links": {"next": f"{API}/records?page=3&size=2"}}
     responses.get(f"{API}/records", json=page1)
     responses.get(f"{API}/records", json=page2)
-    assert [r["id"] for r in client.search_records("x", size=2)] == [1, 2, 3]
+    assert [r.id for r in client.search_records("x", size=2)] == ["1", "2", "3"]
     assert len(responses.calls) == 2
 
 
@@ -258,7 +259,7 @@ def test_search_ignores_next_link_to_another_host(client: ZenodoClient) -> None:
     page2 = {"hits": {"hits": [{"id": 2}], "total": 2}, "links": {}}
     responses.get(f"{API}/records", json=page1)
     responses.get(f"{API}/records", json=page2)
-    assert [r["id"] for r in client.search_records(size=1)] == [1, 2]
+    assert [r.id for r in client.search_records(size=1)] == ["1", "2"]
     assert all(c.request.url.startswith(API) for c in responses.calls)
 
 
@@ -289,7 +290,7 @@ def test_publish_404_after_lost_answer_is_checked_again(client: ZenodoClient) ->
     responses.post(f"{DEP}/actions/publish", status=404, json={"status": 404, "message": "not found"})
     responses.get(DEP, json=_dep("unsubmitted"))
     responses.get(DEP, json=_dep("done"))
-    assert client.publish(7)["state"] == "done"
+    assert client.publish(7).state == "done"
     assert [c.request.method for c in responses.calls] == ["POST", "GET", "POST", "GET"]
 
 

@@ -106,9 +106,10 @@ def client(server: tuple[ThreadingHTTPServer, str]) -> Iterator[ZenodoClient]:
         yield c
 
 
-def _get(server, client, script: Script, dest: Path, **kw):
+def _get(server, client, script: Script, dest: Path, *, size: int | None = None, **kw):
     server[0].script = script
-    return download.download_file(client, server[1] + "/f", dest, md5=MD5, sha256=SHA, **kw)
+    expect = download.Expected(size=size, md5=MD5, sha256=SHA)
+    return download.download_file(client.transport, server[1] + "/f", dest, expect=expect, **kw)
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("ossr_images.cli.fetch_cmd", "fetch"),
     "search": ("ossr_images.cli.search_cmd", "search"),
     "diff": ("ossr_images.cli.diff_cmd", "diff"),
+    "serve": ("ossr_images.cli.serve_cmd", "serve"),
+    "reproduce": ("ossr_images.cli.reproduce_cmd", "reproduce"),
     "local-zenodo": ("ossr_images.cli.local_zenodo_cmd", "local_zenodo"),
     "demo": ("ossr_images.cli.demo_cmd", "demo"),
 }
@@ -75,6 +77,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
       ossr-images validate codemeta.json --image image.tar.zst
       ossr-images publish image.tar.zst --codemeta codemeta.json --sandbox
       ossr-images fetch 10.5281/zenodo.1234567 --load docker
+      ossr-images reproduce 10.5281/zenodo.1234567   # rebuild from the recorded commit, compare
       ossr-images demo            # everything end to end, offline, on a local Zenodo stand-in
     """
     ctx.ensure_object(dict)

@@ -176,7 +176,8 @@ def compile_query(q: str) -> Node | None:
         return None
     try:
         node = _convert(_luqum.parse(q), None)
-    except (ParseError, RecursionError):
+    except (ParseError, RecursionError, ArithmeticError, ValueError):
+        # ArithmeticError: luqum's Fuzzy reads '0~.' as a decimal (decimal.InvalidOperation)
         # zenodo.org's fallback: a multi_match query of the words (any of them)
         node = _join(Or, [Term(None, w) for w in _WORD_RE.findall(q)])
     return None if node is None or node == _MATCH_ALL else node

@@ -15,13 +15,13 @@ from ossr_images.workflows.fetch_provenance import ImageFacts, provenance_error,
 from ossr_images.workflows.fetch_records import (
     FetchedFile,
     FetchRecord,
-    RecordFile,
     check_file_keys,
     guess_image_key,
 )
 from ossr_images.workflows.fetch_remote import DownloadJob, download
 from ossr_images.zenodo.client import ZenodoClient
 from ossr_images.zenodo.doi import RecordRef
+from ossr_images.zenodo.models import RemoteFile
 
 MAX_WORKERS = 3
 MAX_METADATA_BYTES = 5 * 1024 * 1024  # the image metadata file is small; refuse a hostile huge one
@@ -90,7 +90,7 @@ class FetchPlan:
         return self.image.key if self.image is not None else None
 
     @property
-    def selected(self) -> tuple[RecordFile, ...]:
+    def selected(self) -> tuple[RemoteFile, ...]:
         """The files to put into the folder (all, or as --only says)."""
         only = self.options.only
         if only is None:
@@ -146,7 +146,7 @@ def make_plan(
 
 def check_verifiable(
     record_id: str,
-    files: Sequence[RecordFile],
+    files: Sequence[RemoteFile],
     expected_sha: Callable[[str], str | None],
     allow_unverified: bool,
     say: Notify,

@@ -1,19 +1,20 @@
 """The files of a Zenodo record as fetch sees them, and the checks made before anything is written: file keys
 that could escape the download folder or collide are refused; the source link is read from the record's
-related identifiers. `FetchRecord` is the one reading of Zenodo's record JSON in fetch. No network."""
+related identifiers. `FetchRecord` is what fetch keeps of the client's `Record`. No network."""
 
 from __future__ import annotations
 
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from ossr_images.atomic import PART_SUFFIX
 from ossr_images.errors import IntegrityError
+from ossr_images.zenodo.models import Record, RemoteFile
 
 LOCK_NAME = ".ossr-images.lock"  # in DIR only when the cache folder is not writable
 UNVERIFIED_SUFFIX = ".unverified-provenance"  # verified bytes whose provenance check failed
@@ -21,16 +22,6 @@ UNVERIFIED_SUFFIX = ".unverified-provenance"  # verified bytes whose provenance 
 # file names a record made by another tool might use for its image (no image metadata file to tell)
 _IMAGE_SUFFIXES = (".sif", ".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".oci", ".oci.tar")
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class RecordFile:
-    """One file as the record lists it: its key, size, md5 (None when the record gives none) and link."""
-
-    key: str
-    size: int | None
-    md5: str | None
-    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,24 +34,10 @@ class FetchRecord:
     conceptdoi: str | None = None
     title: str | None = None
     version: str | None = None
-    files: tuple[RecordFile, ...] = ()
+    files: tuple[RemoteFile, ...] = ()
     source: tuple[str, str] | None = None
 
-    @classmethod
-    def from_json(cls, record: Mapping[str, Any], fallback_id: str = "") -> FetchRecord:
-        """Read a records API document (the id of the request is `fallback_id` when the record has none)."""
-        metadata = record.get("metadata") or {}
-        return cls(
-            id=str(record.get("id") or record.get("recid") or fallback_id),
-            doi=record.get("doi") or metadata.get("doi"),
-            conceptdoi=record.get("conceptdoi"),
-            title=record.get("title") or metadata.get("title"),
-            version=metadata.get("version"),
-            files=tuple(record_files(record)),
-            source=zenodo_source(record),
-        )
-
-    def file(self, key: str | None) -> RecordFile | None:
+    def file(self, key: str | None) -> RemoteFile | None:
         """The file named `key`, or None."""
         return next((f for f in self.files if f.key == key), None)
 
@@ -149,32 +126,9 @@ def unsafe_key_reason(key: Any) -> str | None:
 # -------------------------------------------------------------------------------------- record reading
 
 
-def record_files(record: Mapping[str, Any]) -> list[RecordFile]:
-    """The files of a record as Zenodo lists them (records API `files[]`; legacy `filename`/`filesize` too)."""
-    out: list[RecordFile] = []
-    files = record.get("files") or []
-    if isinstance(files, Mapping):  # RDM JSON: files.entries{key: {...}}
-        files = list((files.get("entries") or {}).values())
-    for entry in files:
-        if not isinstance(entry, Mapping):
-            continue
-        key = entry.get("key", entry.get("filename"))
-        size = entry.get("size", entry.get("filesize"))
-        checksum = entry.get("checksum") or ""
-        md5 = checksum.split(":")[-1].lower() if isinstance(checksum, str) and checksum else None
-        links = entry.get("links") or {}
-        url = links.get("self") or links.get("content") or links.get("download")
-        if isinstance(url, str) and not url.endswith("/content") and "/files/" in url and "/api/" in url:
-            url = url.rstrip("/") + "/content"
-        out.append(
-            RecordFile(
-                key=key,
-                size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
-                md5=md5,
-                url=url,
-            )
-        )
-    return out
+def record_files(record: Record) -> list[RemoteFile]:
+    """The files of a record as the client read them (key, size, the record's md5, link)."""
+    return list(record.files)
 
 
 def parse_tree_url(url: str) -> tuple[str, str] | None:
@@ -185,15 +139,12 @@ def parse_tree_url(url: str) -> tuple[str, str] | None:
     return m.group("repo"), m.group("ref")
 
 
-def zenodo_source(record: Mapping[str, Any]) -> tuple[str, str] | None:
+def zenodo_source(record: Record) -> tuple[str, str] | None:
     """(repository, commit) from the record's `isDerivedFrom` related identifier (a tree URL), or None."""
-    metadata = record.get("metadata") or {}
-    for rel in metadata.get("related_identifiers") or []:
-        if not isinstance(rel, Mapping):
+    for rel in record.related:
+        if rel.relation.lower() != "isderivedfrom":
             continue
-        if str(rel.get("relation", "")).lower() != "isderivedfrom":
-            continue
-        parsed = parse_tree_url(str(rel.get("identifier", "")))
+        parsed = parse_tree_url(rel.identifier)
         if parsed:
             return parsed
     return None

@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ossr_images.atomic import PART_SUFFIX
-from ossr_images.errors import IntegrityError, RemoteError
-from ossr_images.workflows.fetch_records import FetchedFile, FetchRecord
+from ossr_images.errors import IntegrityError
+from ossr_images.workflows.fetch_records import FetchedFile, FetchRecord, zenodo_source
 from ossr_images.zenodo.client import DownloadResult, ZenodoClient
 from ossr_images.zenodo.doi import RecordRef, parse_record_ref
 from ossr_images.zenodo.errors import ZenodoError
+from ossr_images.zenodo.models import Record
 from ossr_images.zenodo.target import Target, reject_userinfo, resolve_target
-
-log = logging.getLogger("ossr_images.fetch")
 
 MAX_RESUMES = 5  # extra rounds when the client gave up on a download that was still making progress
 
@@ -84,7 +81,7 @@ def read_record(
     when the server refuses the token (401, e.g. a stale ZENODO_TOKEN), the record is read without it.
     Returns the record and the client to use from then on."""
     try:
-        return FetchRecord.from_json(client.get_record(ref.record_id), str(ref.record_id)), client
+        return _fetch_record(client.get_record(ref.record_id), str(ref.record_id)), client
     except ZenodoError as exc:
         target = client.target
         if exc.status == 401 and target.token:
@@ -105,10 +102,23 @@ def read_record(
         raise
 
 
+def _fetch_record(record: Record, fallback_id: str) -> FetchRecord:
+    """What fetch keeps of the client's record (its id is `fallback_id`, the requested one, when it has none)."""
+    return FetchRecord(
+        id=record.id or fallback_id,
+        doi=record.doi,
+        conceptdoi=record.conceptdoi,
+        title=record.title,
+        version=record.version,
+        files=record.files,
+        source=zenodo_source(record),
+    )
+
+
 def download(client: ZenodoClient, job: DownloadJob, progress: Callable[[int], None]) -> FetchedFile:
     """Download one file with the client into `<dest>.part` (Range resume, retries with backoff; size, md5
-    and the sha256 of the image metadata file verified before the rename to `dest`). When the client gives
-    up although the part grew, the download is resumed again, up to MAX_RESUMES times in this run.
+    and the sha256 of the image metadata file verified before the rename to `dest`). When the retries are
+    spent although the part grew, the client resumes again, up to MAX_RESUMES times in this run.
     Returns the file as fetched: only what was compared counts as checked (the md5 the record gives, the
     sha256 the image metadata file gives; the md5 computed here is never reported as the record's)."""
     res = _download_file(client, job, progress)
@@ -130,40 +140,15 @@ def _download_file(client: ZenodoClient, job: DownloadJob, progress: Callable[[i
         raise IntegrityError(
             f"{job.key}: the record gives no download link for this file", "Report the record to its owner."
         )
-    resumes = 0
-    fresh_retry = False
-    while True:
-        before = _part_size(job.dest)
-        try:
-            return client.download_file(
-                job.url, job.dest, size=job.size, md5=job.md5, sha256=job.sha256, progress=progress
-            )
-        except IntegrityError:
-            # a stale .part (another version of the file, left by an earlier run) fails the checksum; the
-            # client has deleted it: download once more from the start before calling the record damaged
-            if before == 0 or fresh_retry:
-                raise
-            fresh_retry = True
-            log.info(
-                "%s: the partial file left by an earlier run did not match; downloading it again", job.key
-            )
-        except RemoteError as exc:
-            after = _part_size(job.dest)
-            status = getattr(exc, "status", None)
-            if (
-                after <= before
-                or resumes >= MAX_RESUMES
-                or (status is not None and status < 500 and status != 429)
-            ):
-                raise
-            resumes += 1
-            log.info(
-                "download of %s stopped at %d bytes; resuming (%d/%d)", job.key, after, resumes, MAX_RESUMES
-            )
-
-
-def _part_size(target: Path) -> int:
-    try:
-        return target.with_name(target.name + PART_SUFFIX).stat().st_size
-    except OSError:
-        return 0
+    # the client resumes a body that ends early, and again up to MAX_RESUMES rounds while the part still
+    # grows; a stale .part left by an earlier run that fails the checksum is downloaded once more from the start
+    return client.download_file(
+        job.url,
+        job.dest,
+        size=job.size,
+        md5=job.md5,
+        sha256=job.sha256,
+        progress=progress,
+        max_resumes=MAX_RESUMES,
+        restart_stale=True,
+    )

@@ -48,6 +48,7 @@ from ossr_images.metadata.image_record import (
 )
 from ossr_images.workflows import journal as jr
 from ossr_images.workflows import publish_discovery as pd
+from ossr_images.zenodo.models import Deposition, Record, RemoteFile
 
 log = logging.getLogger("ossr_images.publish")
 
@@ -500,46 +501,12 @@ def _materialize(image: str | Path, progress: ProgressFactory | None, say: Notif
 # ------------------------------------------------------------------------------------------ remote run
 
 
-def _keywords(dep: dict[str, Any]) -> list[str]:
-    kws = (dep.get("metadata") or {}).get("keywords") or []
-    return [str(k) for k in kws] if isinstance(kws, list) else []
+@dataclass(frozen=True)
+class _SteppedAside:
+    """This run lost the re-check to another run's deposition of the same release (`winner`): returned by
+    the steps that re-check, up to the round loop."""
 
-
-def _marker(dep: dict[str, Any], prefix: str) -> str | None:
-    for kw in _keywords(dep):
-        if kw.startswith(prefix):
-            return kw
-    return None
-
-
-def _is_published(dep: dict[str, Any]) -> bool:
-    return dep.get("submitted") is True or dep.get("state") in ("done", "inprogress")
-
-
-def _dep_id(dep: dict[str, Any]) -> int:
-    return int(dep["id"])
-
-
-def _md5_of(entry: dict[str, Any]) -> str | None:
-    value = entry.get("checksum")
-    return str(value).split(":")[-1].lower() if value else None
-
-
-def _key_of(entry: dict[str, Any]) -> str:
-    return str(entry.get("filename") or entry.get("key") or "")
-
-
-def _size_of(entry: dict[str, Any]) -> int | None:
-    value = entry.get("filesize", entry.get("size"))
-    return int(value) if value is not None else None
-
-
-class _SteppedAside(Exception):
-    """This run lost the re-check to another run's deposition of the same release (`winner`)."""
-
-    def __init__(self, winner: dict[str, Any]) -> None:
-        super().__init__(f"stepped aside for deposition {winner.get('id')}")
-        self.winner = winner
+    winner: Deposition
 
 
 class _RemoteRun:
@@ -572,23 +539,23 @@ class _RemoteRun:
         self.sha256: str | None = None
         self.confirmed = False
         self.resumed = False
-        self.previous: dict[str, Any] | None = None
+        self.previous: Deposition | None = None
         self.matched_by: str | None = None
         self.known_published: set[int] = set()  # published depositions of this release seen at the lookup
         self.winner_ids: set[int] = set()  # depositions of other runs this run stepped aside for
 
     # -- lookup ---------------------------------------------------------------------------------------
 
-    def _list(self) -> list[dict[str, Any]]:
+    def _list(self) -> list[Deposition]:
         deps = list(self.client.list_depositions(all_versions=True))
-        known = {_dep_id(d) for d in deps}
+        known = {d.id for d in deps}
         for wid in sorted(self.winner_ids - known):  # the list may not show another run's deposition yet
             try:
                 deps.append(self.client.get_deposition(wid))
             except RemoteError as exc:
                 if getattr(exc, "status", None) not in (404, 410):
                     raise
-        known = {_dep_id(d) for d in deps}
+        known = {d.id for d in deps}
         jid = self.journal.deposition_id
         if jid is not None and jid not in known:
             # just created: Zenodo's search index may not show it yet
@@ -601,21 +568,21 @@ class _RemoteRun:
                 else:
                     raise
             else:
-                if _marker(dep, RELEASE_PREFIX) == self.plan.release_marker or not _is_published(dep):
+                if dep.marker(RELEASE_PREFIX) == self.plan.release_marker or not dep.is_published:
                     deps.append(dep)
         return deps
 
-    def _fresh(self, deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _fresh(self, deps: list[Deposition]) -> list[Deposition]:
         """The depositions read again one by one: the list comes from a search index that may lag behind
         (a draft published or deleted a moment ago)."""
         out = []
         for dep in deps:
             try:
-                out.append(self.client.get_deposition(_dep_id(dep)))
+                out.append(self.client.get_deposition(dep.id))
             except RemoteError as exc:
                 if getattr(exc, "status", None) not in (404, 410):
                     raise
-                if _dep_id(dep) == self.journal.deposition_id:
+                if dep.id == self.journal.deposition_id:
                     self.journal.clear()
         return out
 
@@ -634,17 +601,14 @@ class _RemoteRun:
                 _close(sink)
         return self.md5, self.sha256
 
-    def _published_image_record(self, dep: dict[str, Any]) -> ImageRecord | None:
+    def _published_image_record(self, dep: Deposition) -> ImageRecord | None:
         """The image metadata file of a published record, downloaded to a temporary folder."""
-        record_id = dep.get("record_id") or dep.get("id")
-        rec = self.client.get_record(record_id)
-        entry = next((f for f in rec.get("files") or [] if _key_of(f) == IMAGE_RECORD_KEY), None)
-        if entry is None:
+        entry = self.client.get_record(dep.record_ref).file(IMAGE_RECORD_KEY)
+        if entry is None or entry.url is None:
             return None
-        url = (entry.get("links") or {}).get("self") or (entry.get("links") or {}).get("download")
         with tempfile.TemporaryDirectory(prefix="ossr-images-") as tmp:
             dest = Path(tmp) / IMAGE_RECORD_KEY
-            self.client.download_file(url, dest, size=_size_of(entry), md5=_md5_of(entry))
+            self.client.download_file(entry.url, dest, size=entry.size, md5=entry.md5)
             return ImageRecord.from_bytes(dest.read_bytes())
 
     def _same_image(self, record: ImageRecord | None) -> bool:
@@ -658,24 +622,24 @@ class _RemoteRun:
 
     def run(self) -> PublishResult:
         for _round in range(MAX_ROUNDS):
-            try:
-                return self._run_once()
-            except _SteppedAside as aside:
-                winner_id = _dep_id(aside.winner)
-                self.winner_ids.add(winner_id)
-                self.resumed = False
-                if not _is_published(aside.winner):
-                    pd.await_winner(self.client, winner_id, say=self.say)
-                # the next lookup finds the winner's record (already published) or, if it is gone, starts again
+            outcome = self._run_once()
+            if isinstance(outcome, PublishResult):
+                return outcome
+            winner_id = outcome.winner.id
+            self.winner_ids.add(winner_id)
+            self.resumed = False
+            if not outcome.winner.is_published:
+                pd.await_winner(self.client, winner_id, say=self.say)
+            # the next lookup finds the winner's record (already published) or, if it is gone, starts again
         raise RemoteError(
             "other runs kept creating depositions of this release; this run stepped aside each time",
             "Re-run later, when the other runs are done: a re-run reports the published record.",
         )
 
-    def _settle(self, dep: dict[str, Any]) -> None:
+    def _settle(self, dep: Deposition) -> _SteppedAside | None:
         """The re-check against another machine's run of this release (after creating the draft, and right
-        before publishing): raises `_SteppedAside` after deleting this run's draft when the other run wins."""
-        own_id = _dep_id(dep)
+        before publishing): `_SteppedAside`, after deleting this run's draft, when the other run wins."""
+        own_id = dep.id
         rivalry = pd.recheck(
             self.client,
             self.plan.release_marker,
@@ -684,26 +648,26 @@ class _RemoteRun:
             extra_ids=self.winner_ids,
         )
         if rivalry.winner is None:
-            return
+            return None
         winner = rivalry.winner
-        state = "published" if _is_published(winner) else "a draft"
+        state = "published" if winner.is_published else "a draft"
         self.say(
-            f"Another run made deposition {winner['id']} ({state}) for this same release; "
+            f"Another run made deposition {winner.id} ({state}) for this same release; "
             f"this run's deposition {own_id} steps aside so that the release gets a single record."
         )
         if pd.withdraw(self.client, own_id):
             self.say(f"Deleted this run's draft {own_id}.")
         self.journal.clear()
-        raise _SteppedAside(winner)
+        return _SteppedAside(winner)
 
-    def _run_once(self) -> PublishResult:
+    def _run_once(self) -> PublishResult | _SteppedAside:
         plan = self.plan
         self.previous, self.matched_by = None, None
         deps = self._list()
-        mine = self._fresh([d for d in deps if _marker(d, RELEASE_PREFIX) == plan.release_marker])
-        published = sorted((d for d in mine if _is_published(d)), key=_dep_id, reverse=True)
-        drafts = sorted((d for d in mine if not _is_published(d)), key=_dep_id)
-        self.known_published = {_dep_id(d) for d in published}
+        mine = self._fresh([d for d in deps if d.marker(RELEASE_PREFIX) == plan.release_marker])
+        published = sorted((d for d in mine if d.is_published), key=lambda d: d.id, reverse=True)
+        drafts = sorted((d for d in mine if not d.is_published), key=lambda d: d.id)
+        self.known_published = {d.id for d in published}
 
         for dep in published:
             record = self._published_image_record(dep)
@@ -713,21 +677,23 @@ class _RemoteRun:
             if not self.new_version_of:
                 self._local_hashes()
                 raise InvalidInputError(
-                    f"{plan.repository} @ {plan.commit} is already published as record {dep.get('record_id')} "
-                    f"(DOI {dep.get('doi')}) with a different image (sha256 {record.sha256 if record else '?'}, "
+                    f"{plan.repository} @ {plan.commit} is already published as record {dep.record_id} "
+                    f"(DOI {dep.doi}) with a different image (sha256 {record.sha256 if record else '?'}, "
                     f"this one {self.sha256})",
                     "Publish the image that is archived (ossr-images fetch), or pass --new-version-of "
-                    f"{dep.get('doi') or dep.get('record_id')} to archive this rebuilt image as a new version.",
+                    f"{dep.doi or dep.record_id} to archive this rebuilt image as a new version.",
                 )
 
         if drafts:
             dep = drafts[0]
             self.resumed = True
-            self.say(f"Continuing the draft {dep['id']} of an earlier run.")
+            self.say(f"Continuing the draft {dep.id} of an earlier run.")
             if len(drafts) > 1:
-                self.say(f"Note: other drafts carry this release too: {[d['id'] for d in drafts[1:]]}.")
+                self.say(f"Note: other drafts carry this release too: {[d.id for d in drafts[1:]]}.")
         else:
             dep = self._new_deposition(deps)
+            if isinstance(dep, _SteppedAside):
+                return dep
         return self._complete(dep)
 
     # -- create -----------------------------------------------------------------------------------------
@@ -742,47 +708,45 @@ class _RemoteRun:
             )
         self.confirmed = True
 
-    def _find_previous(self, deps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def _find_previous(self, deps: list[Deposition]) -> Deposition | None:
         """The deposition of which this release becomes a new version, or None for a new record."""
         if self.new_version_of:
             from ossr_images.zenodo.doi import parse_record_ref
 
             ref = parse_record_ref(self.new_version_of)
             rec = self.client.get_record(ref.record_id)  # follows a concept id to the latest version
-            if IMAGE_KEYWORD not in _keywords(rec) and not any(
-                _key_of(f) == IMAGE_RECORD_KEY for f in rec.get("files") or []
-            ):
+            if IMAGE_KEYWORD not in rec.keywords and rec.file(IMAGE_RECORD_KEY) is None:
                 raise InvalidInputError(
-                    f"record {rec.get('id')} ({self.new_version_of}) is not an ossr-images image record "
+                    f"record {rec.id} ({self.new_version_of}) is not an ossr-images image record "
                     f"(no {IMAGE_RECORD_KEY} and no keyword {IMAGE_KEYWORD})",
                     "Give the DOI of an earlier image record; never the source code's own record.",
                 )
             self.matched_by = f"--new-version-of {self.new_version_of}"
-            rec_id = int(rec.get("id") or rec.get("record_id"))
-            dep = next((d for d in deps if _dep_id(d) == rec_id or d.get("record_id") == rec_id), None)
+            rec_id = int(rec.id)
+            dep = next((d for d in deps if rec_id in (d.id, d.record_id)), None)
             return dep or self.client.get_deposition(rec_id)
         source_dois = _source_record_dois(self.plan.codemeta)
         candidates = [
             d
             for d in deps
-            if _is_published(d)
-            and IMAGE_KEYWORD in _keywords(d)
-            and (self.plan.repo_marker in _keywords(d) or self._related_repo_matches(d))
-            and str(d.get("doi") or "").lower() not in source_dois
-            and str(d.get("conceptdoi") or "").lower() not in source_dois
+            if d.is_published
+            and IMAGE_KEYWORD in d.keywords
+            and (self.plan.repo_marker in d.keywords or self._related_repo_matches(d))
+            and (d.doi or "").lower() not in source_dois
+            and (d.conceptdoi or "").lower() not in source_dois
         ]
         if not candidates:
             return None
-        newest = max(candidates, key=_dep_id)
+        newest = max(candidates, key=lambda d: d.id)
         self.matched_by = (
             f"the newest of your published records with the keyword {IMAGE_KEYWORD} "
             f"and the repository {self.plan.repository}"
         )
         return newest
 
-    def _related_repo_matches(self, dep: dict[str, Any]) -> bool:
-        for rel in (dep.get("metadata") or {}).get("related_identifiers") or []:
-            ident = str(rel.get("identifier") or "")
+    def _related_repo_matches(self, dep: Deposition) -> bool:
+        for rel in dep.related:
+            ident = rel.identifier
             for sep in ("/-/tree/", "/tree/", "/commit/"):
                 if sep in ident:
                     ident = ident.split(sep, 1)[0]
@@ -791,74 +755,68 @@ class _RemoteRun:
                 return True
         return False
 
-    def _new_deposition(self, deps: list[dict[str, Any]]) -> dict[str, Any]:
+    def _new_deposition(self, deps: list[Deposition]) -> Deposition | _SteppedAside:
         previous = self._find_previous(deps)
         meta = self.plan.zenodo_metadata
         if previous is None:
             self._ask()
             self.say("Creating a new deposition.")
             dep = self.client.create_deposition(metadata=meta)
-            self.journal.save(deposition_id=_dep_id(dep))
-            self._settle(dep)
-            return dep
+            self.journal.save(deposition_id=dep.id)
+            return self._settle(dep) or dep
         self.previous = previous
-        self.say(
-            f"Making a new version of record {previous.get('record_id') or previous['id']}: {self.matched_by}."
-        )
+        self.say(f"Making a new version of record {previous.record_ref}: {self.matched_by}.")
         dep = self._pending_version_draft(previous, deps)
         self._ask()
         if dep is None:
-            dep = self.client.new_version(_dep_id(previous))
-        self.journal.save(deposition_id=_dep_id(dep))
+            dep = self.client.new_version(previous.id)
+        self.journal.save(deposition_id=dep.id)
         # put our marker in at once, so that a crash from here on finds this draft again
-        dep = self.client.update_deposition(_dep_id(dep), meta)
-        self._settle(dep)
-        return dep
+        dep = self.client.update_deposition(dep.id, meta)
+        return self._settle(dep) or dep
 
-    def _pending_version_draft(
-        self, previous: dict[str, Any], deps: list[dict[str, Any]]
-    ) -> dict[str, Any] | None:
+    def _pending_version_draft(self, previous: Deposition, deps: list[Deposition]) -> Deposition | None:
         """A draft of the next version that already exists for this concept (an earlier run died right after
         creating it): adopted when it carries this release's marker or one copied from a published version."""
-        concept = str(previous.get("conceptrecid") or "")
-        published_markers = {_marker(d, RELEASE_PREFIX) for d in deps if _is_published(d)}
+        concept = previous.conceptrecid
+        published_markers = {d.marker(RELEASE_PREFIX) for d in deps if d.is_published}
         for d in deps:
-            if _is_published(d) or not concept or str(d.get("conceptrecid") or "") != concept:
+            if d.is_published or not concept or d.conceptrecid != concept:
                 continue
-            marker = _marker(d, RELEASE_PREFIX)
+            marker = d.marker(RELEASE_PREFIX)
             if marker == self.plan.release_marker or (marker is not None and marker in published_markers):
                 self.resumed = True
-                self.say(f"Continuing the new-version draft {d['id']} of an earlier run.")
+                self.say(f"Continuing the new-version draft {d.id} of an earlier run.")
                 return d
             raise RemoteError(
-                f"record {previous.get('record_id') or previous['id']} already has a draft of a new version "
-                f"(deposition {d['id']}) for another release",
-                f"Publish or discard that draft first: {(d.get('links') or {}).get('html') or d['id']}.",
+                f"record {previous.record_ref} already has a draft of a new version "
+                f"(deposition {d.id}) for another release",
+                f"Publish or discard that draft first: {d.html_url or d.id}.",
             )
         return None
 
     # -- files, metadata, publish -------------------------------------------------------------------------
 
-    def _complete(self, dep: dict[str, Any]) -> PublishResult:
+    def _complete(self, dep: Deposition) -> PublishResult | _SteppedAside:
         plan = self.plan
-        dep_id = _dep_id(dep)
+        dep_id = dep.id
         self.journal.save(deposition_id=dep_id)
         self._ask()
-        bucket = (dep.get("links") or {}).get("bucket")
+        bucket = dep.bucket_url
         if not bucket:
             dep = self.client.get_deposition(dep_id)
-            bucket = (dep.get("links") or {}).get("bucket")
+            bucket = dep.bucket_url
         if not bucket:
             raise RemoteError(
                 f"the deposition {dep_id} has no file bucket link",
                 "Run the command again; report it if it stays.",
             )
-        remote = {_key_of(f): f for f in self.client.list_files(dep_id)}
+        remote = {f.key: f for f in self.client.list_files(dep_id)}
         wanted = {plan.image_key, CODEMETA_KEY, IMAGE_RECORD_KEY}
         for key, entry in remote.items():
             if key not in wanted:
                 self.say(f"Removing {key} (carried over or stale).")
-                self.client.delete_file(dep_id, entry["id"])
+                self.client.delete_file(dep_id, entry.id)
 
         img = self._upload_image(bucket, remote.get(plan.image_key))
         cm = self._upload_bytes(bucket, CODEMETA_KEY, plan.codemeta_bytes, remote.get(CODEMETA_KEY))
@@ -872,20 +830,21 @@ class _RemoteRun:
 
         self.say("Setting the metadata.")
         self.client.update_deposition(dep_id, plan.zenodo_metadata)
-        self._settle(dep)  # the last look for another machine's run of this release before publishing
+        aside = self._settle(dep)  # the last look for another machine's run of this release before publishing
+        if aside is not None:
+            return aside
         if self.draft:
             dep = self.client.get_deposition(dep_id)
-            prereserved = ((dep.get("metadata") or {}).get("prereserve_doi") or {}).get("doi")
             self.say(
                 "Left as a draft (--draft): review it on Zenodo, then publish it there or run without --draft."
             )
             return self._result(
                 state="draft",
                 dep=dep,
-                doi=prereserved,
-                conceptdoi=dep.get("conceptdoi"),
-                record_id=str(dep.get("record_id") or dep_id),
-                record_url=(dep.get("links") or {}).get("html"),
+                doi=dep.prereserved_doi,
+                conceptdoi=dep.conceptdoi,
+                record_id=str(dep.record_ref),
+                record_url=dep.html_url,
                 files=files,
                 record=record,
             )
@@ -895,12 +854,12 @@ class _RemoteRun:
         self.journal.clear()
         return result
 
-    def _upload_image(self, bucket: str, existing: dict[str, Any] | None) -> PublishedFile:
+    def _upload_image(self, bucket: str, existing: RemoteFile | None) -> PublishedFile:
         plan = self.plan
         size = plan.image_size
-        if existing is not None and _size_of(existing) == size:
+        if existing is not None and existing.size == size:
             md5, sha = self._local_hashes()
-            if _md5_of(existing) == md5:
+            if existing.md5 == md5:
                 self.say(f"{plan.image_key} is already uploaded (md5 verified); not sent again.")
                 return PublishedFile(plan.image_key, size, md5, sha)
         self.say(f"Uploading {plan.image_key} ({size} bytes).")
@@ -914,11 +873,9 @@ class _RemoteRun:
         jr.remember_hashes(plan.image_path, res.md5, res.sha256, self.cache_root)
         return PublishedFile(plan.image_key, int(res.size), res.md5, res.sha256)
 
-    def _upload_bytes(
-        self, bucket: str, key: str, data: bytes, existing: dict[str, Any] | None
-    ) -> PublishedFile:
+    def _upload_bytes(self, bucket: str, key: str, data: bytes, existing: RemoteFile | None) -> PublishedFile:
         local = _local_file(key, data)
-        if existing is not None and _md5_of(existing) == local.md5 and _size_of(existing) == local.size:
+        if existing is not None and existing.md5 == local.md5 and existing.size == local.size:
             return local
         import io
 
@@ -929,7 +886,7 @@ class _RemoteRun:
 
     def _verify_files(self, dep_id: int, files: list[PublishedFile]) -> None:
         """Every file in the draft, as Zenodo lists it, has the size and md5 we computed; nothing else is there."""
-        remote = {_key_of(f): f for f in self.client.list_files(dep_id)}
+        remote = {f.key: f for f in self.client.list_files(dep_id)}
         expected = {f.key: f for f in files}
         for key, f in expected.items():
             entry = remote.get(key)
@@ -938,9 +895,9 @@ class _RemoteRun:
                     f"{key} is missing from deposition {dep_id} after its upload",
                     "Nothing was published. Run the command again to upload it again.",
                 )
-            if _md5_of(entry) != f.md5 or (_size_of(entry) is not None and _size_of(entry) != f.size):
+            if entry.md5 != f.md5 or (entry.size is not None and entry.size != f.size):
                 raise IntegrityError(
-                    f"{key} in deposition {dep_id} has md5 {_md5_of(entry)} and size {_size_of(entry)}, "
+                    f"{key} in deposition {dep_id} has md5 {entry.md5} and size {entry.size}, "
                     f"but the local file has md5 {f.md5} and size {f.size}",
                     "Nothing was published. Run the command again: the file is uploaded again.",
                 )
@@ -951,7 +908,7 @@ class _RemoteRun:
                 "Nothing was published. Run the command again (extra files are removed), or remove them.",
             )
 
-    def _publish(self, dep_id: int) -> dict[str, Any]:
+    def _publish(self, dep_id: int) -> Deposition:
         try:
             return self.client.publish(dep_id)
         except (RemoteError, OSError) as exc:
@@ -960,15 +917,15 @@ class _RemoteRun:
                 dep = self.client.get_deposition(dep_id)
             except OssrError:
                 raise exc from None
-            if _is_published(dep):
+            if dep.is_published:
                 self.say("The publish went through although its response was lost.")
                 return dep
             raise
 
     # -- read back ----------------------------------------------------------------------------------------
 
-    def _read_record(self, dep: dict[str, Any]) -> dict[str, Any]:
-        record_id = dep.get("record_id") or dep.get("id")
+    def _read_record(self, dep: Deposition) -> Record:
+        record_id = dep.record_ref
         last: Exception | None = None
         for attempt in range(READBACK_TRIES):
             try:
@@ -983,7 +940,7 @@ class _RemoteRun:
 
     def _result_from_record(
         self,
-        dep: dict[str, Any],
+        dep: Deposition,
         *,
         already: bool = False,
         files: list[PublishedFile] | None = None,
@@ -991,78 +948,33 @@ class _RemoteRun:
         image: ImageRecord | None = None,
     ) -> PublishResult:
         rec = self._read_record(dep)
-        checked = self._check_record(rec, files, image=image)
+        problems = readback_problems(rec, self.plan, files, image=image)
+        if problems:
+            raise IntegrityError(
+                f"the published record {rec.id} does not match what was uploaded: {'; '.join(problems)}",
+                "Do not cite this record yet; check it on Zenodo and report the problem (a published record "
+                "cannot be deleted by ossr-images).",
+            )
+        image_key = image.file_name if image is not None else self.plan.image_key
+        image_sha = image.sha256 if image is not None else self.sha256
+        checked = published_files(rec, files, image_key=image_key, image_sha256=image_sha)
         return self._result(
             state="published",
             dep=dep,
-            doi=rec.get("doi") or dep.get("doi"),
-            conceptdoi=rec.get("conceptdoi") or dep.get("conceptdoi"),
-            record_id=str(rec.get("id") or rec.get("recid") or dep.get("record_id")),
-            record_url=(rec.get("links") or {}).get("html")
-            or self.target.record_html_url(rec.get("id") or dep.get("record_id")),
+            doi=rec.doi or dep.doi,
+            conceptdoi=rec.conceptdoi or dep.conceptdoi,
+            record_id=rec.id or str(dep.record_id),
+            record_url=rec.html_url or self.target.record_html_url(rec.id or dep.record_id),
             files=checked,
             record=record or {},
             already=already,
         )
 
-    def _check_record(
-        self, rec: dict[str, Any], files: list[PublishedFile] | None, *, image: ImageRecord | None = None
-    ) -> list[PublishedFile]:
-        """The published record's files and metadata are what this run uploaded and set (`files`), or, for a
-        release found already published, what its image metadata file (`image`) says."""
-        plan = self.plan
-        image_key = image.file_name if image is not None else plan.image_key
-        image_sha = image.sha256 if image is not None else self.sha256
-        entries = {_key_of(f): f for f in rec.get("files") or []}
-        meta = rec.get("metadata") or {}
-        problems: list[str] = []
-        if plan.release_marker not in [str(k) for k in meta.get("keywords") or []]:
-            problems.append(f"keyword {plan.release_marker} missing")
-        want_version = plan.zenodo_metadata.get("version")
-        if files is not None and want_version and meta.get("version") not in (None, want_version):
-            problems.append(f"version is {meta.get('version')!r}, expected {want_version!r}")
-        tree = _norm_url(self.plan.source.tree_url) if hasattr(self.plan.source, "tree_url") else None
-        related = [_norm_url(str(r.get("identifier") or "")) for r in meta.get("related_identifiers") or []]
-        if tree and tree not in related:
-            problems.append(f"the related identifier {self.plan.source.tree_url} (isDerivedFrom) is missing")
-        if image is not None and (image.repository, image.commit) != (plan.repository, plan.commit):
-            problems.append(
-                f"its {IMAGE_RECORD_KEY} names {image.repository} @ {image.commit}, "
-                f"not {plan.repository} @ {plan.commit}"
-            )
-        for key in (image_key, CODEMETA_KEY, IMAGE_RECORD_KEY):
-            if key not in entries:
-                problems.append(f"file {key} missing")
-        if files is not None:
-            for f in files:
-                entry = entries.get(f.key)
-                if entry is not None and _md5_of(entry) != f.md5:
-                    problems.append(f"{f.key} has md5 {_md5_of(entry)}, uploaded {f.md5}")
-            extra = sorted(set(entries) - {f.key for f in files})
-            if extra:
-                problems.append(f"unexpected files {extra}")
-        if problems:
-            raise IntegrityError(
-                f"the published record {rec.get('id')} does not match what was uploaded: {'; '.join(problems)}",
-                "Do not cite this record yet; check it on Zenodo and report the problem (a published record "
-                "cannot be deleted by ossr-images).",
-            )
-        out: list[PublishedFile] = []
-        known = {f.key: f for f in files or []}
-        for key, entry in entries.items():
-            sha = known[key].sha256 if key in known else None
-            if key == image_key and sha is None:
-                sha = image_sha
-            out.append(PublishedFile(key, _size_of(entry) or 0, _md5_of(entry), sha))
-        order = {image_key: 0, CODEMETA_KEY: 1, IMAGE_RECORD_KEY: 2}
-        out.sort(key=lambda f: (order.get(f.key, 3), f.key))
-        return out
-
     def _result(
         self,
         *,
         state: str,
-        dep: dict[str, Any],
+        dep: Deposition,
         doi: str | None,
         conceptdoi: str | None,
         record_id: str | None,
@@ -1079,18 +991,68 @@ class _RemoteRun:
             conceptdoi=conceptdoi,
             record_id=record_id,
             record_url=record_url,
-            deposition_id=_dep_id(dep) if dep.get("id") is not None else None,
+            deposition_id=dep.id,
             files=files,
             already_published=already,
             resumed=self.resumed,
-            new_version_of=str(self.previous.get("record_id") or self.previous["id"])
-            if self.previous
-            else None,
+            new_version_of=str(self.previous.record_ref) if self.previous else None,
             matched_by=self.matched_by,
             zenodo_metadata=self.plan.zenodo_metadata,
             image_record=record,
             warnings=self.plan.warnings,
         )
+
+
+def readback_problems(
+    rec: Record, plan: PublishPlan, files: list[PublishedFile] | None, *, image: ImageRecord | None = None
+) -> list[str]:
+    """What is wrong with a published record, read back: its files and metadata must be what this run uploaded
+    and set (`files`), or, for a release found already published, what its image metadata file (`image`)
+    says. No network; an empty list when all is well."""
+    image_key = image.file_name if image is not None else plan.image_key
+    entries = {f.key: f for f in rec.files}
+    problems: list[str] = []
+    if plan.release_marker not in rec.keywords:
+        problems.append(f"keyword {plan.release_marker} missing")
+    want_version = plan.zenodo_metadata.get("version")
+    if files is not None and want_version and rec.version not in (None, want_version):
+        problems.append(f"version is {rec.version!r}, expected {want_version!r}")
+    tree = _norm_url(plan.source.tree_url) if hasattr(plan.source, "tree_url") else None
+    if tree and tree not in [_norm_url(r.identifier) for r in rec.related]:
+        problems.append(f"the related identifier {plan.source.tree_url} (isDerivedFrom) is missing")
+    if image is not None and (image.repository, image.commit) != (plan.repository, plan.commit):
+        problems.append(
+            f"its {IMAGE_RECORD_KEY} names {image.repository} @ {image.commit}, "
+            f"not {plan.repository} @ {plan.commit}"
+        )
+    for key in (image_key, CODEMETA_KEY, IMAGE_RECORD_KEY):
+        if key not in entries:
+            problems.append(f"file {key} missing")
+    if files is not None:
+        for f in files:
+            entry = entries.get(f.key)
+            if entry is not None and entry.md5 != f.md5:
+                problems.append(f"{f.key} has md5 {entry.md5}, uploaded {f.md5}")
+        extra = sorted(set(entries) - {f.key for f in files})
+        if extra:
+            problems.append(f"unexpected files {extra}")
+    return problems
+
+
+def published_files(
+    rec: Record, files: list[PublishedFile] | None, *, image_key: str, image_sha256: str | None
+) -> list[PublishedFile]:
+    """The record's files as the result reports them (the sha256 where this run knows it), image first."""
+    known = {f.key: f for f in files or []}
+    out: list[PublishedFile] = []
+    for entry in rec.files:
+        sha = known[entry.key].sha256 if entry.key in known else None
+        if entry.key == image_key and sha is None:
+            sha = image_sha256
+        out.append(PublishedFile(entry.key, entry.size or 0, entry.md5, sha))
+    order = {image_key: 0, CODEMETA_KEY: 1, IMAGE_RECORD_KEY: 2}
+    out.sort(key=lambda f: (order.get(f.key, 3), f.key))
+    return out
 
 
 def _norm_url(url: str) -> str:

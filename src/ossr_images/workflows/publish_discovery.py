@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ossr_images.errors import RemoteError
+from ossr_images.zenodo.models import Deposition
 
 RIVAL_WAIT_SECONDS = 180.0  # how long a losing run waits for the winner's publish before giving up
 RIVAL_POLL_SECONDS = (1.0, 2.0, 3.0, 5.0)  # poll intervals (the last one repeats)
@@ -31,31 +32,19 @@ RIVAL_POLL_SECONDS = (1.0, 2.0, 3.0, 5.0)  # poll intervals (the last one repeat
 class Rivalry:
     """The outcome of a re-check: `winner` is the deposition that goes on (None: this run's own)."""
 
-    winner: dict[str, Any] | None
-    rivals: list[dict[str, Any]]
+    winner: Deposition | None
+    rivals: list[Deposition]
 
 
-def _keywords(dep: dict[str, Any]) -> list[str]:
-    kws = (dep.get("metadata") or {}).get("keywords") or []
-    return [str(k) for k in kws] if isinstance(kws, list) else []
-
-
-def is_published(dep: dict[str, Any]) -> bool:
-    """Is the deposition published (submitted, or its state done / in progress)?"""
-    return dep.get("submitted") is True or dep.get("state") in ("done", "inprogress")
-
-
-def list_release_depositions(
-    client: Any, marker: str, *, extra_ids: Iterable[int] = ()
-) -> list[dict[str, Any]]:
+def list_release_depositions(client: Any, marker: str, *, extra_ids: Iterable[int] = ()) -> list[Deposition]:
     """The owner's depositions (drafts and published, all versions) that carry `marker`, each read back one
     by one (the list may lag behind a publish or a delete); `extra_ids` are read even when the list does not
     show them yet. Deleted ones are left out."""
     ids: set[int] = set(extra_ids)
     # every deposition, filtered here: a `q` on the keyword depends on how the server maps the legacy field
     for dep in client.list_depositions(all_versions=True):
-        if marker in _keywords(dep) and dep.get("id") is not None:
-            ids.add(int(dep["id"]))
+        if marker in dep.keywords:
+            ids.add(dep.id)
     out = []
     for dep_id in sorted(ids):
         try:
@@ -64,7 +53,7 @@ def list_release_depositions(
             if getattr(exc, "status", None) in (404, 410):
                 continue
             raise
-        if marker in _keywords(dep):
+        if marker in dep.keywords:
             out.append(dep)
     return out
 
@@ -81,15 +70,11 @@ def recheck(
     release known before this run created anything, do not count). The winner is a rival already published,
     else the lowest deposition id; `winner` is None when this run's own draft wins."""
     ignored = set(ignore_ids) | {own_id}
-    rivals = [
-        d
-        for d in list_release_depositions(client, marker, extra_ids=extra_ids)
-        if int(d["id"]) not in ignored
-    ]
-    published = sorted((d for d in rivals if is_published(d)), key=lambda d: int(d["id"]))
+    rivals = [d for d in list_release_depositions(client, marker, extra_ids=extra_ids) if d.id not in ignored]
+    published = sorted((d for d in rivals if d.is_published), key=lambda d: d.id)
     if published:
         return Rivalry(published[0], rivals)
-    lower = sorted((d for d in rivals if int(d["id"]) < own_id), key=lambda d: int(d["id"]))
+    lower = sorted((d for d in rivals if d.id < own_id), key=lambda d: d.id)
     return Rivalry(lower[0] if lower else None, rivals)
 
 
@@ -101,7 +86,7 @@ def withdraw(client: Any, dep_id: int) -> bool:
         if getattr(exc, "status", None) in (404, 410):
             return False
         raise
-    if is_published(dep):
+    if dep.is_published:
         return False
     try:
         client.delete_deposition(dep_id)
@@ -119,7 +104,7 @@ def await_winner(
     timeout: float | None = None,
     say: Callable[[str], None] = lambda _m: None,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any] | None:
+) -> Deposition | None:
     """Wait until the winning deposition is published (returns it) or deleted (returns None); raises
     `RemoteError` (exit 4) when it is still a draft after `timeout` seconds (default RIVAL_WAIT_SECONDS)."""
     timeout = RIVAL_WAIT_SECONDS if timeout is None else timeout
@@ -133,10 +118,10 @@ def await_winner(
             if getattr(exc, "status", None) in (404, 410):
                 return None
             raise
-        if is_published(dep):
+        if dep.is_published:
             return dep
         if time.monotonic() >= deadline:
-            html = (dep.get("links") or {}).get("html") or winner_id
+            html = dep.html_url or winner_id
             raise RemoteError(
                 f"another run is publishing this release: its draft {winner_id} was not published within "
                 f"{timeout:.0f} s, and this run stepped aside so that the release gets a single record",

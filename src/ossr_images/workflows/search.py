@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ossr_images.errors import OssrError
+from ossr_images.zenodo.models import Record, RemoteFile
 
 DETAILS_LIMIT = 20
 DETAIL_WORKERS = 3
@@ -93,15 +94,13 @@ def image_query(text: str | None) -> str:
     return f"{base} AND {text}" if len(text.split()) == 1 else f"{base} AND ({text})"
 
 
-def is_image_record(record: Mapping[str, Any]) -> bool:
+def is_image_record(record: Record) -> bool:
     """True for a record published by ossr-images: its keyword or its image metadata file."""
     from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY
-    from ossr_images.workflows.fetch_records import record_files
 
-    keywords = (record.get("metadata") or {}).get("keywords") or []
-    if any(isinstance(k, str) and k.strip().lower() == IMAGE_KEYWORD for k in keywords):
+    if any(k.strip().lower() == IMAGE_KEYWORD for k in record.keywords):
         return True
-    return any(f.key == IMAGE_RECORD_KEY for f in record_files(record))
+    return record.file(IMAGE_RECORD_KEY) is not None
 
 
 def search(
@@ -129,7 +128,7 @@ def search(
         pending: list[Future[SearchHit]] = []
         seen: set[str] = set()
         for record in _records(client, text, community):
-            rid = str(record.get("id") or record.get("recid") or "")
+            rid = record.id
             if not rid or rid in seen or not is_image_record(record):
                 continue
             seen.add(rid)
@@ -140,38 +139,31 @@ def search(
     return SearchResult(query=text, community=community, hits=hits, server=getattr(target, "api_url", ""))
 
 
-def _records(client: Any, text: str | None, community: str | None) -> Iterator[Mapping[str, Any]]:
+def _records(client: Any, text: str | None, community: str | None) -> Iterator[Record]:
     communities = [community] if community else None
     yield from client.search_records(q=image_query(text), communities=communities)
 
 
 def describe_record(
-    record: Mapping[str, Any],
+    record: Record,
     client: Any,
     scratch: Path,
     notify: Callable[[str], None] | None = None,
 ) -> SearchHit:
     """A SearchHit from a record; with a client, the image metadata file is read for format and size."""
     from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
-    from ossr_images.workflows.fetch_records import (
-        guess_image_key,
-        record_files,
-        unsafe_key_reason,
-        zenodo_source,
-    )
+    from ossr_images.workflows.fetch_records import guess_image_key, unsafe_key_reason, zenodo_source
 
-    metadata = record.get("metadata") or {}
-    files = record_files(record)
+    files = record.files
     by_key = {f.key: f for f in files if isinstance(f.key, str)}
     source = zenodo_source(record)
-    links = record.get("links") or {}
     hit = SearchHit(
-        record_id=str(record.get("id") or record.get("recid")),
-        doi=record.get("doi") or metadata.get("doi"),
-        conceptdoi=record.get("conceptdoi"),
-        title=record.get("title") or metadata.get("title"),
-        version=metadata.get("version"),
-        publication_date=metadata.get("publication_date"),
+        record_id=record.id,
+        doi=record.doi,
+        conceptdoi=record.conceptdoi,
+        title=record.title,
+        version=record.version,
+        publication_date=record.publication_date,
         image_file=None,
         format=None,
         compression=None,
@@ -179,7 +171,7 @@ def describe_record(
         repository=source[0] if source else None,
         commit=source[1] if source else None,
         details="record",
-        url=links.get("self_html") or links.get("html"),
+        url=record.self_html_url or record.html_url,
     )
     meta = by_key.get(IMAGE_RECORD_KEY)
     if client is not None and meta is not None and (meta.size or 0) <= MAX_METADATA_BYTES:
@@ -209,7 +201,7 @@ def describe_record(
     return hit
 
 
-def _read_metadata_file(client: Any, entry: Any, scratch: Path, record_id: str) -> Any:
+def _read_metadata_file(client: Any, entry: RemoteFile, scratch: Path, record_id: str) -> Any:
     """Download and parse one record's image metadata file (md5 verified by the client); invalid -> None."""
     from ossr_images.errors import InvalidInputError
     from ossr_images.metadata.image_record import ImageRecord

@@ -3,11 +3,15 @@
 from ossr_images.zenodo.client import DownloadResult, RetryPolicy, UploadResult, ZenodoClient
 from ossr_images.zenodo.doi import RecordRef, parse_record_ref
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError
+from ossr_images.zenodo.models import Deposition, Record, RemoteFile
 from ossr_images.zenodo.target import Target, resolve_target
 
 __all__ = [
+    "Deposition",
     "DownloadResult",
+    "Record",
     "RecordRef",
+    "RemoteFile",
     "RetryPolicy",
     "Target",
     "UploadResult",

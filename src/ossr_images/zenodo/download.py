@@ -15,29 +15,24 @@ from __future__ import annotations
 import errno
 import http.client
 import os
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import requests
 
 from ossr_images.writeback import start_writeback
-from ossr_images.zenodo.client import (
-    _NETWORK_ERRORS,
-    RETRY_STATUSES,
-    TLS_HINT,
-    DownloadResult,
-    _describe_network_error,
-    _describe_tls_error,
-    _read_some,
-    log,
-)
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, error_from_response, safe_url
+from ossr_images.zenodo.models import parse_md5
 from ossr_images.zenodo.transfer import HashRing, Progress
-
-if TYPE_CHECKING:
-    from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.transport import (
+    NETWORK_ERRORS,
+    Transport,
+    classify,
+    describe_network_error,
+    log,
+    read_some,
+)
 
 # fsync is not supported at all on this file system (some FUSE and network file systems): nothing to wait for.
 # Any other error (EIO, ENOSPC, EDQUOT, ...) means the bytes may not be on disk, and is raised.
@@ -46,46 +41,138 @@ BUFFER_SIZE = 1024 * 1024  # 1 MiB: measured faster than 256 KiB and 4 MiB (cach
 WRITEBACK_WINDOW = 32 * 1024 * 1024  # start writing the part to disk every 32 MiB
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What the record says of a file: its size and md5 (``md5:<hex>`` or bare hex) and, from the image
+    metadata file, its sha256; None where nothing is known."""
+
+    size: int | None = None
+    md5: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """A file downloaded, verified (md5 when one was given, size when one was given) and renamed into place."""
+
+    path: Path
+    size: int
+    md5: str
+    sha256: str
+
+
 def download_file(
-    client: ZenodoClient,
+    transport: Transport,
     url: str,
     dest: Path,
     *,
-    size: int | None = None,
-    md5: str | None = None,
-    sha256: str | None = None,
+    expect: Expected = Expected(),
     progress: Progress | None = None,
+    max_resumes: int = 0,
+    restart_stale: bool = False,
     buffer_size: int = BUFFER_SIZE,
 ) -> DownloadResult:
-    """See :meth:`ZenodoClient.download_file`. The result's md5 and sha256 are those of the bytes received:
-    they were compared only with the ``md5`` / ``sha256`` given here (the caller says which were)."""
+    """Stream ``url`` into ``<dest>.part``, verify it against ``expect`` and rename it to ``dest``.
+
+    A failure that a retry may fix is resumed with ``Range`` (up to the policy's ``max_attempts`` in a row);
+    when those are spent while the part still grew, up to ``max_resumes`` more rounds follow. A mismatch
+    deletes the part and raises :class:`ZenodoIntegrityError`; with ``restart_stale``, a part left by an
+    earlier run that fails the checks is first downloaded once more from the start. The result's md5 and
+    sha256 are those of the bytes received: they were compared only with those in ``expect`` (the caller
+    says which were).
+    """
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
-    expected_md5 = md5.split(":", 1)[1].lower() if md5 and md5.startswith("md5:") else (md5 or None)
-    if size is not None and part.exists() and part.stat().st_size > size:
+    if expect.size is not None and part.exists() and part.stat().st_size > expect.size:
         part.unlink()
-    attempt = 0
-    policy = client.retry
+    stale = restart_stale and part.exists() and part.stat().st_size > 0
+    while True:
+        got_size, got_md5, got_sha = _receive(
+            transport, url, part, expect, progress, max_resumes, buffer_size
+        )
+        problems = _mismatches(expect, got_size, got_md5, got_sha)
+        if not problems:
+            break
+        part.unlink(missing_ok=True)
+        if not stale:
+            raise ZenodoIntegrityError(
+                f"Downloaded {dest.name} from {safe_url(url)} does not match the record: {', '.join(problems)}",
+                "The partial file was deleted. Run the command again to download it anew; if it fails again, "
+                "the record's file may be damaged: report it to Zenodo.",
+                details={
+                    "url": safe_url(url),
+                    "size": got_size,
+                    "md5": got_md5,
+                    "expected_size": expect.size,
+                    "expected_md5": parse_md5(expect.md5),
+                },
+            )
+        # a stale part (another version of the file, left by an earlier run): once more from the start
+        stale = False
+        log.info("%s: the partial file left by an earlier run did not match; downloading it again", dest.name)
+    os.replace(part, dest)
+    return DownloadResult(dest, got_size, got_md5, got_sha)
+
+
+def _mismatches(expect: Expected, size: int, md5: str, sha256: str) -> list[str]:
+    problems = []
+    if expect.size is not None and size != expect.size:
+        problems.append(f"size {size} instead of {expect.size}")
+    expected_md5 = parse_md5(expect.md5)
+    if expected_md5 and md5 != expected_md5:
+        problems.append(f"md5 {md5} instead of {expected_md5}")
+    expected_sha = expect.sha256.lower().removeprefix("sha256:") if expect.sha256 else None
+    if expected_sha and sha256 != expected_sha:
+        problems.append(f"sha256 {sha256} instead of {expected_sha}")
+    return problems
+
+
+def _receive(
+    transport: Transport,
+    url: str,
+    part: Path,
+    expect: Expected,
+    progress: Progress | None,
+    max_resumes: int,
+    buffer_size: int,
+) -> tuple[int, str, str]:
+    """The resume loop: GETs with ``Range`` until the part holds the whole file; (size, md5, sha256)."""
+    policy = transport.retry
+    attempt = 0  # failed attempts since the part last grew past a round's start
+    resumes = 0
     state = _PartState(part, buffer_size)
     try:
+        round_start = state.sync()
         while True:
             attempt += 1
             have = state.sync()  # hashes what is already on disk (once), so a resume costs no re-read
             try:
-                if size is not None and have == size:
+                if expect.size is not None and have == expect.size:
                     break
-                _download_once(client, url, state, progress)
-                if size is not None and state.length < size:
+                _download_once(transport, url, state, progress, attempt)
+                if expect.size is not None and state.length < expect.size:
                     raise _ResumableError("the answer ended before the end of the file")
                 break
             except _ResumableError as exc:
                 if attempt >= policy.max_attempts:
-                    raise ZenodoError(
-                        f"Download of {safe_url(url)} failed after {attempt} attempts: {exc}",
-                        status=exc.status,
-                        url=url,
-                        method="GET",
-                    ) from None
+                    grown = state.sync() > round_start
+                    if not grown or resumes >= max_resumes:
+                        raise ZenodoError(
+                            f"Download of {safe_url(url)} failed after {attempt} attempts: {exc}",
+                            status=exc.status,
+                            url=url,
+                            method="GET",
+                        ) from None
+                    resumes += 1
+                    attempt, round_start = 0, state.length
+                    log.info(
+                        "download of %s stopped at %d bytes; resuming (%d/%d)",
+                        safe_url(url),
+                        state.length,
+                        resumes,
+                        max_resumes,
+                    )
+                    continue
                 wait = exc.wait if exc.wait is not None else policy.backoff(attempt)
                 log.info("download of %s interrupted (%s); resuming in %.1fs", safe_url(url), exc, wait)
                 policy.sleep(wait)
@@ -93,62 +180,24 @@ def download_file(
         got_md5, got_sha = state.hashes.hexdigests()
     finally:
         state.close()
-    problems = []
-    if size is not None and got_size != size:
-        problems.append(f"size {got_size} instead of {size}")
-    if expected_md5 and got_md5 != expected_md5.lower():
-        problems.append(f"md5 {got_md5} instead of {expected_md5}")
-    expected_sha = sha256.lower().removeprefix("sha256:") if sha256 else None
-    if expected_sha and got_sha != expected_sha:
-        problems.append(f"sha256 {got_sha} instead of {expected_sha}")
-    if problems:
-        part.unlink(missing_ok=True)
-        raise ZenodoIntegrityError(
-            f"Downloaded {dest.name} from {safe_url(url)} does not match the record: {', '.join(problems)}",
-            "The partial file was deleted. Run the command again to download it anew; if it fails again, "
-            "the record's file may be damaged: report it to Zenodo.",
-            details={
-                "url": safe_url(url),
-                "size": got_size,
-                "md5": got_md5,
-                "expected_size": size,
-                "expected_md5": expected_md5,
-            },
-        )
-    os.replace(part, dest)
-    return DownloadResult(dest, got_size, got_md5, got_sha)
+    return got_size, got_md5, got_sha
 
 
-def _download_once(client: ZenodoClient, url: str, state: _PartState, progress: Progress | None) -> None:
+def _download_once(
+    transport: Transport, url: str, state: _PartState, progress: Progress | None, attempt: int
+) -> None:
     """One GET (with ``Range`` from the part's length) appended to the part; a failure that a retry may fix
     raises :class:`_ResumableError`."""
     have = state.length
     headers = {"Accept": "*/*"}
     if have:
         headers["Range"] = f"bytes={have}-"
-    t0 = time.monotonic()
     try:
-        resp = client.session.get(
-            url,
-            headers={**headers, **client._auth_headers(url)},
-            stream=True,
-            timeout=(client.connect_timeout, client.transfer_timeout),
-        )
-    except requests.exceptions.SSLError as exc:
-        client._log_response("GET", url, None, t0, " [SSLError]")
-        raise ZenodoError(
-            f"Cannot download {safe_url(url)} securely: {_describe_tls_error(exc)}",
-            TLS_HINT,
-            status=None,
-            url=url,
-            method="GET",
-        ) from None
-    except _NETWORK_ERRORS as exc:
-        client._log_response("GET", url, None, t0, f" [{type(exc).__name__}]")
-        raise _ResumableError(_describe_network_error(exc)) from None
-    client._log_response("GET", url, resp, t0, f" (from byte {have})" if have else "")
+        resp = transport.open(url, headers=headers, note=f" (from byte {have})" if have else "")
+    except NETWORK_ERRORS as exc:
+        raise _ResumableError(describe_network_error(exc)) from None
     with resp:
-        _check_answer(client, url, resp, state, have)
+        _check_answer(transport, url, resp, state, attempt)
         raw = _raw_body(resp)
         with state.writer() as out:
             if raw is not None:
@@ -158,26 +207,22 @@ def _download_once(client: ZenodoClient, url: str, state: _PartState, progress: 
 
 
 def _check_answer(
-    client: ZenodoClient, url: str, resp: requests.Response, state: _PartState, have: int
+    transport: Transport, url: str, resp: requests.Response, state: _PartState, attempt: int
 ) -> None:
     """Raise for an answer that carries no (or not the right) bytes; reset the part when the server sends
     the whole file again."""
+    have = state.length
     if resp.status_code == 416 and have:
         state.reset()  # our part is longer than the file: start again
         raise _ResumableError("the partial file did not fit the remote file", wait=0.0)
-    if resp.status_code == 429:
-        wait = client.retry.rate_limit_wait(resp, 1)
-        if wait > client.retry.max_retry_after:  # as for API calls: do not sleep for hours
-            raise error_from_response(
-                429, _read_some(resp), resp.headers.get("Content-Type"), url=url, method="GET"
-            )
-        raise _ResumableError("rate limited", status=429, wait=wait)
-    if resp.status_code in RETRY_STATUSES:
-        raise _ResumableError(f"server answered {resp.status_code}", status=resp.status_code)
     if resp.status_code not in (200, 206):
-        raise error_from_response(
-            resp.status_code, _read_some(resp), resp.headers.get("Content-Type"), url=url, method="GET"
-        )
+        verdict = classify(transport.retry, attempt, idempotent=True, response=resp)
+        if verdict.wait is None:  # not worth a retry, or a 429 asking for hours
+            raise error_from_response(
+                resp.status_code, read_some(resp), resp.headers.get("Content-Type"), url=url, method="GET"
+            )
+        reason = "rate limited" if resp.status_code == 429 else f"server answered {resp.status_code}"
+        raise _ResumableError(reason, status=resp.status_code, wait=verdict.wait)
     if resp.status_code == 206:
         start = _content_range_start(resp.headers.get("Content-Range"))
         if start != have:
@@ -320,8 +365,8 @@ class _PartWriter:
                 self.add(chunk)
                 if progress is not None:
                     progress(len(chunk))
-        except _NETWORK_ERRORS as exc:
-            raise _ResumableError(_describe_network_error(exc)) from None
+        except NETWORK_ERRORS as exc:
+            raise _ResumableError(describe_network_error(exc)) from None
 
 
 def _write_all(fd: int, data: memoryview | bytes) -> None:

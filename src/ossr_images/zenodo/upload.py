@@ -2,22 +2,21 @@
 
 The body is a :class:`~ossr_images.zenodo.transfer.HashingReader` (reused buffers, md5 on a worker thread,
 sha256 and the socket send on the caller's); requests sends it with ``Content-Length`` (Zenodo takes no chunked
-uploads). The PUT goes through the client's retry policy; it is repeated from the start only when the file can
+uploads). The PUT goes through the transport's retry policy; it is repeated from the start only when the file can
 seek back (a PUT of the same key replaces the file), and each byte is reported to ``progress`` once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from ossr_images.errors import InvalidInputError
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, safe_url
-from ossr_images.zenodo.transfer import HashingReader, IterBody, Progress
-
-if TYPE_CHECKING:
-    from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.models import parse_md5
+from ossr_images.zenodo.transfer import DEFAULT_CHUNK, HashingReader, IterBody, Progress
+from ossr_images.zenodo.transport import Request, Transport, shaped
 
 
 @dataclass(frozen=True)
@@ -32,12 +31,13 @@ class UploadResult:
 
 
 def upload_file(
-    client: ZenodoClient,
+    transport: Transport,
     bucket_url: str,
     key: str,
     fileobj: BinaryIO,
     size: int,
     *,
+    chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
 ) -> UploadResult:
     """Stream ``size`` bytes of ``fileobj`` to ``<bucket_url>/<key>`` (see :meth:`ZenodoClient.upload_file`).
@@ -80,22 +80,22 @@ def upload_file(
                 )
             fileobj.seek(start_pos)
         sent["now"] = 0
-        reader = HashingReader(fileobj, size, chunk_size=client.chunk_size, progress=report)
+        reader = HashingReader(fileobj, size, chunk_size=chunk_size, progress=report)
         readers.append(reader)
         return IterBody(reader)
 
     try:
         try:
-            resp = client._send(
+            request = Request(
                 "PUT",
                 url,
+                start_pos is not None,
                 expected=(200, 201),
-                body_factory=body,
+                body=body,
                 headers={"Content-Type": "application/octet-stream"},
-                idempotent=start_pos is not None,
-                timeout=client.transfer_timeout,
-                max_elapsed=None,
+                transfer=True,
             )
+            resp = transport.send(request)
         except ZenodoError:
             if readers and readers[-1].ended_early:
                 raise short_source(readers[-1]) from None
@@ -112,17 +112,16 @@ def upload_file(
     finally:
         for r in readers:
             r.close()
-    answer = client._shaped(client._json(resp, "PUT", url), "PUT", url)
+    answer = shaped(transport.decode(resp, "PUT", url), "PUT", url)
     _check_answer(answer, key, url, size, md5)
     return UploadResult(key, size, md5, sha256, answer)
 
 
 def _check_answer(answer: dict[str, Any], key: str, url: str, size: int, md5: str) -> None:
     """Zenodo's ``checksum`` (``md5:<hex>``) and ``size`` must be those of the bytes sent."""
-    remote = str(answer.get("checksum") or "")
-    remote_md5 = remote.split(":", 1)[1] if remote.startswith("md5:") else remote
+    remote_md5 = parse_md5(answer.get("checksum")) or ""
     remote_size = answer.get("size")
-    if remote_md5.lower() != md5 or (remote_size is not None and str(remote_size) != str(size)):
+    if remote_md5 != md5 or (remote_size is not None and str(remote_size) != str(size)):
         raise ZenodoIntegrityError(
             f"Zenodo stored {key} with md5 {remote_md5 or 'none'} and size {remote_size}, but the bytes sent "
             f"have md5 {md5} and size {size} ({safe_url(url)})",
