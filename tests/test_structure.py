@@ -16,9 +16,6 @@ MAX_PARAMETERS = 8
 CYCLES_ALLOWED: dict[str, str] = {
     "ossr_images.images.inspect": "ImageInfo lives in the dispatcher that sif.py imports back (issue 14, 6)",
     "ossr_images.images.sif": "see ossr_images.images.inspect",
-    "ossr_images.workflows.fetch": "fetch_records/fetch_load take FetchResult, which fetch.py defines (issue 14, 4)",
-    "ossr_images.workflows.fetch_records": "see ossr_images.workflows.fetch",
-    "ossr_images.workflows.fetch_load": "see ossr_images.workflows.fetch",
     "ossr_images.images.build": "dispatches to apptainer_build/dockerfile_build, which take its helpers "
     "(merge_labels, refuse, dockerfile_with_labels) back through function-level imports",
     "ossr_images.images.apptainer_build": "see ossr_images.images.build",
@@ -37,7 +34,6 @@ LONG_SIGNATURES_ALLOWED: dict[str, str] = {
     "ossr_images.cli.build_cmd:_dockerfile_command.command": _CLICK,
     "ossr_images.images.docker_engine:DockerEngine.build": "docker build's options as keywords",
     "ossr_images.metadata.build_record:describe_external_build": "one keyword per field of the build section",
-    "ossr_images.workflows.fetch:fetch": "mirrors the CLI's options (issue 14, 4)",
     "ossr_images.workflows.validate:run_validate": "mirrors the validate command's options",
     "ossr_images.metadata.image_record:build_image_record": "one keyword per field of the image record schema",
     "ossr_images.metadata.image_record:image_record_from": "the image record's inputs from several sources",

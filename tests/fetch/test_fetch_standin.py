@@ -124,7 +124,7 @@ def test_concept_gives_the_latest_version_and_says_so(zenodo_env, client, tmp_pa
 
 
 def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) -> None:
-    from ossr_images.workflows.fetch import fetch
+    from ossr_images.workflows.fetch import FetchOptions, fetch
     from ossr_images.zenodo.target import Target
 
     files = image_files(tmp_path / "src")
@@ -167,7 +167,7 @@ def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) 
     result = fetch(
         str(record.id),
         Target("custom", zenodo_env.api_url, None),
-        dest=tmp_path / "out",
+        FetchOptions(dest=tmp_path / "out"),
         client=client,
         progress_factory=factory,
     )

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from ossr_images.errors import IntegrityError
 from ossr_images.workflows.fetch import (
     FetchedFile,
+    FetchPlan,
+    FetchRecord,
     FetchResult,
     check_file_keys,
     guess_image_key,
@@ -21,7 +23,7 @@ from ossr_images.workflows.fetch import (
     zenodo_source,
 )
 from ossr_images.workflows.search import _guess_format, image_query
-from ossr_images.zenodo.models import Record
+from ossr_images.zenodo.models import Record, RemoteFile
 
 REFERENCE = (
     Path(__file__).parents[1] / "data" / "zenodo" / "publish_202__sandbox_2025-10__record_as_zenodo_json.json"
@@ -130,9 +132,9 @@ def test_zenodo_source_uses_is_derived_from_only() -> None:
 
 def test_guess_image_key_and_format() -> None:
     files = [
-        FetchedFile("codemeta.json", None, 100, None),
-        FetchedFile("img.tar.zst", None, 5000, None),
-        FetchedFile("small.sif", None, 10, None),
+        RemoteFile("codemeta.json", 100, None),
+        RemoteFile("img.tar.zst", 5000, None),
+        RemoteFile("small.sif", 10, None),
     ]
     assert guess_image_key(files) == "img.tar.zst"
     assert guess_image_key(files[:1]) is None
@@ -142,14 +144,11 @@ def test_guess_image_key_and_format() -> None:
 
 
 def test_json_document_has_the_fields_of_the_issue_with_nulls() -> None:
+    plan = FetchPlan(
+        FetchRecord("5", doi="10.5072/zenodo.5"), requested="5", from_concept=False, directory=Path("d")
+    )
     result = FetchResult(
-        record_id="5",
-        doi="10.5072/zenodo.5",
-        conceptdoi=None,
-        requested="5",
-        from_concept=False,
-        directory=Path("d"),
-        files=[FetchedFile("a.txt", Path("d/a.txt"), 1, "m", "s", True, checked=["md5"])],
+        plan, files=(FetchedFile("a.txt", Path("d/a.txt"), 1, "m", "s", True, checked=["md5"]),)
     )
     doc = result.to_dict()
     assert list(doc) == ["record_id", "doi", "conceptdoi", "files", "source", "image", "loaded"]
@@ -212,7 +211,7 @@ def test_the_server_is_chosen_by_target_options_then_by_the_identifier(monkeypat
 def test_the_folder_lock_leaves_no_file_and_holds_across_cache_folders(tmp_path, monkeypatch) -> None:
     import threading
 
-    from ossr_images.workflows.fetch import _folder_lock
+    from ossr_images.workflows.fetch_download import folder_lock as _folder_lock
 
     out = tmp_path / "dir"
     out.mkdir()
@@ -239,7 +238,7 @@ def test_the_lock_file_lives_in_the_cache_unless_the_cache_is_not_writable(tmp_p
     """Where the folder itself cannot be locked (Windows, some network file systems)."""
     import logging
 
-    from ossr_images.workflows.fetch import _lock_file
+    from ossr_images.workflows.fetch_download import lock_file as _lock_file
 
     out = tmp_path / "dir"
     out.mkdir()
@@ -276,7 +275,7 @@ def test_a_folder_that_cannot_be_flocked_falls_back_to_the_lock_file(tmp_path, m
     import os
     import stat
 
-    from ossr_images.workflows.fetch import _folder_lock
+    from ossr_images.workflows.fetch_download import folder_lock as _folder_lock
 
     real_flock = fcntl.flock
 
@@ -292,3 +291,20 @@ def test_a_folder_that_cannot_be_flocked_falls_back_to_the_lock_file(tmp_path, m
     with _folder_lock(out, lambda _m: None):
         assert len(list((tmp_path / "cache" / "fetch-locks").glob("*.lock"))) == 1
     assert not list(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        ({"only": "everything"}, "--only 'everything'"),
+        ({"load": "podman"}, "--load 'podman'"),
+        ({"load": "docker", "only": "metadata"}, "--load needs the image"),
+    ],
+)
+def test_fetch_options_refuse_what_cannot_be_done(options: dict, needle: str) -> None:
+    from ossr_images.errors import InvalidInputError
+    from ossr_images.workflows.fetch import FetchOptions
+
+    with pytest.raises(InvalidInputError) as info:
+        FetchOptions(**options)
+    assert needle in info.value.message and info.value.exit_code == 1

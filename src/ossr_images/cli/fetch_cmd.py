@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ossr_images.cli.common import emit_json, human_size, info, is_quiet, json_option, target_options
+
+if TYPE_CHECKING:  # the workflow is imported when the command runs (the CLI loads lazily)
+    from ossr_images.workflows.fetch import FetchedFile, FetchResult
 
 
 @click.command("fetch")
@@ -79,8 +83,8 @@ def fetch(
       ossr-images fetch https://sandbox.zenodo.org/records/123 -d img --source src
     """
     from ossr_images.cli.progress import Progress
+    from ossr_images.workflows.fetch import FetchOptions, resolve_fetch_target
     from ossr_images.workflows.fetch import fetch as run_fetch
-    from ossr_images.workflows.fetch import resolve_fetch_target
 
     quiet = is_quiet(ctx)
     ref, target = resolve_fetch_target(
@@ -91,21 +95,15 @@ def fetch(
         allow_insecure_http=allow_insecure_http,
     )
     info(f"Reading record {ref.record_id} from {target.api_url}")
+    options = FetchOptions(
+        dest=dest, only=only, force=force, load=load, source_dir=source_dir, allow_unverified=allow_unverified
+    )
 
     def progress_factory(total: int, description: str) -> Progress:
         return Progress(total or None, description, enabled=not (quiet or as_json))
 
     result = run_fetch(
-        identifier,
-        target,
-        dest=dest,
-        only=only,
-        force=force,
-        load=load,
-        source_dir=source_dir,
-        allow_unverified=allow_unverified,
-        progress_factory=progress_factory,
-        notify=info,
+        ref, target, options, requested=identifier, progress_factory=progress_factory, notify=info
     )
     for warning in result.warnings:
         info(f"Warning: {warning}")
@@ -115,14 +113,14 @@ def fetch(
     _print_human(result)
 
 
-def _verification(f) -> str:  # type: ignore[no-untyped-def]
+def _verification(f: FetchedFile) -> str:
     """What was checked, in words: "md5 verified", "md5 + sha256 verified", or why it is not verified."""
     if f.verified:
         return " + ".join(f.checked) + " verified"
     return "NOT verified: the record gives no checksum for it"
 
 
-def _print_human(result) -> None:  # type: ignore[no-untyped-def]
+def _print_human(result: FetchResult) -> None:
     """Where everything is, and the provenance, on stdout (the result of the command)."""
     out = click.echo
     title = (
@@ -163,7 +161,8 @@ def _print_human(result) -> None:  # type: ignore[no-untyped-def]
         else:
             out(f"Apptainer image: {loaded.path}")
         out(f"Run it with: {loaded.command}")
-    elif result.run_command and result.image_fetched:
-        if result.load_command and not result.load_command.startswith("#"):
-            out(f"Load it with: (cd {result.directory} && {result.load_command})  [or fetch with --load]")
-        out(f"Run it with: {result.run_command}")
+    elif result.image and result.image.run_command and result.image_fetched:
+        load_command = result.image.load_command
+        if load_command and not load_command.startswith("#"):
+            out(f"Load it with: (cd {result.directory} && {load_command})  [or fetch with --load]")
+        out(f"Run it with: {result.image.run_command}")

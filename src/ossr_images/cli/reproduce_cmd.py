@@ -89,7 +89,7 @@ def reproduce(  # noqa: PLR0913 - click passes every option
     from ossr_images.workflows.reproduce import RecipeOverride, ReproduceRequest
     from ossr_images.workflows.reproduce import reproduce as run_reproduce
 
-    target = None
+    ref, target = None, None
     if not Path(identifier).is_file():
         _refuse_missing_file(identifier)
         from ossr_images.workflows.fetch import resolve_fetch_target
@@ -105,6 +105,7 @@ def reproduce(  # noqa: PLR0913 - click passes every option
     request = ReproduceRequest(
         ref=identifier,
         target=target,
+        record=ref,
         engine=engine,
         work=work,
         keep=keep,

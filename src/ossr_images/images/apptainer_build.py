@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ossr_images.atomic import atomic_path
 from ossr_images.errors import IntegrityError, InvalidInputError
 from ossr_images.images.build import BuildResult, merge_labels, refuse
 from ossr_images.images.build_spec import BuildSpec, epoch_date
@@ -55,16 +56,12 @@ def build_sif_recorded(
     labels = merge_labels(ours, definition_labels(text), source, str(recipe))
     tmp_sif = _temporary(out)
     env = {"SOURCE_DATE_EPOCH": str(spec.source_date_epoch)} if spec.source_date_epoch is not None else None
-    try:
+    with atomic_path(out, part=tmp_sif):  # the .sif gets its name only checked and fsynced
         with tempfile.TemporaryDirectory(prefix="ossr-def-") as tmp:
             tmp_def = Path(tmp) / (converted.name if converted else recipe.name)
             tmp_def.write_text(definition_with_labels(text, labels), encoding="utf-8")
             build_sif(str(tmp_def), tmp_sif, binary=binary, log=log, cwd=workdir, env=env)
         final = _check_sif(tmp_sif, ours, codemeta, source, binary, out)
-        os.replace(tmp_sif, out)
-    finally:
-        if tmp_sif.exists():
-            tmp_sif.unlink()
     record = BuildRecord(
         builder="apptainer",
         builder_version=apptainer_version(binary).split()[-1],

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ossr_images.atomic import commit
 from ossr_images.errors import EngineUnavailableError, InvalidInputError, RemoteError
 from ossr_images.images.compression import CHUNK, METHODS, compressing_writer, open_decompressed
 from ossr_images.images.inspect import ImageInfo, inspect_image, inspect_tar_stream
@@ -207,7 +208,7 @@ class _Passed(Exception):  # noqa: N818 - a carrier, never shown
 def _write_compressed(
     src: BinaryIO, part: Path, method: str, progress: Progress | None, *, describe: bool = False
 ) -> tuple[str, ImageInfo | None]:
-    """Compress `src` into `part` (created), fsync; return the sha256 of what was written and, with
+    """Compress `src` into `part` (created; made durable by `atomic.commit` when it is the result); return the sha256 of what was written and, with
     `describe`, what `src` holds (an image tar, scanned while its bytes go by: nothing is read twice)."""
     info = None
     with open(part, "wb", buffering=0) as fh:
@@ -223,7 +224,6 @@ def _write_compressed(
                     info = inspect_tar_stream(_Tee(src, sink, progress), part)
                 except _Passed as passed:
                     raise passed.exc from None
-        os.fsync(fh.fileno())
     return writer.sha256.hexdigest(), info
 
 
@@ -577,7 +577,7 @@ def _finish(
             hint="Report this; try another --format meanwhile.",
         )
     info.sha256 = digest
-    os.replace(part, out)
+    commit(part, out)  # fsync (an error names the file), then the final name
     info.path = str(out)
     size = out.stat().st_size
     info.size = size

@@ -9,12 +9,12 @@ call /bin/bash (there is none).
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from ossr_images.atomic import atomic_write
 from ossr_images.errors import EngineUnavailableError, InvalidInputError
 
 HEADER = (
@@ -124,6 +124,5 @@ def write_converted(path: Path, text: str) -> None:
                 f"{path} exists and was not written by ossr-images",
                 hint="Move it away, or choose another output name with -o.",
             )
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_write(path, text=True) as fh:
+        fh.write(text)

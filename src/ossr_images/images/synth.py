@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ossr_images.atomic import atomic_write
 from ossr_images.images.compression import METHODS, compress_stream
 from ossr_images.images.inspect import ImageInfo, inspect_image
 
@@ -177,12 +177,6 @@ def write_docker_archive(
         raise ValueError(f"compression must be one of {METHODS}, not {compression!r}")
     data, _image_id = build_docker_archive_bytes(labels=labels, tag=tag, files=files, created=created)
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as fh:
-            compress_stream(io.BytesIO(data), fh, compression, threads=1)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_write(out) as fh:
+        compress_stream(io.BytesIO(data), fh, compression, threads=1)
     return inspect_image(out)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ossr_images.atomic import atomic_write
 from ossr_images.errors import IntegrityError, InvalidInputError
 
 BUILDERS = ("docker", "buildah", "apptainer")
@@ -281,9 +282,8 @@ def write_sidecar(image_path: Path | str, record: BuildRecord, *, image_id: str 
         "contentSize": size,
         "build": record.to_json(),
     }
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_write(path, text=True) as fh:
+        fh.write(json.dumps(doc, indent=2) + "\n")
     return path
 
 

@@ -247,12 +247,13 @@ def _fetch_back(result: Any, target: Any, root: Path, say: Notify, progress: Any
     """Fetch the published record back by its DOI into `root/fetched` (the fetch workflow, issue 6): every
     file verified (md5 from Zenodo, sha256 from the image metadata file) and the provenance proven (image
     labels == image metadata file == Zenodo record); says what was proven. Returns the FetchResult."""
-    from ossr_images.workflows.fetch import fetch
+    from ossr_images.workflows.fetch import FetchOptions, fetch
 
     if not getattr(result, "doi", None):
         return None
     say(f"Fetching {result.doi} back and verifying it.")
-    fetched = fetch(result.doi, target, dest=root / "fetched", progress_factory=progress, notify=say)
+    options = FetchOptions(dest=root / "fetched")
+    fetched = fetch(result.doi, target, options, progress_factory=progress, notify=say)
     files = [f for f in fetched.files if f.path is not None and f.verified]
     say(
         f"Fetched {len(files)} file(s) into {fetched.directory}, each verified by md5 (the image by sha256 too)."

@@ -12,12 +12,14 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ossr_images.atomic import atomic_path
 from ossr_images.errors import IntegrityError, InvalidInputError, RemoteError
-
-if TYPE_CHECKING:
-    from ossr_images.workflows.fetch import FetchResult
+from ossr_images.images.apptainer import build_sif, require_apptainer
+from ossr_images.images.compression import detect_compression, open_decompressed
+from ossr_images.images.docker_engine import DockerEngine
+from ossr_images.workflows.fetch_provenance import ImageFacts
 
 log = logging.getLogger("ossr_images.fetch")
 
@@ -47,36 +49,28 @@ class Loaded:
         }
 
 
-def load_docker(result: FetchResult, say: Notify, *, engine: Any = None) -> Loaded:
-    """Stream the image archive (decompressed on the fly) into the Docker engine and check that the loaded
-    image ID is the archived one (IntegrityError otherwise)."""
-    from ossr_images.images.compression import open_decompressed
-    from ossr_images.images.docker_engine import DockerEngine
-
-    entry = result.image_file()
-    if entry is None or entry.path is None:
+def load_docker(path: Path, image: ImageFacts, say: Notify, *, engine: DockerEngine | None = None) -> Loaded:
+    """Stream the image archive at `path` (decompressed on the fly) into the Docker engine and check that the
+    loaded image ID is the archived one (IntegrityError otherwise)."""
+    if image.format == "sif":
         raise InvalidInputError(
-            f"record {result.record_id} has no image file to load", "Fetch a record that holds an image."
-        )
-    if result.image_format == "sif":
-        raise InvalidInputError(
-            f"{entry.key} is an Apptainer/Singularity .sif, which Docker cannot load",
+            f"{image.key} is an Apptainer/Singularity .sif, which Docker cannot load",
             "Use --load singularity instead.",
         )
     engine = engine or DockerEngine.connect()
-    say(f"Loading {entry.path} into Docker...")
-    with open_decompressed(entry.path) as stream:
+    say(f"Loading {path} into Docker...")
+    with open_decompressed(path) as stream:
         loaded_ids = list(engine.load(stream))
-    expected = result.image_id
+    expected = image.image_id
     if expected and expected not in loaded_ids:
         raise IntegrityError(
-            f"Docker loaded {', '.join(loaded_ids) or 'no image'} from {entry.path}, but the archived image "
+            f"Docker loaded {', '.join(loaded_ids) or 'no image'} from {path}, but the archived image "
             f"ID is {expected}",
             "Do not run this image; remove it (docker rmi) and report the record.",
             details={"expected": expected, "loaded": loaded_ids},
         )
     image_id = expected or (loaded_ids[0] if loaded_ids else None)
-    ref = result.repo_tags[0] if result.repo_tags else image_id
+    ref = image.repo_tags[0] if image.repo_tags else image_id
     return Loaded(
         engine="docker",
         image_id=image_id,
@@ -86,44 +80,34 @@ def load_docker(result: FetchResult, say: Notify, *, engine: Any = None) -> Load
     )
 
 
-def load_singularity(result: FetchResult, say: Notify) -> Loaded:
+def load_singularity(path: Path, image: ImageFacts, say: Notify) -> Loaded:
     """Keep a .sif as it is, or build one beside a Docker/OCI archive with Apptainer (a compressed archive is
     decompressed to a temporary tar first: Apptainer reads only plain archives)."""
-    entry = result.image_file()
-    if entry is None or entry.path is None:
-        raise InvalidInputError(
-            f"record {result.record_id} has no image file to load", "Fetch a record that holds an image."
-        )
-    if result.image_format == "sif":
+    if image.format == "sif":
         return Loaded(
             engine="singularity",
-            path=entry.path,
-            command=f"apptainer run {shlex.quote(str(entry.path))}",
+            path=path,
+            command=f"apptainer run {shlex.quote(str(path))}",
             id_verified=True,
         )
-    from ossr_images.images.apptainer import build_sif, require_apptainer
-    from ossr_images.images.compression import detect_compression, open_decompressed
-
     binary = require_apptainer()
-    sif = entry.path.with_name(_strip_archive_suffix(entry.path.name) + ".sif")
-    building = sif.with_name(f".{sif.name}.building")
-    plain = entry.path
+    sif = path.with_name(_strip_archive_suffix(path.name) + ".sif")
+    plain = path
     temp_tar: Path | None = None
     try:
-        if detect_compression(entry.path) != "none":
-            temp_tar = entry.path.with_name(f".{entry.path.name}.decompressed.tar")
-            say(f"Decompressing {entry.path.name} for Apptainer...")
-            with open_decompressed(entry.path) as src, open(temp_tar, "wb") as dst:
-                shutil.copyfileobj(src, dst, CHUNK)
-            plain = temp_tar
-        transport = "oci-archive" if result.image_format == "oci-archive" else "docker-archive"
-        say(f"Building {sif} from {entry.path.name} with Apptainer...")
-        build_sif(f"{transport}:{plain}", building, binary=binary, log=lambda line: log.debug("%s", line))
-        os.replace(building, sif)
+        with atomic_path(sif) as building:  # the .sif gets its name only complete and fsynced
+            if detect_compression(path) != "none":
+                temp_tar = path.with_name(f".{path.name}.decompressed.tar")
+                say(f"Decompressing {path.name} for Apptainer...")
+                with open_decompressed(path) as src, open(temp_tar, "wb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK)
+                plain = temp_tar
+            transport = "oci-archive" if image.format == "oci-archive" else "docker-archive"
+            say(f"Building {sif} from {path.name} with Apptainer...")
+            build_sif(f"{transport}:{plain}", building, binary=binary, log=lambda line: log.debug("%s", line))
     finally:
-        for leftover in (temp_tar, building):
-            if leftover is not None:
-                leftover.unlink(missing_ok=True)
+        if temp_tar is not None:
+            temp_tar.unlink(missing_ok=True)
     return Loaded(
         engine="singularity",
         path=sif,

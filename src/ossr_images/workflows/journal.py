@@ -20,11 +20,11 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ossr_images.atomic import atomic_write
 from ossr_images.errors import InvalidInputError
 
 CACHE_ENV = "OSSR_IMAGES_CACHE_DIR"
@@ -47,16 +47,8 @@ def short_hash(text: str, length: int = 16) -> str:
 
 def _write_json_atomic(path: Path, doc: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with atomic_write(path, text=True, mode=0o600) as fh:
+        json.dump(doc, fh, indent=2)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

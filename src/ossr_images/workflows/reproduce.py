@@ -26,6 +26,7 @@ from ossr_images.errors import IntegrityError, InvalidInputError
 from ossr_images.images.image_diff import DiffResult
 from ossr_images.images.rebuild import ENGINES, RebuildResult
 from ossr_images.metadata.build_record import BuildRecord
+from ossr_images.zenodo.doi import RecordRef
 
 Notify = Callable[[str], None]
 SOURCE_LABEL = "org.opencontainers.image.source"
@@ -54,6 +55,7 @@ class ReproduceRequest:
 
     ref: str
     target: Any = None
+    record: RecordRef | None = None  # `ref` parsed when it is no file (the CLI parsed it for the target)
     engine: str | None = None
     work: Path | None = None
     keep: bool = False
@@ -199,14 +201,15 @@ def _fetch_record(request: ReproduceRequest, work: Path, say: Notify) -> Archive
     """Step 1 and 2 for a DOI/URL/id: `fetch` with `--source` (the one call of fetch: verified files in
     `work/record`, the checkout in `work/source`)."""
     from ossr_images.metadata.image_record import IMAGE_RECORD_KEY, ImageRecord
-    from ossr_images.workflows.fetch import fetch
+    from ossr_images.workflows.fetch import FetchOptions, fetch
 
     if request.target is None:
         raise InvalidInputError(
             f"{request.ref} is neither a file nor a record to fetch",
             hint="Give a DOI, URL, id or image file.",
         )
-    fetched = fetch(request.ref, request.target, dest=work / "record", source_dir=work / "source", notify=say)
+    options = FetchOptions(dest=work / "record", source_dir=work / "source")
+    fetched = fetch(request.record or request.ref, request.target, options, requested=request.ref, notify=say)
     image = fetched.image_file()
     if image is None or image.path is None:
         raise InvalidInputError(

@@ -166,10 +166,11 @@ class ZenodoSource:
 
         Raises RecordRefused (with the check that failed) for a record that must not be served, RemoteError
         when Zenodo cannot be reached."""
-        from ossr_images.workflows.fetch import fetch
+        from ossr_images.workflows.fetch import FetchOptions, fetch
 
+        options = FetchOptions(dest=dest, only="image")
         try:
-            result = fetch(str(record_id), self.target, dest=dest, only="image", client=self._client())
+            result = fetch(str(record_id), self.target, options, client=self._client())
         except IntegrityError as exc:
             raise RecordRefused(exc.message, check=_integrity_check(exc.message)) from None
         except InvalidInputError as exc:
