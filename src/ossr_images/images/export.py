@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ossr_images.errors import EngineUnavailableError, InvalidInputError, RemoteError
+from ossr_images.images.apptainer import build_sif
 from ossr_images.images.compression import CHUNK, METHODS, compressing_writer, open_decompressed
-from ossr_images.images.inspect import ImageInfo, inspect_image, inspect_tar_stream
+from ossr_images.images.docker_engine import DockerEngine
+from ossr_images.images.image_info import ImageInfo
+from ossr_images.images.inspect import inspect_image, inspect_tar_stream
 from ossr_images.writeback import start_writeback
 
 Progress = Callable[[int], None]
@@ -438,8 +441,6 @@ def _export(
         tool = "docker-sdk"
         tag = value
         if engine is None:
-            from ossr_images.images.docker_engine import DockerEngine
-
             engine = DockerEngine.connect()
         if fmt == "docker-archive":
             steps.append(f"docker save {value} (Docker SDK, streamed) | {compress}")
@@ -536,8 +537,6 @@ def _convert(
     if fmt == "sif":
         if src_fmt == "oci-archive":  # apptainer needs directory entries in oci-archives: go via docker
             plain, _ = _convert(plain, src_fmt, "docker-archive", work, tag, steps, log)
-        from ossr_images.images.apptainer import build_sif
-
         target = work / "image.sif"
         steps.append("apptainer build image.sif docker-archive:…")
         build_sif(f"docker-archive:{plain}", target, log=log)
