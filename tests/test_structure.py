@@ -39,7 +39,6 @@ LONG_SIGNATURES_ALLOWED: dict[str, str] = {
     "ossr_images.workflows.validate:run_validate": "mirrors the validate command's options",
     "ossr_images.metadata.image_record:build_image_record": "one keyword per field of the image record schema",
     "ossr_images.metadata.image_record:image_record_from": "the image record's inputs from several sources",
-    "ossr_images.images.export:skopeo_stream": "skopeo's source, sink, TLS and progress options",
     "ossr_images.images.export:_export": "the export's inputs passed down one by one",
     "ossr_images.images.export:_finish": "the export's outputs passed down one by one",
     "ossr_images.standin.server:LocalZenodo.__init__": "the stand-in's settings as keywords (tests set each)",

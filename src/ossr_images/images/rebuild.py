@@ -39,7 +39,7 @@ class RebuildResult:
     tag: str | None = None
     notes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """`{"archive", "image_id", "engine", "engine_version", "tag", "build", "notes"}`."""
         return {
             "archive": str(self.archive),
