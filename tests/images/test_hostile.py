@@ -15,7 +15,7 @@ import pytest
 import zstandard
 
 from ossr_images.errors import IntegrityError, InvalidInputError, OssrError
-from ossr_images.images import inspect as inspect_mod
+from ossr_images.images import archive_scan
 from ossr_images.images.inspect import inspect_image
 
 from .conftest import DATA, make_tar, tar_members
@@ -194,13 +194,13 @@ def test_absurd_member_size_in_header(tmp_path: Path, synth_bytes) -> None:
 
 
 def test_too_many_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inspect_mod, "MAX_MEMBERS", 50)
+    monkeypatch.setattr(archive_scan, "MAX_MEMBERS", 50)
     tar = make_tar([(f"f{i}", b"x") for i in range(60)])
     _expect(_write(tmp_path, "many.tar", tar), InvalidInputError, "members")
 
 
 def test_json_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inspect_mod, "JSON_BUDGET", 1000)
+    monkeypatch.setattr(archive_scan, "JSON_BUDGET", 1000)
     tar = make_tar([(f"blobs/sha256/{i:064x}", b"{" + b" " * 300 + b"}") for i in range(5)])
     _expect(_write(tmp_path, "budget.tar", tar), InvalidInputError, "JSON members")
 
@@ -354,7 +354,7 @@ def test_deeply_nested_json(tmp_path: Path, synth_bytes) -> None:
 @pytest.mark.parametrize("sha256", [True, False])
 def test_absurd_extended_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synth_bytes, sha256) -> None:
     """tarfile would read a pax header whole: a huge one is refused before that."""
-    monkeypatch.setattr(inspect_mod, "MAX_EXTENDED_HEADER", 200)
+    monkeypatch.setattr(archive_scan, "MAX_EXTENDED_HEADER", 200)
     tar = make_tar([("a" * 300, b"x"), ("manifest.json", b"[]")])  # a pax header carries the long name
     _expect(_write(tmp_path, "pax.tar", tar), InvalidInputError, "extended tar header", sha256=sha256)
 
@@ -403,7 +403,7 @@ def test_sif_inspect_metadata_wrong_shape(tmp_path: Path, payload: bytes) -> Non
 
 def test_bomb_after_the_end_of_the_archive(tmp_path: Path, synth_bytes, monkeypatch) -> None:
     """Data after the tar's end marker (here 4 MiB of zeros, compressed to almost nothing) is bounded."""
-    monkeypatch.setattr(inspect_mod, "MAX_TRAILING", 1024 * 1024)
+    monkeypatch.setattr(archive_scan, "MAX_TRAILING", 1024 * 1024)
     packed = zstandard.ZstdCompressor().compress(synth_bytes[0] + bytes(4 * 1024 * 1024))
     _expect(_write(tmp_path, "bomb.tar.zst", packed), InvalidInputError, "after the end")
     padded = zstandard.ZstdCompressor().compress(synth_bytes[0] + bytes(20 * 1024))  # padding is fine

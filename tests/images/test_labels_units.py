@@ -6,7 +6,8 @@ import pytest
 
 from ossr_images.errors import InvalidInputError
 from ossr_images.images.apptainer import definition_labels, definition_with_labels
-from ossr_images.images.build import default_tag, dockerfile_with_labels, merge_labels
+from ossr_images.images.build import default_tag
+from ossr_images.images.build_common import dockerfile_with_labels, merge_labels
 from ossr_images.images.dockerfile import dockerfile_labels
 from ossr_images.metadata.codemeta import parse_codemeta
 from ossr_images.metadata.labels import check_labels, oci_labels

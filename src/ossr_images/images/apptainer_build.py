@@ -6,14 +6,33 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ossr_images.atomic import atomic_path
 from ossr_images.errors import IntegrityError, InvalidInputError
-from ossr_images.images.build import BuildResult, merge_labels, refuse
+from ossr_images.images.apptainer import (
+    apptainer_version,
+    build_sif,
+    definition_labels,
+    definition_with_labels,
+    inspect_labels,
+    require_apptainer,
+)
+from ossr_images.images.base_images import from_lines, pin_dockerfile
+from ossr_images.images.build_common import BuildResult, merge_labels, refuse
 from ossr_images.images.build_spec import BuildSpec, epoch_date
+from ossr_images.images.dockerfile import dockerfile_labels
+from ossr_images.images.dockerfile_build import resolve_spec
 from ossr_images.images.export import ExportResult
+from ossr_images.images.inspect import inspect_image
+from ossr_images.images.spython_convert import (
+    converted_path,
+    dockerfile_to_definition,
+    is_dockerfile,
+    write_converted,
+)
 from ossr_images.metadata import labels as L
 from ossr_images.metadata.build_record import BaseImage, BuildRecord, repo_relative, write_sidecar
 
@@ -30,16 +49,6 @@ def build_sif_recorded(
 ) -> BuildResult:
     """`build.build_singularity`: `provenance` is (codemeta, source link, created label or None);
     `fixed_labels` (a rebuild: the labels recorded at build time) replaces the labels made from it."""
-    from ossr_images.images.apptainer import (
-        apptainer_version,
-        build_sif,
-        definition_labels,
-        definition_with_labels,
-        require_apptainer,
-    )
-    from ossr_images.images.dockerfile_build import resolve_spec
-    from ossr_images.images.spython_convert import is_dockerfile
-
     codemeta, source, created = provenance
     text = _read(recipe)
     dockerfile = is_dockerfile(recipe, text)
@@ -98,10 +107,6 @@ def _read(recipe: Path) -> str:
 
 def _convert(recipe: Path, text: str, out: Path, spec: BuildSpec) -> tuple[str, Path, tuple[BaseImage, ...]]:
     """The Dockerfile (its bases pinned as `spec.pins` says) converted and written beside `out`."""
-    from ossr_images.images.base_images import from_lines, pin_dockerfile
-    from ossr_images.images.dockerfile import dockerfile_labels
-    from ossr_images.images.spython_convert import converted_path, dockerfile_to_definition, write_converted
-
     pinned = pin_dockerfile(text, spec.pins, spec.build_args) if spec.pins else text
     name = repo_relative(recipe, spec.repo_root) if spec.repo_root else recipe.name
     definition = dockerfile_to_definition(pinned, recipe=name, labels=dockerfile_labels(text, name=name))
@@ -132,9 +137,6 @@ def _temporary(out: Path) -> Path:
 
 def _check_sif(sif: Path, ours: dict[str, str], codemeta: Any, source: Any, binary: str, out: Path) -> list:
     """Our SIF reader and `apptainer inspect` must agree on the provenance labels, which must be right."""
-    from ossr_images.images.apptainer import inspect_labels
-    from ossr_images.images.inspect import inspect_image
-
     info = inspect_image(sif, sha256=False)
     reported = inspect_labels(sif, binary=binary)
     for key in (L.SOURCE, L.REVISION):
@@ -158,8 +160,6 @@ def _context(workdir: Path, recipe: Path, spec: BuildSpec) -> str:
 
 
 def _export_result(out: Path, recipe: Path, converted: Path | None) -> ExportResult:
-    from ossr_images.images.inspect import inspect_image
-
     final = inspect_image(out)
     made_from = converted.name if converted else recipe.name
     steps = [f"apptainer build {out.name} {made_from} (with %labels)"]
@@ -182,6 +182,4 @@ def _export_result(out: Path, recipe: Path, converted: Path | None) -> ExportRes
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
-
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

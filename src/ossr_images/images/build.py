@@ -9,94 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ossr_images.errors import IntegrityError, InvalidInputError, Problem
-from ossr_images.images.build_spec import BuildSpec
-from ossr_images.images.export import ExportResult
+from ossr_images.images.apptainer_build import build_sif_recorded
+from ossr_images.images.build_common import BuildResult, merge_labels, refuse
+from ossr_images.images.build_spec import BuildahBuilder, BuildSpec, DockerBuilder
+from ossr_images.images.dockerfile_build import (
+    build_dockerfile,
+    check_inputs,
+    export_with_record,
+    resolve_spec,
+)
 from ossr_images.metadata import labels as L
-from ossr_images.metadata.build_record import BuildRecord
-
-PROVENANCE_KEYS = (L.SOURCE, L.REVISION, L.LEGACY_SOURCE, L.LEGACY_REVISION)
-
-
-@dataclass
-class BuildResult:
-    """What a build made: engine, image ID or file, final labels, the export, problems found."""
-
-    engine: str  # "docker", "buildah" or "apptainer"
-    engine_version: str
-    image_id: str | None
-    tag: str | None
-    labels: dict[str, str]
-    created: str
-    export: ExportResult | None = None
-    problems: list[Problem] = field(default_factory=list)
-    build: BuildRecord | None = None  # how it was built (the image metadata file's `build` section)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "engine": self.engine,
-            "engine_version": self.engine_version,
-            "image_id": self.image_id,
-            "tag": self.tag,
-            "labels": self.labels,
-            "created": self.created,
-            "export": self.export.to_dict() if self.export else None,
-            "problems": [p.to_dict() for p in self.problems],
-            "build": self.build.to_json() if self.build else None,
-        }
-
-
-def merge_labels(ours: dict[str, str], theirs: dict[str, str], source: Any, where: str) -> dict[str, str]:
-    """The labels to pass to the engine: ours, except keys `theirs` (the Dockerfile's or definition's own)
-    sets. A provenance label of theirs that contradicts the source link raises InvalidInputError; one that
-    depends on a build variable ($VAR) is overridden by ours."""
-    if source is not None:
-        for key in PROVENANCE_KEYS:
-            value = theirs.get(key)
-            if value is None or "$" in value:
-                continue
-            if key in (L.SOURCE, L.LEGACY_SOURCE):
-                ok = L._same_repository(value, source.repository)
-                wanted = source.repository
-            else:
-                ok = value.lower() == source.commit.lower() or (
-                    len(value) >= 7 and source.commit.lower().startswith(value.lower())
-                )
-                wanted = source.commit
-            if not ok:
-                raise InvalidInputError(
-                    f"{where} sets the label {key} to {value}, but the source link says {wanted}",
-                    hint=f"Remove that label from {where} (ossr-images writes it), or build from the "
-                    "repository and commit the label names.",
-                )
-    passed = {}
-    for key, value in ours.items():
-        mine = theirs.get(key)
-        if mine is None or (key in PROVENANCE_KEYS and "$" in mine):
-            passed[key] = value
-    return passed
-
-
-def dockerfile_with_labels(text: str, labels: dict[str, str]) -> str:
-    """The Dockerfile with one LABEL instruction for `labels` appended (it applies to the final stage)."""
-    if not labels:
-        return text
-    m = re.search(
-        r"^#\s*escape\s*=\s*(\S)\s*$", "\n".join(text.splitlines()[:5]), re.MULTILINE | re.IGNORECASE
-    )
-    esc = m.group(1) if m else "\\"
-
-    def quote(value: str) -> str:
-        value = " ".join(value.split())
-        return '"' + value.replace(esc, esc + esc).replace('"', esc + '"').replace("$", esc + "$") + '"'
-
-    pairs = f" {esc}\n    ".join(f"{quote(k)}={quote(v)}" for k, v in labels.items())
-    body = text if text.endswith("\n") else text + "\n"
-    return f"{body}# provenance labels added by ossr-images\nLABEL {pairs}\n"
 
 
 def default_tag(codemeta: Any) -> str:
@@ -131,28 +57,17 @@ def build_docker(context: Path | str, *, engine: Any = None, **options: Any) -> 
     record beside it (`FILE.build.json`). `options` are the fields of `DockerfileRequest` (dockerfile,
     tag, codemeta, source, created, out, compress, log, progress, spec: target, platform, build arguments,
     SOURCE_DATE_EPOCH [default: the commit's date], base image pins); `engine`: a connected DockerEngine."""
-    from ossr_images.images.build_spec import DockerBuilder
-
     return build_with(DockerBuilder(engine), DockerfileRequest(Path(context), **options))
 
 
 def build_buildah(context: Path | str, *, engine: Any = None, **options: Any) -> BuildResult:
     """Like `build_docker`, with Buildah and its reproducibility options (`--timestamp` SOURCE_DATE_EPOCH,
     no identity label, no cache): two builds of one commit give the same image ID and layers."""
-    from ossr_images.images.build_spec import BuildahBuilder
-
     return build_with(BuildahBuilder(engine), DockerfileRequest(Path(context), **options))
 
 
 def build_with(builder: Any, req: DockerfileRequest) -> BuildResult:
     """Build `req` with `builder` (a `build_spec.DockerfileBuilder`), check the labels, export."""
-    from ossr_images.images.dockerfile_build import (
-        build_dockerfile,
-        check_inputs,
-        export_with_record,
-        resolve_spec,
-    )
-
     df = check_inputs(req.context, req.dockerfile)
     spec = resolve_spec(req.spec, req.context, getattr(req.source, "commit", None))
     tag = req.tag or default_tag(req.codemeta)
@@ -192,8 +107,6 @@ def build_singularity(
     the labels back and check them; write the build record beside `out`. `context`: the folder the build
     runs in (relative %files paths; default: the working directory for a definition, the Dockerfile's
     folder for a Dockerfile). SOURCE_DATE_EPOCH (default: the commit's date) is set for the build."""
-    from ossr_images.images.apptainer_build import build_sif_recorded
-
     return build_sif_recorded(
         Path(definition),
         Path(out),
@@ -202,13 +115,3 @@ def build_singularity(
         context=Path(context) if context else None,
         spec=spec,
     )
-
-
-def refuse(problems: list[Problem], what: str) -> None:
-    """Raise IntegrityError when `problems` hold an error (the built image lacks the source link)."""
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise IntegrityError(
-            f"{what} does not carry the source link: " + "; ".join(p.message for p in errors),
-            hint=errors[0].hint or "Build again.",
-        )

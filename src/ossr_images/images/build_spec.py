@@ -3,12 +3,18 @@ pins), and the adapters that give Docker and Buildah one interface for a Dockerf
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from ossr_images.errors import InvalidInputError
+from ossr_images.images.buildah import BuildahEngine
+from ossr_images.images.docker_engine import DockerEngine
+from ossr_images.images.export import export_image
 from ossr_images.metadata.build_record import BuildArg
 
 Log = Callable[[str], None]
@@ -81,8 +87,6 @@ class DockerBuilder:
     name = "docker"
 
     def __init__(self, engine: Any = None) -> None:
-        from ossr_images.images.docker_engine import DockerEngine
-
         self.engine = engine or DockerEngine.connect()
         self.version = self.engine.version
 
@@ -119,8 +123,6 @@ class DockerBuilder:
         return digest, doc.get("Id")
 
     def has(self, ref: str) -> bool:
-        from ossr_images.errors import InvalidInputError
-
         try:
             self.engine.inspect(ref)
         except InvalidInputError:
@@ -143,8 +145,6 @@ class DockerBuilder:
         self.engine.remove(ref, force=True)
 
     def export(self, ref: str, out: Path, compress: str, progress: Any) -> Any:
-        from ossr_images.images.export import export_image
-
         return export_image(
             f"docker-daemon:{ref}",
             out,
@@ -164,8 +164,6 @@ class BuildahBuilder:
     name = "buildah"
 
     def __init__(self, engine: Any = None) -> None:
-        from ossr_images.images.buildah import BuildahEngine
-
         self.engine = engine or BuildahEngine.connect()
         self.version = self.engine.version
 
@@ -191,8 +189,6 @@ class BuildahBuilder:
         return self.engine.resolve(ref)
 
     def has(self, ref: str) -> bool:
-        from ossr_images.errors import InvalidInputError
-
         try:
             self.engine.inspect(ref)
         except InvalidInputError:
@@ -211,11 +207,6 @@ class BuildahBuilder:
     def export(self, ref: str, out: Path, compress: str, progress: Any) -> Any:
         """`buildah push` to an uncompressed docker-archive beside `out`, then re-packed by export_image
         (compressed, described and hashed in one pass, renamed when complete)."""
-        import shutil
-        import tempfile
-
-        from ossr_images.images.export import export_image
-
         out.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".buildah", dir=out.parent))
         try:

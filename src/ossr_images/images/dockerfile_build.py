@@ -12,12 +12,15 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ossr_images.errors import IntegrityError, InvalidInputError
 from ossr_images.images.base_images import from_lines, pin_dockerfile
+from ossr_images.images.build_common import dockerfile_with_labels
 from ossr_images.images.build_spec import BuildSpec, DockerfileBuilder, epoch_date
+from ossr_images.images.dockerfile import dockerfile_labels
 from ossr_images.metadata.build_record import (
     BaseImage,
     BuildRecord,
@@ -56,9 +59,6 @@ def build_dockerfile(
     """Build and record; returns (image ID, labels of the built image, build record).
 
     `labels_for(created, dockerfile_labels)` gives the labels to add (see `build.merge_labels`)."""
-    from ossr_images.images.build import dockerfile_with_labels
-    from ossr_images.images.dockerfile import dockerfile_labels
-
     text = dockerfile.read_text(encoding="utf-8")
     bases = [f for f in from_lines(text, spec.build_args) if f.is_image]
     pinned = pin_dockerfile(text, spec.pins, spec.build_args) if spec.pins else text
@@ -131,8 +131,6 @@ def _unique(items: tuple[BaseImage, ...]) -> tuple[BaseImage, ...]:
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
-
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

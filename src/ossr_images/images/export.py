@@ -14,7 +14,6 @@ import io
 import ipaddress
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -22,14 +21,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ossr_images.atomic import commit
-from ossr_images.errors import EngineUnavailableError, InvalidInputError, RemoteError
+from ossr_images.errors import InvalidInputError, RemoteError
+from ossr_images.images.apptainer import build_sif
 from ossr_images.images.compression import CHUNK, METHODS, compressing_writer, open_decompressed
-from ossr_images.images.inspect import ImageInfo, inspect_image, inspect_tar_stream
+from ossr_images.images.docker_engine import DockerEngine
+from ossr_images.images.image_info import ImageInfo, Progress
+from ossr_images.images.inspect import inspect_image, inspect_tar_stream
+from ossr_images.images.skopeo import skopeo_copy, skopeo_stream
 from ossr_images.writeback import start_writeback
 
-Progress = Callable[[int], None]
 FORMATS = ("docker-archive", "oci-archive", "sif")
-SKOPEO_HINT = "Install skopeo (apt-get install skopeo, dnf install skopeo, brew install skopeo)."
 
 
 @dataclass
@@ -235,131 +236,6 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _skopeo() -> str:
-    binary = shutil.which("skopeo")
-    if not binary:
-        raise EngineUnavailableError("skopeo is not on PATH", hint=SKOPEO_HINT)
-    return binary
-
-
-def _skopeo_cmd(src: str, dst: str, src_tls_verify: bool | None) -> list[str]:
-    cmd = [_skopeo(), "copy"]
-    if not any(Path(p).exists() for p in ("/etc/containers/policy.json", _user_policy())):
-        cmd.append("--insecure-policy")
-    if src_tls_verify is False:
-        cmd.append("--src-tls-verify=false")
-    return [*cmd, src, dst]
-
-
-def _skopeo_outcome(src: str, dst: str, code: int, output: str, log: Callable[[str], None] | None) -> None:
-    lines = [line for line in output.splitlines() if line.strip()]
-    if log:
-        for line in lines:
-            log(line)
-    if code != 0:
-        message = lines[-1] if lines else f"exit {code}"
-        raise RemoteError(
-            f"skopeo copy {src} -> {dst.split(':', 1)[0]} failed: {message[:400]}",
-            hint="Check the reference and that the registry is reachable (`skopeo inspect` it); for a "
-            "registry without TLS on another host, log in or configure it in registries.conf.",
-        )
-
-
-def skopeo_copy(
-    src: str, dst: str, *, src_tls_verify: bool | None = None, log: Callable[[str], None] | None = None
-) -> None:
-    """`skopeo copy SRC DST` (transport-prefixed references). Raises RemoteError with skopeo's message."""
-    cmd = _skopeo_cmd(src, dst, src_tls_verify)
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)  # noqa: S603
-    _skopeo_outcome(src, dst, proc.returncode, proc.stdout + proc.stderr, log)
-
-
-def skopeo_stream(
-    src: str,
-    transport: str,
-    name: str | None,
-    part: Path,
-    compress: str,
-    *,
-    work: Path,
-    src_tls_verify: bool | None = None,
-    progress: Progress | None = None,
-    log: Callable[[str], None] | None = None,
-) -> tuple[str, ImageInfo | None]:
-    """`skopeo copy SRC TRANSPORT:FIFO[:NAME]` while this process compresses what comes out of the FIFO
-    into `part`: no uncompressed copy on disk. Returns the sha256 of `part` and what the archive holds
-    (read in the same pass). Raises RemoteError when skopeo fails (then `part` is incomplete: the caller
-    removes it)."""
-    import threading
-
-    fifo = work / f"{transport}.fifo"
-    os.mkfifo(fifo, 0o600)
-    dst = f"{transport}:{fifo}" + (f":{name}" if name else "")
-    log_path = work / "skopeo.log"
-    with open(log_path, "w+", encoding="utf-8", errors="replace") as out:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-            _skopeo_cmd(src, dst, src_tls_verify), stdout=out, stderr=subprocess.STDOUT
-        )
-
-        opened = threading.Event()
-
-        def unblock_reader() -> None:
-            # if skopeo ends without ever opening the FIFO, our open() below would wait forever: open it
-            # for writing (and close it) once our reader waits in open(), so that it sees an empty stream
-            proc.wait()
-            while not opened.is_set():
-                try:
-                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-                    return
-                except OSError:  # ENXIO: no reader yet
-                    opened.wait(0.01)
-
-        watcher = threading.Thread(target=unblock_reader, name="skopeo-wait", daemon=True)
-        watcher.start()
-        scan_error: InvalidInputError | None = None
-        try:
-            with open(fifo, "rb") as stream:
-                opened.set()
-                reader = _EndSeen(stream)  # type: ignore[arg-type]
-                try:
-                    result = _write_compressed(reader, part, compress, progress, describe=True)  # type: ignore[arg-type]
-                except InvalidInputError as exc:
-                    if not reader.ended:  # skopeo still writes: the archive itself is bad
-                        raise
-                    scan_error = exc  # skopeo cut the stream short: its own failure says why
-        except BaseException:
-            proc.kill()
-            raise
-        finally:
-            code = proc.wait()
-            watcher.join()
-        out.seek(0)
-        _skopeo_outcome(src, dst, code, out.read(), log)
-        if scan_error is not None:
-            raise scan_error
-    return result
-
-
-class _EndSeen(io.RawIOBase):
-    """Remembers whether the stream it reads reached its end."""
-
-    def __init__(self, src: BinaryIO) -> None:
-        self._src = src
-        self.ended = False
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        data = self._src.read(size)
-        self.ended = not data
-        return data
-
-
-def _user_policy() -> str:
-    return str(Path.home() / ".config" / "containers" / "policy.json")
-
-
 # ------------------------------------------------------------------------------------------ export
 
 
@@ -438,8 +314,6 @@ def _export(
         tool = "docker-sdk"
         tag = value
         if engine is None:
-            from ossr_images.images.docker_engine import DockerEngine
-
             engine = DockerEngine.connect()
         if fmt == "docker-archive":
             steps.append(f"docker save {value} (Docker SDK, streamed) | {compress}")
@@ -465,11 +339,9 @@ def _export(
                 f"docker://{value}",
                 src_fmt,
                 name,
-                part,
-                compress,
+                lambda stream: _write_compressed(stream, part, compress, progress, describe=True),
                 work=work,
                 src_tls_verify=verify,
-                progress=progress,
                 log=log,
             )
             return _finish(part, out, fmt, compress, digest, info, ref, tool, steps, tag)
@@ -536,8 +408,6 @@ def _convert(
     if fmt == "sif":
         if src_fmt == "oci-archive":  # apptainer needs directory entries in oci-archives: go via docker
             plain, _ = _convert(plain, src_fmt, "docker-archive", work, tag, steps, log)
-        from ossr_images.images.apptainer import build_sif
-
         target = work / "image.sif"
         steps.append("apptainer build image.sif docker-archive:…")
         build_sif(f"docker-archive:{plain}", target, log=log)

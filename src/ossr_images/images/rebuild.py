@@ -8,6 +8,7 @@ digest they resolved to at build time (never by a tag that may have moved). It w
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ossr_images.errors import InvalidInputError, OssrError, RemoteError
-from ossr_images.images.build_spec import BuildSpec
+from ossr_images.images.apptainer_build import build_sif_recorded
+from ossr_images.images.build_spec import BuildahBuilder, BuildSpec, DockerBuilder
+from ossr_images.images.dockerfile_build import build_dockerfile, export_with_record, resolve_spec
 from ossr_images.metadata.build_record import BaseImage, BuildRecord
 
 ENGINES = ("docker", "buildah", "apptainer")
@@ -36,7 +39,7 @@ class RebuildResult:
     tag: str | None = None
     notes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """`{"archive", "image_id", "engine", "engine_version", "tag", "build", "notes"}`."""
         return {
             "archive": str(self.archive),
@@ -132,8 +135,6 @@ def _rebuild_image(
     log: Callable[[str], None] | None,
     progress: Callable[[int], None] | None,
 ) -> RebuildResult:
-    from ossr_images.images.dockerfile_build import build_dockerfile, export_with_record, resolve_spec
-
     spec = resolve_spec(job.spec, job.context)
     recorded = dict(job.record.added_labels)
     tag = f"ossr-images-rebuild/{_slug(job.record.recipe)}:{secrets.token_hex(6)}"
@@ -150,8 +151,6 @@ def _rebuild_image(
 
 
 def _rebuild_sif(job: _Job, log: Callable[[str], None] | None) -> RebuildResult:
-    from ossr_images.images.apptainer_build import build_sif_recorded
-
     bases = job.record.base_images
     job.spec.pins = {b.ref: b.pinned for b in bases if b.pinned}
     for base in bases:
@@ -204,8 +203,6 @@ def _pins(builder: Any, bases: tuple[BaseImage, ...], notes: list[str]) -> dict[
 
 
 def _builder(engine: str, client: Any) -> Any:
-    from ossr_images.images.build_spec import BuildahBuilder, DockerBuilder
-
     return DockerBuilder(client) if engine == "docker" else BuildahBuilder(client)
 
 
@@ -220,6 +217,4 @@ def _inside(root: Path, relative: str, what: str) -> Path:
 
 
 def _slug(text: str) -> str:
-    import re
-
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "image"

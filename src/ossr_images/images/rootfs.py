@@ -24,7 +24,8 @@ from typing import Any, BinaryIO
 
 from ossr_images.errors import InvalidInputError
 from ossr_images.images.compression import decompressing_reader, detect_compression_bytes
-from ossr_images.images.inspect import ImageInfo, Progress, scan_image_archive
+from ossr_images.images.image_info import ImageInfo, Progress
+from ossr_images.images.inspect import scan_image_archive
 from ossr_images.images.layer_tar import LayerTarError, TarEntry, read_tar
 
 MAX_ENTRIES = 2_000_000  # paths of one image: ~300 bytes each in memory

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from ossr_images.errors import InvalidInputError
 from ossr_images.images.compression import CHUNK
-from ossr_images.images.inspect import ImageInfo
+from ossr_images.images.image_info import ImageInfo
 
 HEADER = struct.Struct("<32s10s3s3s16sqqqqqqqq")
 DESCRIPTOR = struct.Struct("<i?IIIqqqqqqq128s384s")

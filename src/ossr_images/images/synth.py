@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ossr_images.atomic import atomic_write
 from ossr_images.images.compression import METHODS, compress_stream
-from ossr_images.images.inspect import ImageInfo, inspect_image
+from ossr_images.images.image_info import ImageInfo
+from ossr_images.images.inspect import inspect_image
 
 DEFAULT_FILES: dict[str, bytes] = {
     "hello.txt": b"Hello from an image made by ossr-images without an engine.\n",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ossr_images.errors import InvalidInputError
 from ossr_images.images.image_diff import DiffResult, compare_rootfs
-from ossr_images.images.inspect import Progress
+from ossr_images.images.image_info import Progress
 from ossr_images.images.rootfs import RootFS, read_rootfs
 
 
