@@ -13,8 +13,7 @@ MAX_CLASS_LINES = 300
 MAX_PARAMETERS = 8
 
 # module -> why its import cycle is tolerated for now
-CYCLES_ALLOWED: dict[str, str] = {
-}
+CYCLES_ALLOWED: dict[str, str] = {}
 # "module:Class" -> why it is longer than MAX_CLASS_LINES
 LONG_CLASSES_ALLOWED: dict[str, str] = {}
 # "module:qualified.name" -> why it takes more than MAX_PARAMETERS parameters
