@@ -17,27 +17,35 @@ def render(result) -> list[str]:  # type: ignore[no-untyped-def]
     lines = [f"Verdict: {result.verdict} ({result.reason})"]
     for label, side in (("A", result.a), ("B", result.b)):
         lines.append(f"{label}: {side.path} ({side.format}, {len(side.layers)} layers, {side.entries} paths)")
+    return lines + difference_lines(result)
+
+
+def difference_lines(result, only_in: tuple[str, str] | None = None) -> list[str]:  # type: ignore[no-untyped-def]
+    """The counts, the ignored counts and the first differences of a DiffResult (nothing when identical).
+
+    `only_in` names the two sides for a path found on one side only (reproduce: archived image, rebuild)."""
     if result.verdict == "identical":
-        return lines
+        return []
     counts = ", ".join(f"{n} {k}" for k, n in result.counts.items() if n) or "none"
-    lines.append(f"Differences: {counts}")
     ignored = result.ignored
-    lines.append(
+    lines = [
+        f"Differences: {counts}",
         f"Ignored: {ignored['mtime']} path(s) differing only in mtime, "
-        f"{ignored['layer_boundary']} in the layer that wrote them"
-    )
+        f"{ignored['layer_boundary']} in the layer that wrote them",
+    ]
     for d in result.differences[:SHOWN]:
         origin = d.origin
         where = f"layer {origin.layer.index}" if origin.layer else "no layer"
         if origin.layer and origin.layer.instruction:
             where += f": {origin.layer.instruction[:80]}"
-        lines.append(f"  {d.change:<8} {d.path}  {_detail(d)}  [{where}]")
+        lines.append(f"  {d.change:<8} {d.path}  {_detail(d, only_in)}  [{where}]")
     if result.total > SHOWN:
         lines.append(f"  ... and {result.total - SHOWN} more (--json lists up to {len(result.differences)})")
     return lines
 
 
-def _detail(d) -> str:  # type: ignore[no-untyped-def]
+def _detail(d, only_in: tuple[str, str] | None) -> str:  # type: ignore[no-untyped-def]
+    """What changed, in a few words (A -> B)."""
     a, b = d.a, d.b
     if d.change == "modified":
         return f"{a.size} -> {b.size} bytes" if a.size != b.size else "same size, other content"
@@ -50,7 +58,9 @@ def _detail(d) -> str:  # type: ignore[no-untyped-def]
     if d.change == "link":
         return f"{a.link or a.hardlink} -> {b.link or b.hardlink}"
     side = a or b
-    return side.type
+    if only_in is None:
+        return side.type
+    return f"{side.type}, only in the {only_in[0] if a else only_in[1]}"
 
 
 @click.command("diff")

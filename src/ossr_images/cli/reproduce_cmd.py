@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ossr_images.cli.common import emit_json, info, is_quiet, json_option, stack, target_options
+from ossr_images.cli.diff_cmd import difference_lines
 from ossr_images.errors import IntegrityError
 
 SHOWN = 20
@@ -155,38 +156,4 @@ def render(result) -> list[str]:  # type: ignore[no-untyped-def]
         f"Source:   {result.archived.repository} at {result.archived.commit}",
         f"Rebuilt:  {rebuilt.engine} {rebuilt.engine_version}, image ID {rebuilt.image_id}",
     ]
-    if diff.verdict == "identical":
-        return lines
-    counts = ", ".join(f"{n} {k}" for k, n in diff.counts.items() if n) or "none"
-    lines.append(f"Differences: {counts}")
-    ignored = diff.ignored
-    lines.append(
-        f"Ignored: {ignored['mtime']} path(s) differing only in mtime, "
-        f"{ignored['layer_boundary']} only in the layer that wrote them"
-    )
-    for d in diff.differences[:SHOWN]:
-        origin = d.origin
-        where = f"layer {origin.layer.index}" if origin.layer else "no layer"
-        if origin.layer and origin.layer.instruction:
-            where += f": {origin.layer.instruction[:80]}"
-        lines.append(f"  {d.change:<8} {d.path}  {_detail(d)}  [{where}]")
-    if diff.total > SHOWN:
-        lines.append(f"  ... and {diff.total - SHOWN} more (--json lists up to {len(diff.differences)})")
-    return lines
-
-
-def _detail(d) -> str:  # type: ignore[no-untyped-def]
-    """What changed, in a few words (archived -> rebuilt)."""
-    a, b = d.a, d.b
-    if d.change == "modified":
-        return f"{a.size} -> {b.size} bytes" if a.size != b.size else "same size, other content"
-    if d.change == "mode":
-        return f"{a.mode:04o} -> {b.mode:04o}"
-    if d.change == "owner":
-        return f"{a.uid}:{a.gid} -> {b.uid}:{b.gid}"
-    if d.change == "type":
-        return f"{a.type} -> {b.type}"
-    if d.change == "link":
-        return f"{a.link or a.hardlink} -> {b.link or b.hardlink}"
-    side = a or b
-    return f"{side.type}, only in the {'archived image' if a else 'rebuild'}"
+    return lines + difference_lines(diff, only_in=("archived image", "rebuild"))
