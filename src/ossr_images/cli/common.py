@@ -103,7 +103,7 @@ def stack(*decorators: Decorator) -> Decorator:
 
 
 def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--sandbox / --zenodo-url / --token-file / --allow-insecure-http, shared by publish, fetch, search."""
+    """--sandbox / --zenodo-url / --token-file / --allow-insecure-http / --api, shared by publish, fetch, search."""
     return stack(
         click.option(
             "--sandbox", is_flag=True, help="Use sandbox.zenodo.org (token from ZENODO_SANDBOX_TOKEN)."
@@ -126,6 +126,16 @@ def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--allow-insecure-http",
             is_flag=True,
             help="Allow sending the token over plain http to a non-loopback host (not recommended).",
+        ),
+        click.option(
+            "--api",
+            type=click.Choice(["auto", "legacy", "rdm"]),
+            default="auto",
+            show_default=True,
+            envvar="OSSR_IMAGES_API",
+            help="Which API to speak: 'legacy' (Zenodo's deposit API), 'rdm' (InvenioRDM's records API, on "
+            "Zenodo and any InvenioRDM repository) or 'auto' (legacy on zenodo.org and its sandbox; other "
+            "servers are asked once) [env: OSSR_IMAGES_API].",
         ),
     )(f)
 

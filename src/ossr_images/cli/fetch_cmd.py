@@ -60,6 +60,7 @@ def fetch(
     zenodo_url: str | None,
     token_file: str | None,
     allow_insecure_http: bool,
+    api: str,
     dest: Path | None,
     only: str | None,
     force: bool,
@@ -93,6 +94,7 @@ def fetch(
         zenodo_url=zenodo_url,
         token_file=token_file,
         allow_insecure_http=allow_insecure_http,
+        api=api,
     )
     info(f"Reading record {ref.record_id} from {target.api_url}")
     options = FetchOptions(

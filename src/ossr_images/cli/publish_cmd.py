@@ -70,6 +70,7 @@ def publish(
     zenodo_url: str | None,
     token_file: str | None,
     allow_insecure_http: bool,
+    api: str,
     communities: tuple[str, ...],
     no_community: bool,
     new_version_of: str | None,
@@ -117,6 +118,7 @@ def publish(
         zenodo_url=zenodo_url,
         token_file=token_file,
         allow_insecure_http=allow_insecure_http,
+        api=api,
         require_token=not dry_run,
     )
 

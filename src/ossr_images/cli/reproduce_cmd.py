@@ -50,6 +50,7 @@ def reproduce(  # noqa: PLR0913 - click passes every option
     zenodo_url: str | None,
     token_file: str | None,
     allow_insecure_http: bool,
+    api: str,
     engine: str | None,
     work: Path | None,
     keep: bool,
@@ -101,6 +102,7 @@ def reproduce(  # noqa: PLR0913 - click passes every option
             zenodo_url=zenodo_url,
             token_file=token_file,
             allow_insecure_http=allow_insecure_http,
+            api=api,
         )
         info(f"Reading record {ref.record_id} from {target.api_url}")
     request = ReproduceRequest(

@@ -18,6 +18,7 @@ def search(
     zenodo_url: str | None,
     token_file: str | None,
     allow_insecure_http: bool,
+    api: str,
     community: str | None,
     as_json: bool,
 ) -> None:
@@ -39,6 +40,7 @@ def search(
         zenodo_url=zenodo_url,
         token_file=token_file,
         allow_insecure_http=allow_insecure_http,
+        api=api,
         require_token=False,
     )
     where = f" in community {community}" if community else ""

@@ -116,6 +116,7 @@ def serve(
     zenodo_url: str | None,
     token_file: str | None,
     allow_insecure_http: bool,
+    api: str,
     cache_dir: Path | None,
     cache_size: str,
     allow_rules: tuple[str, ...],
@@ -148,7 +149,11 @@ def serve(
     log = logging.getLogger("ossr_images.serve")
     rules = [parse_allow(r) for r in allow_rules]
     target = resolve_target(
-        sandbox=sandbox, zenodo_url=zenodo_url, token_file=token_file, allow_insecure_http=allow_insecure_http
+        sandbox=sandbox,
+        zenodo_url=zenodo_url,
+        token_file=token_file,
+        allow_insecure_http=allow_insecure_http,
+        api=api,
     )
     cache = Cache(cache_dir or default_cache_dir(), parse_size(cache_size))
     source = ZenodoSource(target)

@@ -77,8 +77,8 @@ from ossr_images.workflows.fetch_remote import (
     read_record,
     resolve_fetch_target,
 )
-from ossr_images.zenodo.client import ZenodoClient
 from ossr_images.zenodo.doi import RecordRef
+from ossr_images.zenodo.protocol import RepositoryClient
 from ossr_images.zenodo.target import Target
 
 log = logging.getLogger("ossr_images.fetch")
@@ -160,7 +160,7 @@ def fetch(
     options: FetchOptions | None = None,
     *,
     requested: str | None = None,
-    client: ZenodoClient | None = None,
+    client: RepositoryClient | None = None,
     progress_factory: ProgressFactory | None = None,
     notify: Notify | None = None,
 ) -> FetchResult:
@@ -202,7 +202,7 @@ def fetch(
 
 
 def _fetch(
-    client: ZenodoClient,
+    client: RepositoryClient,
     record: FetchRecord,
     ref: RecordRef,
     requested: str,

@@ -25,7 +25,7 @@ from ossr_images.workflows.fetch_plan import FetchPlan, check_verifiable
 from ossr_images.workflows.fetch_records import LOCK_NAME, FetchedFile
 from ossr_images.workflows.fetch_remote import DownloadJob, download
 from ossr_images.workflows.journal import cache_dir, short_hash
-from ossr_images.zenodo.client import ZenodoClient
+from ossr_images.zenodo.protocol import RepositoryClient
 from ossr_images.zenodo.transfer import hash_file
 
 try:
@@ -47,7 +47,7 @@ ProgressFactory = Callable[[int, str], ProgressSink]
 
 
 def place_files(
-    client: ZenodoClient, plan: FetchPlan, progress_factory: ProgressFactory | None, say: Notify
+    client: RepositoryClient, plan: FetchPlan, progress_factory: ProgressFactory | None, say: Notify
 ) -> tuple[FetchedFile, ...]:
     """Put the selected files of `plan` into its folder (the caller holds `folder_lock`): check files already
     there, move the image metadata file (verified in scratch) into place, download the rest in parallel.
@@ -133,7 +133,7 @@ def identical(job: DownloadJob, expected_sha256: str | None) -> FetchedFile | No
 
 
 def download_all(
-    client: ZenodoClient,
+    client: RepositoryClient,
     jobs: Sequence[DownloadJob],
     max_workers: int,
     progress_factory: ProgressFactory | None,

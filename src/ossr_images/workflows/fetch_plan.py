@@ -19,9 +19,9 @@ from ossr_images.workflows.fetch_records import (
     guess_image_key,
 )
 from ossr_images.workflows.fetch_remote import DownloadJob, download
-from ossr_images.zenodo.client import ZenodoClient
 from ossr_images.zenodo.doi import RecordRef
 from ossr_images.zenodo.models import RemoteFile
+from ossr_images.zenodo.protocol import RepositoryClient
 
 MAX_WORKERS = 3
 MAX_METADATA_BYTES = 5 * 1024 * 1024  # the image metadata file is small; refuse a hostile huge one
@@ -107,7 +107,7 @@ class FetchPlan:
 
 
 def make_plan(
-    client: ZenodoClient,
+    client: RepositoryClient,
     record: FetchRecord,
     ref: RecordRef,
     requested: str,
@@ -172,7 +172,7 @@ def check_verifiable(
 
 
 def _stage_metadata(
-    client: ZenodoClient, record: FetchRecord, scratch: Path, allow_unverified: bool, say: Notify
+    client: RepositoryClient, record: FetchRecord, scratch: Path, allow_unverified: bool, say: Notify
 ) -> StagedMetadata | None:
     """Download the image metadata file into `scratch` (md5 verified), validate it, and check it against the
     record. A file that does not validate or disagrees with the record is an integrity failure (exit 3).

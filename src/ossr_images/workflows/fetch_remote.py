@@ -12,10 +12,12 @@ from pathlib import Path
 
 from ossr_images.errors import IntegrityError
 from ossr_images.workflows.fetch_records import FetchedFile, FetchRecord, zenodo_source
-from ossr_images.zenodo.client import DownloadResult, ZenodoClient
+from ossr_images.zenodo.backends import open_client as open_backend
 from ossr_images.zenodo.doi import RecordRef, parse_record_ref
+from ossr_images.zenodo.download import DownloadResult
 from ossr_images.zenodo.errors import ZenodoError
 from ossr_images.zenodo.models import Record
+from ossr_images.zenodo.protocol import RepositoryClient
 from ossr_images.zenodo.target import Target, reject_userinfo, resolve_target
 
 MAX_RESUMES = 5  # extra rounds when the client gave up on a download that was still making progress
@@ -49,6 +51,7 @@ def resolve_fetch_target(
     zenodo_url: str | None = None,
     token_file: str | None = None,
     allow_insecure_http: bool = False,
+    api: str = "auto",
 ) -> tuple[RecordRef, Target]:
     """Parse the identifier and choose the server. TARGET options win; without them a DOI prefix picks
     production or the sandbox, and a record URL on another host (e.g. a local stand-in) picks that host,
@@ -62,21 +65,22 @@ def resolve_fetch_target(
         allow_insecure_http=allow_insecure_http,
         require_token=False,
         default_server=ref.server,
+        api=api,
     )
     if not explicit and ref.api_url and ref.server is None:
         # a URL on a host that is neither zenodo.org nor the sandbox: read it there, anonymously
-        target = Target("custom", ref.api_url.rstrip("/"), None, None, allow_insecure_http)
+        target = Target("custom", ref.api_url.rstrip("/"), None, None, allow_insecure_http, api)
     return ref, target
 
 
-def open_client(target: Target) -> ZenodoClient:
-    """A client for `target` (a context manager)."""
-    return ZenodoClient(target)
+def open_client(target: Target) -> RepositoryClient:
+    """A client for `target` speaking the API it chooses (a context manager)."""
+    return open_backend(target)
 
 
 def read_record(
-    client: ZenodoClient, ref: RecordRef, requested: str, say: Notify, stack: contextlib.ExitStack
-) -> tuple[FetchRecord, ZenodoClient]:
+    client: RepositoryClient, ref: RecordRef, requested: str, say: Notify, stack: contextlib.ExitStack
+) -> tuple[FetchRecord, RepositoryClient]:
     """Read the record (a concept id is redirected to the latest version). A public record needs no token:
     when the server refuses the token (401, e.g. a stale ZENODO_TOKEN), the record is read without it.
     Returns the record and the client to use from then on."""
@@ -87,7 +91,7 @@ def read_record(
         if exc.status == 401 and target.token:
             say("Warning: the server refused the token (401); reading the record without it.")
             anonymous = stack.enter_context(
-                ZenodoClient(dataclasses.replace(target, token=None), retry=client.retry)
+                open_backend(dataclasses.replace(target, token=None), retry=client.retry)
             )
             return read_record(anonymous, ref, requested, say, stack)
         if exc.status in (404, 410):
@@ -115,7 +119,7 @@ def _fetch_record(record: Record, fallback_id: str) -> FetchRecord:
     )
 
 
-def download(client: ZenodoClient, job: DownloadJob, progress: Callable[[int], None]) -> FetchedFile:
+def download(client: RepositoryClient, job: DownloadJob, progress: Callable[[int], None]) -> FetchedFile:
     """Download one file with the client into `<dest>.part` (Range resume, retries with backoff; size, md5
     and the sha256 of the image metadata file verified before the rename to `dest`). When the retries are
     spent although the part grew, the client resumes again, up to MAX_RESUMES times in this run.
@@ -135,7 +139,9 @@ def download(client: ZenodoClient, job: DownloadJob, progress: Callable[[int], N
     )
 
 
-def _download_file(client: ZenodoClient, job: DownloadJob, progress: Callable[[int], None]) -> DownloadResult:
+def _download_file(
+    client: RepositoryClient, job: DownloadJob, progress: Callable[[int], None]
+) -> DownloadResult:
     if not job.url:
         raise IntegrityError(
             f"{job.key}: the record gives no download link for this file", "Report the record to its owner."

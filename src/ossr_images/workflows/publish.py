@@ -122,10 +122,10 @@ def publish(
                 "no Zenodo server and token to publish to",
                 "Set ZENODO_TOKEN (or ZENODO_SANDBOX_TOKEN with --sandbox) or give --token-file.",
             )
-        from ossr_images.zenodo.client import ZenodoClient
+        from ossr_images.zenodo.backends import open_client
 
         # a client made here is closed here; a caller's client stays the caller's to close
-        opened = ZenodoClient(target) if client is None else contextlib.nullcontext(client)
+        opened = open_client(target) if client is None else contextlib.nullcontext(client)
         what = f"{plan.repository}@{plan.commit[:12]}"
         with (
             opened as client,

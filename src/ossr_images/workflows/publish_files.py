@@ -38,7 +38,7 @@ class SyncedFiles:
 class FileSync:
     """Uploads and verifies one plan's files in a draft (holds only what it was given)."""
 
-    client: Any  # zenodo.client.ZenodoClient
+    client: Any  # zenodo.protocol.RepositoryClient
     plan: PublishPlan
     progress: ProgressFactory | None
     say: Callable[[str], None]

@@ -118,9 +118,9 @@ def search(
     """
     with contextlib.ExitStack() as stack:
         if client is None:
-            from ossr_images.zenodo.client import ZenodoClient
+            from ossr_images.zenodo.backends import open_client
 
-            client = stack.enter_context(ZenodoClient(target))
+            client = stack.enter_context(open_client(target))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ossr-search-")))
         pool = stack.enter_context(
             ThreadPoolExecutor(max_workers=DETAIL_WORKERS, thread_name_prefix="search")

@@ -116,9 +116,9 @@ class ZenodoSource:
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
         if client is None:
-            from ossr_images.zenodo.client import ZenodoClient
+            from ossr_images.zenodo.backends import open_client
 
-            client = ZenodoClient(self.target)
+            client = open_client(self.target)
             self._local.client = client
             with self._lock:
                 self._clients.append(client)

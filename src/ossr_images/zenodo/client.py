@@ -33,6 +33,8 @@ class ZenodoClient:
     (Zenodo may take minutes to answer after the last byte of a multi-GB upload).
     """
 
+    api = "legacy"
+
     def __init__(
         self,
         target: Target,
@@ -54,11 +56,8 @@ class ZenodoClient:
         )
         self.target = target
         self.chunk_size = chunk_size
-        self.retry, self.session, self.api_url = (
-            self.transport.retry,
-            self.transport.session,
-            self.transport.api_url,
-        )
+        self.retry, self.session = self.transport.retry, self.transport.session
+        self.api_url = self.transport.api_url
 
     def __enter__(self) -> ZenodoClient:
         return self

@@ -33,6 +33,8 @@ TOKEN_ENV = "ZENODO_TOKEN"
 SANDBOX_TOKEN_ENV = "ZENODO_SANDBOX_TOKEN"
 OTHER_TOKEN_ENV = "OSSR_IMAGES_TOKEN"
 URL_ENV = "OSSR_IMAGES_ZENODO_URL"
+API_ENV = "OSSR_IMAGES_API"
+API_CHOICES = ("auto", "legacy", "rdm")
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,14 @@ class Target:
     token: str | None = field(default=None, repr=False, compare=False)
     doi_prefix: str | None = None
     allow_insecure_http: bool = False
+    api: str = "auto"
 
     def __repr__(self) -> str:
         token = "set" if self.token else "none"
-        return f"Target(name={self.name!r}, api_url={self.api_url!r}, token=<{token}>, doi_prefix={self.doi_prefix!r})"
+        return (
+            f"Target(name={self.name!r}, api_url={self.api_url!r}, token=<{token}>, "
+            f"doi_prefix={self.doi_prefix!r}, api={self.api!r})"
+        )
 
     __str__ = __repr__
 
@@ -176,12 +182,20 @@ def resolve_target(
     allow_insecure_http: bool = False,
     require_token: bool = False,
     default_server: str | None = None,
+    api: str = "auto",
 ) -> Target:
     """Choose the server and token from the target options (and the environment).
 
     ``default_server`` ("zenodo" or "sandbox", e.g. from a DOI's prefix) applies only when neither ``sandbox``
     nor ``zenodo_url`` is given. ``require_token`` makes a missing token an :class:`InvalidInputError`.
+    ``api`` is "legacy" (Zenodo's deposit API), "rdm" (InvenioRDM's records API) or "auto" (decided when a
+    client is opened: see :func:`ossr_images.zenodo.backends.choose_api`).
     """
+    if api not in API_CHOICES:
+        raise InvalidInputError(
+            f"Unknown API {api!r} (from --api or {API_ENV})",
+            f"Use one of: {', '.join(API_CHOICES)}.",
+        )
     if sandbox and zenodo_url:
         raise InvalidInputError(
             f"Both --sandbox and --zenodo-url ({redact_url(zenodo_url)}) were given",
@@ -207,7 +221,7 @@ def resolve_target(
         token = next((v for v in (_env(n) for n in sources) if v), None)
     if require_token and not token:
         raise InvalidInputError(_no_token_message(api_url, sources), _no_token_hint(name, sources))
-    target = Target(name, api_url, token, prefix, allow_insecure_http)
+    target = Target(name, api_url, token, prefix, allow_insecure_http, api)
     if token:
         target.check_token_transport()
     return target
