@@ -87,3 +87,6 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     # tokens of the machine are never the test's: a test sets the one it means
     for variable in ("OSSR_IMAGES_TOKEN", "ZENODO_SANDBOX_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
+    # the backend is the test's choice too: legacy unless a test (or the `api_backend` parameter) says otherwise,
+    # so that no test depends on the `auto` probe except those written for it
+    monkeypatch.setenv("OSSR_IMAGES_API", "legacy")

@@ -21,7 +21,7 @@ from .conftest import Project, Recorder
 
 
 def target_for(standin) -> Target:
-    return Target("custom", standin.api_url, TEST_TOKEN, "10.5072")
+    return Target("custom", standin.api_url, TEST_TOKEN, "10.5072", api="legacy")
 
 
 def all_deps(standin) -> list[Deposition]:

@@ -119,6 +119,7 @@ class ZenodoSource:
             from ossr_images.zenodo.backends import open_client
 
             client = open_client(self.target)
+            self.target = client.target  # "auto" resolved once: the other threads' clients do not ask again
             self._local.client = client
             with self._lock:
                 self._clients.append(client)
