@@ -40,13 +40,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
 TEST_TOKEN = "test-token-0123456789abcdef"
 
 
+BACKENDS = ("legacy", "rdm")
+SURFACE_OF = {"legacy": "zenodo", "rdm": "rdm"}
+
+
+def start_standin(tmp_path_factory: pytest.TempPathFactory, api_surface: str = "zenodo"):
+    """A running LocalZenodo (a context manager) on a free loopback port, accepting TEST_TOKEN."""
+    from ossr_images.standin.server import LocalZenodo
+
+    return LocalZenodo(tmp_path_factory.mktemp("zenodo-data"), tokens=[TEST_TOKEN], api_surface=api_surface)
+
+
 @pytest.fixture
 def standin(tmp_path_factory: pytest.TempPathFactory):
     """A fresh local Zenodo stand-in on a free loopback port; accepts TEST_TOKEN."""
-    from ossr_images.standin.server import LocalZenodo
+    with start_standin(tmp_path_factory) as server:
+        yield server
 
-    data = tmp_path_factory.mktemp("zenodo-data")
-    with LocalZenodo(data, tokens=[TEST_TOKEN]) as server:
+
+@pytest.fixture(params=BACKENDS)
+def api_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each backend in turn ("legacy", "rdm"), set as OSSR_IMAGES_API for the CLI. A directory whose tests must
+    run on both overrides `standin` with `both_standin` (see tests/publish/conftest.py)."""
+    monkeypatch.setenv("OSSR_IMAGES_API", request.param)
+    return request.param
+
+
+def both_standin(api_backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """Generator body of a `standin` fixture running on each backend: the stand-in as Zenodo (legacy backend)
+    or as a plain InvenioRDM instance without a deposit API (rdm backend); `server.backend` names it."""
+    with start_standin(tmp_path_factory, SURFACE_OF[api_backend]) as server:
+        server.backend = api_backend
         yield server
 
 
