@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -35,8 +36,15 @@ LABEL_REVISION = "org.opencontainers.image.revision"
 
 
 def make_client(api_url: str, token: str | None) -> ZenodoClient:
-    """A client for the stand-in with short retry waits."""
+    """A client for the stand-in with short retry waits, of the test's backend (OSSR_IMAGES_API, which the
+    `api_backend` fixture sets; legacy otherwise): the legacy ZenodoClient, or the rdm backend's client that
+    makes its test records through the native routes (`fetch.native_records`)."""
     retry = RetryPolicy(max_attempts=4, backoff_base=0.05, backoff_max=0.2)
+    if os.environ.get("OSSR_IMAGES_API") == "rdm":
+        from fetch.native_records import NativeTestClient
+
+        target = Target("custom", api_url, token, None, False, "rdm")
+        return NativeTestClient(target, retry=retry, read_timeout=20, transfer_timeout=20)  # type: ignore[return-value]
     return ZenodoClient(Target("custom", api_url, token), retry=retry, read_timeout=20, transfer_timeout=20)
 
 

@@ -25,6 +25,7 @@ from fetch.records import (
 )
 from ossr_images.cli import main
 from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
+from ossr_images.zenodo.models import Record
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -32,8 +33,8 @@ def run(*args: str, env: dict[str, str] | None = None) -> Any:
     return result
 
 
-def image_key(record: dict[str, Any]) -> str:
-    return next(f["key"] for f in record.raw["files"] if f["key"].startswith("example-"))
+def image_key(record: Record) -> str:
+    return next(f.key for f in record.files if f.key.startswith("example-"))
 
 
 def sha256(path: Path) -> str:
@@ -175,16 +176,14 @@ def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) 
     assert len([f for f in result.files if f.verified]) == 9
     for key in files:
         assert sha256(tmp_path / "out" / key) == remote_sha256(files, key)
-    assert (
-        sum(seen) == totals[0] == sum(f["size"] for f in record.raw["files"] if f["key"] != IMAGE_RECORD_KEY)
-    )
+    assert sum(seen) == totals[0] == sum(f.size or 0 for f in record.files if f.key != IMAGE_RECORD_KEY)
 
 
 def test_download_cut_mid_file_is_resumed_in_the_same_run(standin, client, tmp_path: Path) -> None:
     files = image_files(tmp_path / "src", payload=os.urandom(12_000_000))
     record = publish_record(client, files)
     key = image_key(record)
-    size = next(f["size"] for f in record.raw["files"] if f["key"] == key)
+    size = next(f.size for f in record.files if f.key == key)
     proxy = CuttingProxy(standin.api_url.removesuffix("/api"), cut_after=5_000_000, cuts=2)
     with serve(proxy.handler()) as base:
         proxy.base = base
