@@ -49,15 +49,22 @@ def make_client(api_url: str, token: str | None) -> ZenodoClient:
 
 
 def zenodo_metadata(
-    *, title: str, version: str, repository: str, commit: str, keywords: list[str] | None = None
+    *,
+    title: str,
+    version: str,
+    repository: str,
+    commit: str,
+    keywords: list[str] | None = None,
+    access_right: str = "open",
 ) -> dict[str, Any]:
-    return {
+    extra = {"access_conditions": "Ask the owner."} if access_right == "restricted" else {}
+    return extra | {
         "title": title,
         "upload_type": "software",
         "description": f"Container image of {title}",
         "creators": [{"name": "Doe, Jane", "affiliation": "ESCAPE"}],
         "version": version,
-        "access_right": "open",
+        "access_right": access_right,
         "license": "MIT",
         "keywords": [IMAGE_KEYWORD] if keywords is None else keywords,
         "related_identifiers": [
@@ -144,10 +151,16 @@ def publish_record(
     repository: str = REPO,
     commit: str = COMMIT,
     keywords: list[str] | None = None,
+    access_right: str = "open",
 ) -> Record:
     """Create, fill and publish a deposition; return the published record (records API)."""
     meta = zenodo_metadata(
-        title=title, version=version, repository=repository, commit=commit, keywords=keywords
+        title=title,
+        version=version,
+        repository=repository,
+        commit=commit,
+        keywords=keywords,
+        access_right=access_right,
     )
     dep = client.create_deposition(meta)
     upload_all(client, dep, files)

@@ -25,9 +25,9 @@ _DATACITE_TEST_HOSTS = {"handle.test.datacite.org", "handle.stage.datacite.org"}
 _ZENODO_HOSTS = {"zenodo.org": "zenodo", "www.zenodo.org": "zenodo", "sandbox.zenodo.org": "sandbox"}
 # path forms of a record on a Zenodo web or API server (the id is the first group)
 _PATH_FORMS = [
-    (re.compile(rf"^/api/records/(\d+|{_RDM_ID})(?:/.*)?$"), "api-url"),
+    (re.compile(rf"^/api/records/(\d+|{_RDM_ID})(?:/.*)?$", re.I), "api-url"),
     (re.compile(r"^/api/deposit/depositions/(\d+)(?:/.*)?$"), "api-url"),
-    (re.compile(rf"^/records/(\d+|{_RDM_ID})(?:/.*)?$"), "record-url"),
+    (re.compile(rf"^/records/(\d+|{_RDM_ID})(?:/.*)?$", re.I), "record-url"),
     (re.compile(r"^/record/(\d+)(?:/.*)?$"), "record-url"),
     (re.compile(r"^/uploads/(\d+)/?$"), "record-url"),
     (re.compile(r"^/deposit/(\d+)/?$"), "record-url"),
