@@ -74,8 +74,10 @@ def resolve_target(
     zenodo_url: str | None = None,
     token_file: str | None = None,
     allow_insecure_http: bool = False,
+    api: str = "auto",
 ) -> Any:
-    """The Zenodo target of serve (production by default); a token is read when configured but never needed."""
+    """The Zenodo target of serve (production by default); a token is read when configured but never needed.
+    ``api`` is --api (legacy, rdm or auto: resolved once, when the first client is opened)."""
     from ossr_images.zenodo.target import resolve_target as _resolve
 
     return _resolve(
@@ -84,6 +86,7 @@ def resolve_target(
         token_file=token_file,
         allow_insecure_http=allow_insecure_http,
         require_token=False,
+        api=api,
     )
 
 
