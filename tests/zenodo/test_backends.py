@@ -116,3 +116,38 @@ def test_cli_auto_picks_rdm_against_a_plain_invenio_and_says_so(tmp_path_factory
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["api"] == "rdm"
     assert "API: rdm (auto: " in result.stderr
+
+
+def test_cli_auto_against_the_local_zenodo_command_with_the_rdm_surface(tmp_path, monkeypatch) -> None:
+    """`ossr-images local-zenodo --api-surface rdm` as a user starts it; fetch (by the repository's own DOI)
+    and search with `--api auto` find out by themselves that it speaks the native API."""
+    import subprocess
+    import sys
+
+    from fetch.native_records import NativeTestClient
+    from fetch.records import image_files, publish_record
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ossr_images", "local-zenodo", "--port", "0", "--api-surface", "rdm",
+         "--data", str(tmp_path / "data"), "--token", TEST_TOKEN],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        api = proc.stdout.readline().split(" ", 1)[1].strip()  # "API http://127.0.0.1:PORT/api"
+        with NativeTestClient(target(api, "rdm", TEST_TOKEN), retry=fast_retry()) as client:
+            record = publish_record(client, image_files(tmp_path / "src"))
+        monkeypatch.setenv("OSSR_IMAGES_API", "auto")
+        monkeypatch.setenv("OSSR_IMAGES_ZENODO_URL", api)
+        runner = CliRunner()
+        fetched = runner.invoke(main, ["-v", "fetch", record.doi, "-d", str(tmp_path / "out"), "--json"])
+        assert fetched.exit_code == 0, fetched.stderr
+        doc = json.loads(fetched.stdout)
+        assert (doc["api"], doc["record_id"], doc["doi"]) == ("rdm", record.id, f"10.5072/{record.id}")
+        assert "API: rdm (auto: " in fetched.stderr
+        found = runner.invoke(main, ["search", "--json"])
+        assert found.exit_code == 0, found.stderr
+        doc = json.loads(found.stdout)
+        assert doc["api"] == "rdm" and [r["doi"] for r in doc["records"]] == [record.doi]
+    finally:
+        proc.send_signal(2)
+        proc.communicate(timeout=20)
