@@ -193,4 +193,4 @@ def test_community_records_come_from_the_community_route(standin) -> None:
         assert [r.title for r in rdm.search_records(communities="zenodo")] == ["In both"]
         with pytest.raises(ZenodoError) as unknown:
             list(rdm.search_records(communities="no-such-community"))
-        assert unknown.value.status == 404
+        assert unknown.value.status == 404 and "no community 'no-such-community'" in unknown.value.message

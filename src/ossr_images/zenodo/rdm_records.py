@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ossr_images.zenodo import paging
+from ossr_images.zenodo.errors import ZenodoError
 from ossr_images.zenodo.models import Record
 from ossr_images.zenodo.transport import Request, Transport, shaped
 
@@ -87,13 +88,25 @@ def search(
     seen: set[str] = set()
     for slug in slugs:
         path = f"/communities/{quote(slug.strip(), safe='')}/records"
-        for record in _pages(transport, path, params, None):
-            if record.id in seen:
-                continue
-            seen.add(record.id)
-            yield record
-            if max_results is not None and len(seen) >= max_results:
-                return
+        try:
+            for record in _pages(transport, path, params, None):
+                if record.id in seen:
+                    continue
+                seen.add(record.id)
+                yield record
+                if max_results is not None and len(seen) >= max_results:
+                    return
+        except ZenodoError as exc:
+            if exc.status != 404:
+                raise
+            raise ZenodoError(
+                f"there is no community {slug!r} on {transport.api_url}",
+                "Check the community's name: the last part of its web address, e.g. escape2020 for "
+                ".../communities/escape2020.",
+                status=404,
+                url=exc.url,
+                method="GET",
+            ) from None
 
 
 def _pages(
