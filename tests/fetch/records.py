@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -35,21 +36,35 @@ LABEL_REVISION = "org.opencontainers.image.revision"
 
 
 def make_client(api_url: str, token: str | None) -> ZenodoClient:
-    """A client for the stand-in with short retry waits."""
+    """A client for the stand-in with short retry waits, of the test's backend (OSSR_IMAGES_API, which the
+    `api_backend` fixture sets; legacy otherwise): the legacy ZenodoClient, or the rdm backend's client that
+    makes its test records through the native routes (`fetch.native_records`)."""
     retry = RetryPolicy(max_attempts=4, backoff_base=0.05, backoff_max=0.2)
+    if os.environ.get("OSSR_IMAGES_API") == "rdm":
+        from fetch.native_records import NativeTestClient
+
+        target = Target("custom", api_url, token, None, False, "rdm")
+        return NativeTestClient(target, retry=retry, read_timeout=20, transfer_timeout=20)  # type: ignore[return-value]
     return ZenodoClient(Target("custom", api_url, token), retry=retry, read_timeout=20, transfer_timeout=20)
 
 
 def zenodo_metadata(
-    *, title: str, version: str, repository: str, commit: str, keywords: list[str] | None = None
+    *,
+    title: str,
+    version: str,
+    repository: str,
+    commit: str,
+    keywords: list[str] | None = None,
+    access_right: str = "open",
 ) -> dict[str, Any]:
-    return {
+    extra = {"access_conditions": "Ask the owner."} if access_right == "restricted" else {}
+    return extra | {
         "title": title,
         "upload_type": "software",
         "description": f"Container image of {title}",
         "creators": [{"name": "Doe, Jane", "affiliation": "ESCAPE"}],
         "version": version,
-        "access_right": "open",
+        "access_right": access_right,
         "license": "MIT",
         "keywords": [IMAGE_KEYWORD] if keywords is None else keywords,
         "related_identifiers": [
@@ -136,10 +151,16 @@ def publish_record(
     repository: str = REPO,
     commit: str = COMMIT,
     keywords: list[str] | None = None,
+    access_right: str = "open",
 ) -> Record:
     """Create, fill and publish a deposition; return the published record (records API)."""
     meta = zenodo_metadata(
-        title=title, version=version, repository=repository, commit=commit, keywords=keywords
+        title=title,
+        version=version,
+        repository=repository,
+        commit=commit,
+        keywords=keywords,
+        access_right=access_right,
     )
     dep = client.create_deposition(meta)
     upload_all(client, dep, files)

@@ -25,6 +25,7 @@ from fetch.records import (
 )
 from ossr_images.cli import main
 from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
+from ossr_images.zenodo.models import Record
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -32,8 +33,8 @@ def run(*args: str, env: dict[str, str] | None = None) -> Any:
     return result
 
 
-def image_key(record: dict[str, Any]) -> str:
-    return next(f["key"] for f in record.raw["files"] if f["key"].startswith("example-"))
+def image_key(record: Record) -> str:
+    return next(f.key for f in record.files if f.key.startswith("example-"))
 
 
 def sha256(path: Path) -> str:
@@ -66,7 +67,7 @@ def test_each_identifier_form(form: str, zenodo_env, image_record, tmp_path: Pat
     result = run("fetch", text, "-d", str(out), "--json")
     assert result.exit_code == 0, result.output + result.stderr
     doc = json.loads(result.stdout)
-    assert doc["record_id"] == rid and doc["doi"] == doi
+    assert doc["record_id"] == rid and doc["doi"] == doi and doc["api"] == zenodo_env.backend
     assert doc["source"]["repository"] == REPO and doc["source"]["commit"] == COMMIT
     keys = {f["key"] for f in doc["files"]}
     assert keys == {image_key(image_record), IMAGE_RECORD_KEY, "codemeta.json"}
@@ -118,6 +119,23 @@ def test_concept_gives_the_latest_version_and_says_so(zenodo_env, client, tmp_pa
     doc = json.loads(result.stdout)
     assert doc["record_id"] == str(v1.id) and "latest version" not in result.stderr
     assert any(f["key"] == "example-1.0.0.tar" for f in doc["files"])
+
+
+def test_restricted_files_are_a_clear_error_before_anything_is_written(
+    standin, client, tmp_path, monkeypatch
+):
+    """A record whose files are restricted: anonymous fetch stops at once, saying why and whose token helps."""
+    meta_files = image_files(tmp_path / "src")
+    record = publish_record(client, meta_files, access_right="restricted")
+    assert record.files_access == "restricted" or record.access_right == "restricted"
+    monkeypatch.delenv("ZENODO_TOKEN", raising=False)
+    out = tmp_path / "out"
+    result = run("fetch", str(record.id), "--zenodo-url", standin.api_url, "-d", str(out), "--json")
+    assert result.exit_code == 4, result.stdout
+    error = json.loads(result.stdout)["error"]
+    assert f"record {record.id}" in error["message"] and "restricted" in error["message"]
+    assert "without a token" in error["message"] and "token" in error["hint"]
+    assert not out.exists()
 
 
 # ------------------------------------------------------------------------------------------ downloads
@@ -175,16 +193,14 @@ def test_several_files_download_in_parallel(zenodo_env, client, tmp_path: Path) 
     assert len([f for f in result.files if f.verified]) == 9
     for key in files:
         assert sha256(tmp_path / "out" / key) == remote_sha256(files, key)
-    assert (
-        sum(seen) == totals[0] == sum(f["size"] for f in record.raw["files"] if f["key"] != IMAGE_RECORD_KEY)
-    )
+    assert sum(seen) == totals[0] == sum(f.size or 0 for f in record.files if f.key != IMAGE_RECORD_KEY)
 
 
 def test_download_cut_mid_file_is_resumed_in_the_same_run(standin, client, tmp_path: Path) -> None:
     files = image_files(tmp_path / "src", payload=os.urandom(12_000_000))
     record = publish_record(client, files)
     key = image_key(record)
-    size = next(f["size"] for f in record.raw["files"] if f["key"] == key)
+    size = next(f.size for f in record.files if f.key == key)
     proxy = CuttingProxy(standin.api_url.removesuffix("/api"), cut_after=5_000_000, cuts=2)
     with serve(proxy.handler()) as base:
         proxy.base = base

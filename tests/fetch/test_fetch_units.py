@@ -148,10 +148,11 @@ def test_json_document_has_the_fields_of_the_issue_with_nulls() -> None:
         FetchRecord("5", doi="10.5072/zenodo.5"), requested="5", from_concept=False, directory=Path("d")
     )
     result = FetchResult(
-        plan, files=(FetchedFile("a.txt", Path("d/a.txt"), 1, "m", "s", True, checked=["md5"]),)
+        plan, files=(FetchedFile("a.txt", Path("d/a.txt"), 1, "m", "s", True, checked=["md5"]),), api="rdm"
     )
     doc = result.to_dict()
-    assert list(doc) == ["record_id", "doi", "conceptdoi", "files", "source", "image", "loaded"]
+    assert list(doc) == ["api", "record_id", "doi", "conceptdoi", "files", "source", "image", "loaded"]
+    assert doc["api"] == "rdm"
     assert doc["files"] == [
         {
             "key": "a.txt",

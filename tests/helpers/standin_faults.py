@@ -12,7 +12,8 @@ from ossr_images.standin.faults import Faults, RequestInfo
 
 class NoChecksum(Faults):
     """The records API answers without the `checksum` of the files named (all files when `keys` is None),
-    as a server that does not give checksums would."""
+    as a server that does not give checksums would: in either dialect (a `files` list, or native
+    `files.entries` keyed by file key)."""
 
     def __init__(self, keys: Iterable[str] | None = None) -> None:
         self.keys = None if keys is None else set(keys)
@@ -20,7 +21,9 @@ class NoChecksum(Faults):
     def after(self, request: RequestInfo, status: int, body: Any) -> tuple[int, Any] | None:
         if request.route != "rec_get" or not isinstance(body, dict):
             return None
-        for entry in body.get("files") or []:
+        files = body.get("files")
+        entries = files.get("entries") if isinstance(files, dict) else files
+        for entry in entries.values() if isinstance(entries, dict) else entries or []:
             if isinstance(entry, dict) and (self.keys is None or entry.get("key") in self.keys):
                 entry.pop("checksum", None)
         return status, body

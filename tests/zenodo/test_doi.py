@@ -98,3 +98,30 @@ def test_prefix_helpers() -> None:
     assert server_for_prefix("10.5072") == "sandbox"
     assert server_for_prefix("10.9999") is None
     assert make_doi("10.5072", 12) == "10.5072/zenodo.12"
+
+
+INVENIO = [  # another InvenioRDM repository: base32 ids, and DOIs that do not hold the record id
+    (
+        "https://repo.example.org/records/4d0ns-ntd89",
+        RecordRef("4d0ns-ntd89", None, None, "record-url", "https://repo.example.org/api"),
+    ),
+    (
+        "https://repo.example.org/api/records/4D0NS-NTD89/files",
+        RecordRef("4d0ns-ntd89", None, None, "api-url", "https://repo.example.org/api"),
+    ),
+    ("4d0ns-ntd89", RecordRef("4d0ns-ntd89", None, None, "id")),
+    ("10.1000/xyz123", RecordRef("", "10.1000/xyz123", None, "doi")),
+    ("doi:10.5072/17", RecordRef("", "10.5072/17", None, "doi")),
+    ("https://doi.org/10.1000/ABC.9", RecordRef("", "10.1000/abc.9", None, "doi-url")),
+    ("10.5281/zenodo.42", RecordRef("42", "10.5281/zenodo.42", "zenodo", "doi")),  # still read from the DOI
+]
+
+
+@pytest.mark.parametrize("text,expected", INVENIO, ids=[t for t, _ in INVENIO])
+def test_invenio_ids_and_any_doi(text: str, expected: RecordRef) -> None:
+    assert parse_record_ref(text, any_doi=True) == expected
+
+
+def test_any_doi_only_when_asked() -> None:
+    with pytest.raises(InvalidInputError, match="not a Zenodo DOI"):
+        parse_record_ref("10.1000/xyz123")

@@ -96,7 +96,7 @@ def fetch(
         allow_insecure_http=allow_insecure_http,
         api=api,
     )
-    info(f"Reading record {ref.record_id} from {target.api_url}")
+    info(f"Reading record {ref.record_id or ref.doi} from {target.api_url}")
     options = FetchOptions(
         dest=dest, only=only, force=force, load=load, source_dir=source_dir, allow_unverified=allow_unverified
     )

@@ -104,7 +104,7 @@ def reproduce(  # noqa: PLR0913 - click passes every option
             allow_insecure_http=allow_insecure_http,
             api=api,
         )
-        info(f"Reading record {ref.record_id} from {target.api_url}")
+        info(f"Reading record {ref.record_id or ref.doi} from {target.api_url}")
     request = ReproduceRequest(
         ref=identifier,
         target=target,

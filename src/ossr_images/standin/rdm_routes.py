@@ -307,3 +307,26 @@ def rdm_community(req: Request) -> Reply:
     if doc is None:
         raise ApiError(404, NOT_FOUND)
     return Reply(200, doc)
+
+
+def rdm_community_records(req: Request) -> Reply:
+    """``GET /api/communities/{slug or uuid}/records``: the community's published records (native search)."""
+    doc = reviews.community(req.store, req.args["ref"], req.base)
+    if doc is None:
+        raise ApiError(404, NOT_FOUND)
+    params = {**req.params, "communities": doc["slug"]}
+    params.setdefault("size", "25")
+    if getattr(req.app, "api_surface", "zenodo") == "rdm":
+        params.pop("all_versions", None)  # Zenodo's alias; a plain instance ignores it
+    if views.truthy(params.get("allversions")):
+        params["all_versions"] = "true"
+    path = f"/api/communities/{req.args['ref']}/records"
+    body = views.search_records(
+        req.store,
+        params,
+        req.base,
+        req.authenticated(),
+        render=lambda r: rdm_views.record(req.store, r, req.base),
+        path=path,
+    )
+    return Reply(200, body)

@@ -69,6 +69,7 @@ ROUTES: list[Route] = [
         ("GET", r"^/api/requests/(?P<rid>[^/]+)/?$", rdm.rdm_request_get),
         ("POST", r"^/api/requests/(?P<rid>[^/]+)/actions/(?P<action>[a-z]+)/?$", rdm.rdm_request_action),
         ("GET", r"^/api/communities/(?P<ref>[^/]+)/?$", rdm.rdm_community),
+        ("GET", r"^/api/communities/(?P<ref>[^/]+)/records/?$", rdm.rdm_community_records),
         ("GET", r"^/records/(?P<id>\d+)(?:/latest)?/?$", rec.html_record),
         ("GET", r"^/records/(?P<id>\d+)/files/(?P<key>.+?)/?$", rec.html_file),
         ("GET", r"^/record/(?P<id>\d+)/?$", rec.html_legacy_record),

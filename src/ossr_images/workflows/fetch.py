@@ -99,6 +99,7 @@ class FetchResult:
     loaded: Loaded | None = None
     checkout: Path | None = None
     warnings: tuple[str, ...] = ()
+    api: str = ""  # the backend that read the record: "legacy" or "rdm"
 
     # what the CLI, the demo and serve read, by the names of the `--json` document
     record_id = property(lambda self: self.plan.record.id)
@@ -141,6 +142,7 @@ class FetchResult:
         if self.image is not None:
             image = {"format": self.image.format, "id": self.image.image_id, "labels": self.image_labels}
         return {
+            "api": self.api,
             "record_id": self.record_id,
             "doi": self.doi,
             "conceptdoi": self.conceptdoi,
@@ -242,7 +244,9 @@ def _fetch(
                 "Fetch without --source: this record has no image metadata file or source link.",
             )
         checkout = clone_source(provenance.repository, provenance.commit, Path(options.source_dir), say)
-    return FetchResult(plan, files, image, image_path is not None, provenance, loaded, checkout, warnings)
+    return FetchResult(
+        plan, files, image, image_path is not None, provenance, loaded, checkout, warnings, client.api
+    )
 
 
 def _read_foreign_image(

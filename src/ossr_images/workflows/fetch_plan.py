@@ -118,7 +118,7 @@ def make_plan(
     """Check every file key (before anything at all is written), choose the folder, and read the image
     metadata file into `scratch`. Raises IntegrityError (exit 3) for an unsafe record and InvalidInputError
     for a record without files."""
-    from_concept = record.id != str(ref.record_id) or bool(
+    from_concept = bool(ref.record_id and record.id != str(ref.record_id)) or bool(
         ref.doi and record.conceptdoi and ref.doi.lower() == str(record.conceptdoi).lower()
     )
     check_file_keys([f.key for f in record.files], where=f"record {record.id}")

@@ -16,6 +16,7 @@ from ossr_images.zenodo.backends import open_client as open_backend
 from ossr_images.zenodo.doi import RecordRef, parse_record_ref
 from ossr_images.zenodo.download import DownloadResult
 from ossr_images.zenodo.errors import ZenodoError
+from ossr_images.zenodo.lookup import record_by_doi
 from ossr_images.zenodo.models import Record
 from ossr_images.zenodo.protocol import RepositoryClient
 from ossr_images.zenodo.target import Target, reject_userinfo, resolve_target
@@ -41,7 +42,7 @@ def parse_identifier(text: str) -> RecordRef:
     """The record a user named (DOI, URL or id); a URL with user:password is refused before anything can
     echo it or send it as Basic auth."""
     reject_userinfo(text, "the record URL")
-    return parse_record_ref(text)
+    return parse_record_ref(text, any_doi=True)
 
 
 def resolve_fetch_target(
@@ -81,11 +82,12 @@ def open_client(target: Target) -> RepositoryClient:
 def read_record(
     client: RepositoryClient, ref: RecordRef, requested: str, say: Notify, stack: contextlib.ExitStack
 ) -> tuple[FetchRecord, RepositoryClient]:
-    """Read the record (a concept id is redirected to the latest version). A public record needs no token:
-    when the server refuses the token (401, e.g. a stale ZENODO_TOKEN), the record is read without it.
-    Returns the record and the client to use from then on."""
+    """Read the record (a concept id is redirected to the latest version; a DOI that does not hold the record
+    id is looked up with a search). A public record needs no token: when the server refuses the token (401,
+    e.g. a stale ZENODO_TOKEN), the record is read without it. A record whose files are restricted is refused
+    with a clear error when no token was given. Returns the record and the client to use from then on."""
     try:
-        return _fetch_record(client.get_record(ref.record_id), str(ref.record_id)), client
+        record = _read(client, ref, requested)
     except ZenodoError as exc:
         target = client.target
         if exc.status == 401 and target.token:
@@ -96,14 +98,58 @@ def read_record(
             return read_record(anonymous, ref, requested, say, stack)
         if exc.status in (404, 410):
             raise ZenodoError(
-                f"there is no record {ref.record_id} on {target.api_url} ({requested})",
+                f"there is no record {ref.record_id or ref.doi} on {target.api_url} ({requested})",
                 "Check the DOI or id, and the server: sandbox DOIs (10.5072) live on --sandbox, production "
                 "ones (10.5281) on zenodo.org; --zenodo-url or OSSR_IMAGES_ZENODO_URL override both.",
                 status=exc.status,
                 url=exc.url,
                 method="GET",
             ) from None
+        if exc.status == 403:
+            raise ZenodoError(
+                f"record {ref.record_id or ref.doi} on {target.api_url} is not public ({requested}): the server "
+                "refused to show it (403)",
+                "Only its owner, or a user it is shared with, can read it: give their token (ZENODO_TOKEN, "
+                "ZENODO_SANDBOX_TOKEN, OSSR_IMAGES_TOKEN or --token-file).",
+                status=403,
+                url=exc.url,
+                method="GET",
+            ) from None
         raise
+    _check_files_open(record, client.target, requested)
+    return _fetch_record(record, str(ref.record_id)), client
+
+
+def _read(client: RepositoryClient, ref: RecordRef, requested: str) -> Record:
+    """The record ``ref`` names: by id, or by a search for its DOI (a 404 ZenodoError when none has it)."""
+    if ref.record_id:
+        return client.get_record(ref.record_id)
+    found = record_by_doi(client, ref.doi or requested)
+    if found is None:
+        raise ZenodoError(f"no record has the DOI {ref.doi}", status=404, url=client.target.api_url)
+    return found
+
+
+def _check_files_open(record: Record, target: Target, requested: str) -> None:
+    """Restricted files cannot be downloaded without a token of someone they are shared with: say so before
+    anything is written, instead of failing on a 403 (or on a record that lists no files)."""
+    restricted = record.files_access == "restricted" or record.access_right in (
+        "restricted",
+        "closed",
+        "embargoed",
+    )
+    if not restricted or (target.token and record.files):
+        return
+    why = f"its files are {record.files_access or record.access_right}"
+    raise ZenodoError(
+        f"record {record.id} on {target.api_url} ({requested}): {why}, so they cannot be fetched"
+        + ("" if target.token else " without a token"),
+        "Only the record's owner, or a user it is shared with, can download restricted files: give their token "
+        "(ZENODO_TOKEN, ZENODO_SANDBOX_TOKEN, OSSR_IMAGES_TOKEN or --token-file), or ask the owner for access.",
+        status=403,
+        url=record.html_url or target.api_url,
+        method="GET",
+    )
 
 
 def _fetch_record(record: Record, fallback_id: str) -> FetchRecord:

@@ -72,9 +72,11 @@ class SearchResult:
     community: str | None
     hits: list[SearchHit]
     server: str
+    api: str = ""  # the backend that searched: "legacy" or "rdm"
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "api": self.api,
             "query": self.query,
             "community": self.community,
             "server": self.server,
@@ -136,7 +138,13 @@ def search(
             detail_client = client if len(pending) < details_limit else None
             pending.append(pool.submit(describe_record, record, detail_client, scratch, notify))
         hits = [f.result() for f in pending]
-    return SearchResult(query=text, community=community, hits=hits, server=getattr(target, "api_url", ""))
+    return SearchResult(
+        query=text,
+        community=community,
+        hits=hits,
+        server=getattr(target, "api_url", ""),
+        api=str(getattr(client, "api", "")),
+    )
 
 
 def _records(client: Any, text: str | None, community: str | None) -> Iterator[Record]:

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ossr_images.errors import InvalidInputError, RemoteError
@@ -72,9 +72,10 @@ def parse_allow(text: str) -> AllowRule:
             "Use community:<id> (e.g. community:escape2020), doi:<DOI or prefix> (e.g. doi:10.5281) or "
             "record:<id>.",
         )
-    if kind == "record" and not value.isdigit():
+    if kind == "record" and not re.fullmatch(r"\d+|[0-9a-z]{5}-[0-9a-z]{5}", value):
         raise InvalidInputError(
-            f"--allow {text!r}: a record id is a number", "Use record:<id>, e.g. record:123."
+            f"--allow {text!r}: a record id is a number (Zenodo) or like 4d0ns-ntd89 (InvenioRDM)",
+            "Use record:<id>, e.g. record:123.",
         )
     return AllowRule(kind, value)
 
@@ -99,11 +100,13 @@ class Registry:
             record = self._record(name.ident, name)
         else:
             record_id = record_id_of_doi(name.ident)
-            if record_id is None:
-                raise RegistryError(
-                    "NAME_UNKNOWN", f"{name.ident} is not a Zenodo DOI", f"repository {name.text}"
+            if record_id is None:  # another repository's DOI, without the record id in it: a search finds it
+                record = self._record(
+                    f"doi:{name.ident}", name, lambda: self.source.record_of_doi(name.ident)
                 )
-            record = self._record(record_id, name)
+                record_id = record.record_id
+            else:
+                record = self._record(record_id, name)
             expected = record.concept_doi if record.from_concept else record.doi
             if not expected or expected.lower() != name.ident:
                 raise RegistryError(
@@ -114,14 +117,18 @@ class Registry:
         self._check_allowed(record)
         return record
 
-    def _record(self, record_id: str, name: RepoName) -> RecordInfo:
+    def _record(
+        self, record_id: str, name: RepoName, read: Callable[[], RecordInfo] | None = None
+    ) -> RecordInfo:
+        """The record cached under `record_id` (a concept's for RECORD_TTL), else `read()` (by default the
+        source's record of that id)."""
         now = time.monotonic()
         with self._guard:
             hit = self._records.get(record_id)
         if hit and (now - hit[0] < RECORD_TTL or not hit[1].from_concept):
             return hit[1]
         try:
-            record = self.source.record(record_id)
+            record = read() if read is not None else self.source.record(record_id)
         except RecordNotFound as exc:
             raise RegistryError("NAME_UNKNOWN", f"repository {name.text} is not known", exc.message) from None
         except RemoteError as exc:

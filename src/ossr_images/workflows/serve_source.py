@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,8 +74,10 @@ def resolve_target(
     zenodo_url: str | None = None,
     token_file: str | None = None,
     allow_insecure_http: bool = False,
+    api: str = "auto",
 ) -> Any:
-    """The Zenodo target of serve (production by default); a token is read when configured but never needed."""
+    """The Zenodo target of serve (production by default); a token is read when configured but never needed.
+    ``api`` is --api (legacy, rdm or auto: resolved once, when the first client is opened)."""
     from ossr_images.zenodo.target import resolve_target as _resolve
 
     return _resolve(
@@ -85,6 +86,7 @@ def resolve_target(
         token_file=token_file,
         allow_insecure_http=allow_insecure_http,
         require_token=False,
+        api=api,
     )
 
 
@@ -149,6 +151,26 @@ class ZenodoSource:
             raise
         info = record_info(doc)
         if info.record_id != str(record_id):
+            info = dataclasses.replace(info, from_concept=True)
+        return info
+
+    def record_of_doi(self, doi: str) -> RecordInfo:
+        """The record a DOI names that does not hold its record id (a DOI of another InvenioRDM repository),
+        found by a search; a concept DOI gives its latest version. Raises RecordNotFound."""
+        from ossr_images.zenodo.errors import ZenodoError
+        from ossr_images.zenodo.lookup import record_by_doi
+
+        try:
+            found = record_by_doi(self._client(), doi)
+        except ZenodoError as exc:
+            if exc.status in (401, 403, 404, 410):
+                found = None
+            else:
+                raise
+        if found is None:
+            raise RecordNotFound(f"no public record has the DOI {doi} on {describe_target(self.target)}")
+        info = record_info(found)
+        if (found.doi or "").lower() != doi.lower():
             info = dataclasses.replace(info, from_concept=True)
         return info
 
@@ -225,50 +247,18 @@ def _integrity_check(message: str) -> str:
 
 
 def record_info(record: Record) -> RecordInfo:
-    """A typed view of a record for serving: ids, DOIs, version, communities, access, files.
-
-    Communities and access rights are not fields of `Record` (only serve needs them): they are read from
-    its JSON, in either shape (legacy `metadata.access_right`, RDM `access`)."""
-    doc = record.raw
-    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), Mapping) else {}
-    communities: list[str] = []
-    for c in metadata.get("communities") or []:
-        if isinstance(c, Mapping):
-            ident = c.get("id") or c.get("identifier")
-            if isinstance(ident, str):
-                communities.append(ident)
-        elif isinstance(c, str):
-            communities.append(c)
-    open_access, note = _access(doc, metadata)
+    """A typed view of a record for serving: ids, DOIs, version, communities, access, files (the client's
+    `Record` reads communities and access from either API's JSON)."""
+    reason = record.closed_reason
     return RecordInfo(
         record_id=str(record.id),
         concept_id=record.conceptrecid,
         doi=record.doi or None,
         concept_doi=record.conceptdoi or None,
         version=record.version,
-        communities=tuple(communities),
-        open_access=open_access,
-        access_note=note,
+        communities=record.communities,
+        open_access=reason is None,
+        access_note=reason or "",
         file_keys=tuple(f.key for f in record.files),
         total_size=sum(f.size or 0 for f in record.files),
     )
-
-
-def _access(doc: Mapping[str, Any], metadata: Mapping[str, Any]) -> tuple[bool, str]:
-    """Whether a record and its files are public (legacy `access_right`, RDM `access`), and why not."""
-    right = metadata.get("access_right")
-    if right is not None and right != "open":
-        return False, f"its access right is {right!r}, not open"
-    access = doc.get("access")
-    if isinstance(access, Mapping):
-        for part in ("record", "files"):
-            value = access.get(part)
-            if value is not None and value != "public":
-                return False, f"its {part} access is {value!r}, not public"
-    if doc.get("submitted") is False or str(doc.get("state", "done")) not in ("done", "published"):
-        return False, "it is not published (a draft)"
-    return True, ""
-
-
-def _str_or_none(value: Any) -> str | None:
-    return str(value) if isinstance(value, str) and value else None

@@ -17,14 +17,17 @@ from ossr_images.zenodo.target import PRODUCTION_DOI_PREFIX, SANDBOX_DOI_PREFIX,
 _DOI_RE = re.compile(r"^(10\.\d{4,9})/zenodo\.(\d{1,15})$", re.IGNORECASE)
 _ANY_DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 _ID_RE = re.compile(r"^\d{1,15}$")
+# InvenioRDM's record ids elsewhere than Zenodo: base32 in two groups of five, e.g. "4d0ns-ntd89"
+_RDM_ID = r"[0-9a-z]{5}-[0-9a-z]{5}"
+_RDM_ID_RE = re.compile(rf"^{_RDM_ID}$")
 _DOI_HOSTS = {"doi.org", "dx.doi.org", "www.doi.org", "hdl.handle.net"}
 _DATACITE_TEST_HOSTS = {"handle.test.datacite.org", "handle.stage.datacite.org"}
 _ZENODO_HOSTS = {"zenodo.org": "zenodo", "www.zenodo.org": "zenodo", "sandbox.zenodo.org": "sandbox"}
 # path forms of a record on a Zenodo web or API server (the id is the first group)
 _PATH_FORMS = [
-    (re.compile(r"^/api/records/(\d+)(?:/.*)?$"), "api-url"),
+    (re.compile(rf"^/api/records/(\d+|{_RDM_ID})(?:/.*)?$", re.I), "api-url"),
     (re.compile(r"^/api/deposit/depositions/(\d+)(?:/.*)?$"), "api-url"),
-    (re.compile(r"^/records/(\d+)(?:/.*)?$"), "record-url"),
+    (re.compile(rf"^/records/(\d+|{_RDM_ID})(?:/.*)?$", re.I), "record-url"),
     (re.compile(r"^/record/(\d+)(?:/.*)?$"), "record-url"),
     (re.compile(r"^/uploads/(\d+)/?$"), "record-url"),
     (re.compile(r"^/deposit/(\d+)/?$"), "record-url"),
@@ -66,9 +69,11 @@ def _bad(text: str, why: str) -> InvalidInputError:
     )
 
 
-def _from_doi(doi: str, original: str, form: str) -> RecordRef:
+def _from_doi(doi: str, original: str, form: str, any_doi: bool = False) -> RecordRef:
     match = _DOI_RE.match(doi)
     if not match:
+        if any_doi and _ANY_DOI_RE.match(doi):
+            return RecordRef("", doi.lower(), None, form)
         if _ANY_DOI_RE.match(doi):
             raise _bad(original, "this DOI is not a Zenodo DOI (<prefix>/zenodo.<id>)")
         raise _bad(original, "this is not a DOI")
@@ -78,12 +83,19 @@ def _from_doi(doi: str, original: str, form: str) -> RecordRef:
     )
 
 
-def parse_record_ref(text: str) -> RecordRef:
+def _id(text: str) -> str:
+    """A record id as Zenodo (digits, leading zeros dropped) or another InvenioRDM ("4d0ns-ntd89") writes it."""
+    return str(int(text)) if text.isdigit() else text.lower()
+
+
+def parse_record_ref(text: str, *, any_doi: bool = False) -> RecordRef:
     """Parse a DOI, a DOI URL, a Zenodo record or API URL, or a bare record id.
 
     Accepted: ``10.5281/zenodo.N``, ``10.5072/zenodo.N``, ``doi:...``, ``https://doi.org/...`` (and dx.doi.org,
     the DataCite test handles), ``https://zenodo.org/records/N``, ``/record/N``, ``/api/records/N``,
-    ``/doi/<doi>``, the same on sandbox.zenodo.org or any other host, and ``N``. Raises
+    ``/doi/<doi>``, the same on sandbox.zenodo.org or any other host, and ``N``; record ids may also be
+    InvenioRDM's ``xxxxx-xxxxx`` form. With ``any_doi``, a DOI that is not a Zenodo DOI is accepted too:
+    its ``record_id`` is "" (the caller looks the DOI up, see :mod:`ossr_images.zenodo.lookup`). Raises
     :class:`InvalidInputError` naming the text for anything else.
     """
     if not isinstance(text, str):
@@ -93,13 +105,13 @@ def parse_record_ref(text: str) -> RecordRef:
         raise _bad(text, "it is empty")
     if len(raw) > 2048:
         raise _bad(raw[:60] + "...", "it is too long")
-    if _ID_RE.match(raw):
-        return RecordRef(str(int(raw)), None, None, "id")
+    if _ID_RE.match(raw) or _RDM_ID_RE.match(raw.lower()):
+        return RecordRef(_id(raw), None, None, "id")
     lowered = raw.lower()
     if lowered.startswith("doi:"):
-        return _from_doi(unquote(raw[4:].strip()), text, "doi")
+        return _from_doi(unquote(raw[4:].strip()), text, "doi", any_doi)
     if lowered.startswith("10."):
-        return _from_doi(unquote(raw), text, "doi")
+        return _from_doi(unquote(raw), text, "doi", any_doi)
     if "://" not in raw:
         raise _bad(text, "not a DOI, a URL or a record id")
     try:
@@ -114,17 +126,17 @@ def parse_record_ref(text: str) -> RecordRef:
     host = hostname.lower()
     path = unquote(parts.path)
     if host in _DOI_HOSTS or host in _DATACITE_TEST_HOSTS:
-        return _from_doi(path.lstrip("/"), text, "doi-url")
+        return _from_doi(path.lstrip("/"), text, "doi-url", any_doi)
     server = _ZENODO_HOSTS.get(host)
     api_url = None
     if server is None:
         api_url = f"{parts.scheme.lower()}://{parts.netloc}/api"
     if path.startswith("/doi/"):
-        ref = _from_doi(path[len("/doi/") :].strip("/"), text, "doi-url")
+        ref = _from_doi(path[len("/doi/") :].strip("/"), text, "doi-url", any_doi)
         return RecordRef(ref.record_id, ref.doi, server or ref.server, "doi-url", api_url)
     path = path.rstrip("/") or "/"
     for pattern, form in _PATH_FORMS:
         match = pattern.match(path)
         if match:
-            return RecordRef(str(int(match.group(1))), None, server, form, api_url)
+            return RecordRef(_id(match.group(1)), None, server, form, api_url)
     raise _bad(text, "this URL does not name a record (expected .../records/<id> or /api/records/<id>)")

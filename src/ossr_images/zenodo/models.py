@@ -4,8 +4,9 @@
 published version), :class:`RemoteFile` (a file of either, legacy ``filename``/``filesize`` or ``key``/``size``)
 and :func:`parse_md5` (Zenodo's ``md5:<hex>`` checksum). Each has one parser, ``from_json``, which reads
 what it can and leaves None where Zenodo gave nothing: the shape checks that refuse an answer (not an object,
-no ``id``) stay in the client. Only :attr:`Record.raw` keeps the JSON as received: fetch passes the record
-through to its JSON output.
+no ``id``) stay in the client. :meth:`Record.from_rdm_json` reads InvenioRDM's native record JSON into the same
+:class:`Record` (the legacy and native shapes are mapped in the reference, invenio-rdm-api.md section 2).
+Only :attr:`Record.raw` keeps the JSON as received.
 """
 
 from __future__ import annotations
@@ -60,6 +61,16 @@ class RelatedIdentifier:
                 out.append(cls(str(rel.get("identifier") or ""), str(rel.get("relation") or "")))
         return tuple(out)
 
+    @classmethod
+    def all_from_rdm(cls, metadata: Mapping[str, Any]) -> tuple[RelatedIdentifier, ...]:
+        """The native entries (``relation_type.id``, lower case as InvenioRDM writes it: ``isderivedfrom``)."""
+        out = []
+        for rel in metadata.get("related_identifiers") or []:
+            if isinstance(rel, Mapping):
+                relation = _map(rel.get("relation_type")).get("id") or rel.get("relation") or ""
+                out.append(cls(str(rel.get("identifier") or ""), str(relation)))
+        return tuple(out)
+
 
 @dataclass(frozen=True)
 class RemoteFile:
@@ -85,7 +96,7 @@ class RemoteFile:
             key = entry.get("filename")
         size = entry.get("size", entry.get("filesize"))
         links = _map(entry.get("links"))
-        url = links.get("self") or links.get("content") or links.get("download")
+        url = links.get("content") or links.get("self") or links.get("download")
         if isinstance(url, str) and not url.endswith("/content") and "/files/" in url and "/api/" in url:
             url = url.rstrip("/") + "/content"
         return cls(
@@ -182,7 +193,14 @@ class Deposition:
 
 @dataclass(frozen=True)
 class Record:
-    """A published version as the records API shows it. ``raw`` is the JSON as received (fetch reports it)."""
+    """A published version as the records API shows it, from either API's JSON (``from_json`` for Zenodo's
+    legacy records JSON, ``from_rdm_json`` for InvenioRDM's native JSON). ``raw`` is the JSON as received.
+
+    ``access_right`` is "open", "embargoed", "restricted", "closed" or "metadata-only" (legacy
+    ``metadata.access_right``, native ``access.status``); ``record_access`` and ``files_access`` are "public"
+    or "restricted" (native ``access``; legacy records tell only ``access_right``); ``communities`` the
+    community slugs or ids the record names; ``published`` False for a draft shown by mistake.
+    """
 
     id: str
     doi: str | None = None
@@ -196,13 +214,19 @@ class Record:
     files: tuple[RemoteFile, ...] = ()
     html_url: str | None = None
     self_html_url: str | None = None
+    access_right: str | None = None
+    record_access: str | None = None
+    files_access: str | None = None
+    communities: tuple[str, ...] = ()
+    published: bool = True
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Record:
-        """Parse a record (the client has checked that it is an object with an ``id``)."""
+        """Parse a legacy (ZenodoJSON) record (the client has checked that it is an object with an ``id``)."""
         metadata = _map(doc.get("metadata"))
         links = _map(doc.get("links"))
+        access = _map(doc.get("access"))  # a native record given to this parser still tells its access
         return cls(
             id=str(doc.get("id") or doc.get("recid") or ""),
             doi=_text(doc.get("doi") or metadata.get("doi")),
@@ -216,12 +240,91 @@ class Record:
             files=RemoteFile.all_from(doc.get("files")),
             html_url=_text(links.get("html")),
             self_html_url=_text(links.get("self_html")),
+            access_right=_text(metadata.get("access_right") or access.get("status")),
+            record_access=_text(access.get("record")),
+            files_access=_text(access.get("files")),
+            communities=_legacy_communities(metadata),
+            published=doc.get("submitted") is not False
+            and str(doc.get("state", "done")) in ("done", "published"),
             raw=MappingProxyType(dict(doc)),
         )
+
+    @classmethod
+    def from_rdm_json(cls, doc: Mapping[str, Any]) -> Record:
+        """Parse InvenioRDM's native record JSON (``application/vnd.inveniordm.v1+json``): ``pids.doi``,
+        ``parent`` (concept id, concept DOI, communities), ``metadata.subjects``, ``relation_type.id``,
+        ``files.entries`` keyed by file key, ``access``; a ``ui`` object is ignored."""
+        metadata = _map(doc.get("metadata"))
+        parent = _map(doc.get("parent"))
+        links = _map(doc.get("links"))
+        access = _map(doc.get("access"))
+        subjects = metadata.get("subjects") if isinstance(metadata.get("subjects"), list) else []
+        html = _text(links.get("self_html") or links.get("html"))
+        return cls(
+            id=str(doc.get("id") or ""),
+            doi=_pid_doi(doc),
+            conceptdoi=_pid_doi(parent),
+            conceptrecid=_text(parent.get("id")),
+            title=_text(metadata.get("title")),
+            version=_text(metadata.get("version")),
+            publication_date=_text(metadata.get("publication_date")),
+            keywords=tuple(
+                str(s["subject"]) for s in subjects if isinstance(s, Mapping) and s.get("subject")
+            ),
+            related=RelatedIdentifier.all_from_rdm(metadata),
+            files=RemoteFile.all_from(doc.get("files")),
+            html_url=html,
+            self_html_url=html,
+            access_right=_text(access.get("status")),
+            record_access=_text(access.get("record")),
+            files_access=_text(access.get("files")),
+            communities=_rdm_communities(parent),
+            published=doc.get("is_published") is not False and doc.get("is_draft") is not True,
+            raw=MappingProxyType(dict(doc)),
+        )
+
+    @property
+    def closed_reason(self) -> str | None:
+        """Why the record or its files are not open to anyone (None when they are): a draft, an access right
+        other than open, or restricted record or files access."""
+        if not self.published:
+            return "it is not published (a draft)"
+        if self.access_right is not None and self.access_right != "open":
+            return f"its access right is {self.access_right!r}, not open"
+        for part, value in (("record", self.record_access), ("files", self.files_access)):
+            if value is not None and value != "public":
+                return f"its {part} access is {value!r}, not public"
+        return None
 
     def file(self, key: str) -> RemoteFile | None:
         """The file named ``key``, or None."""
         return next((f for f in self.files if f.key == key), None)
+
+
+def _pid_doi(doc: Mapping[str, Any]) -> str | None:
+    """``pids.doi.identifier`` of a native record or parent."""
+    return _text(_map(_map(doc.get("pids")).get("doi")).get("identifier"))
+
+
+def _legacy_communities(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    """``metadata.communities`` of legacy JSON: ``[{"id": slug}]`` (records) or ``[{"identifier": slug}]``."""
+    out = []
+    for c in metadata.get("communities") or []:
+        ident = c.get("id") or c.get("identifier") if isinstance(c, Mapping) else c
+        if isinstance(ident, str) and ident:
+            out.append(ident)
+    return tuple(out)
+
+
+def _rdm_communities(parent: Mapping[str, Any]) -> tuple[str, ...]:
+    """``parent.communities`` of native JSON: the slugs of expanded ``entries`` and every id in ``ids``."""
+    communities = _map(parent.get("communities"))
+    out: list[str] = []
+    for entry in communities.get("entries") or []:
+        if isinstance(entry, Mapping):
+            out += [str(entry[k]) for k in ("slug", "id") if isinstance(entry.get(k), str) and entry[k]]
+    out += [str(i) for i in communities.get("ids") or [] if isinstance(i, str) and i]
+    return tuple(dict.fromkeys(out))
 
 
 __all__ = ["Deposition", "Record", "RelatedIdentifier", "RemoteFile", "parse_md5"]

@@ -4,7 +4,7 @@ records API's search by ``links.next`` (never to another host) within the first 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ossr_images.zenodo.errors import ZenodoError
@@ -37,22 +37,35 @@ def depositions(transport: Transport, params: dict[str, Any], max_pages: int | N
         page += 1
 
 
-def records(transport: Transport, params: dict[str, Any], max_results: int | None) -> Iterator[Record]:
-    """The hits of ``GET /records`` with ``params`` (``size`` among them), following ``links.next``."""
+def records(
+    transport: Transport,
+    params: dict[str, Any],
+    max_results: int | None,
+    *,
+    path: str = "/records",
+    parse: Callable[[Mapping[str, Any]], Record] = Record.from_json,
+    headers: Mapping[str, str] | None = None,
+) -> Iterator[Record]:
+    """The hits of ``GET {path}`` (``/records`` by default) with ``params`` (``size`` among them), following
+    ``links.next``; each hit read by ``parse`` (the native backend passes its parser and Accept header)."""
     page_size = int(params["size"])
     params = {**params, "page": 1}
-    url: str | None = transport.url("/records")
+    url: str | None = transport.url(path)
+    headers = dict(headers or {})
     seen = 0
     page_params: dict[str, Any] | None = params
     while url:
         doc = shaped(
-            transport.request_json(Request("GET", url, True, params=page_params)), "GET", url, needs=("hits",)
+            transport.request_json(Request("GET", url, True, params=page_params, headers=headers)),
+            "GET",
+            url,
+            needs=("hits",),
         )
         hits_doc = shaped(doc["hits"], "GET", url)
         hits = shaped(hits_doc.get("hits") or [], "GET", url, kind=list)
         total = _total(hits_doc.get("total"))
         for hit in hits:
-            yield Record.from_json(shaped(hit, "GET", url))
+            yield parse(shaped(hit, "GET", url))
             seen += 1
             if max_results is not None and seen >= max_results:
                 return
