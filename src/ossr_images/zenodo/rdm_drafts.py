@@ -180,12 +180,18 @@ def update(transport: Transport, deposition_id: int | str, metadata: dict[str, A
 
 
 def delete(transport: Transport, deposition_id: int | str) -> None:
-    """Delete an unpublished draft (204); one that is gone already counts as deleted."""
-    try:
-        call(transport, "DELETE", _draft_path(deposition_id), expected=(204, 200))
-    except ZenodoError as exc:
-        if exc.status not in _GONE:
-            raise
+    """Delete an unpublished draft (204), its review request taken back first; one that is gone already
+    counts as deleted."""
+    for attempt in (1, 2):
+        try:
+            call(transport, "DELETE", _draft_path(deposition_id), expected=(204, 200))
+            return
+        except ZenodoError as exc:
+            if exc.status in _GONE:
+                return
+            if attempt == 2 or exc.status != 400 or "review" not in exc.message:
+                raise
+        rdm_reviews.withdraw(transport, deposition_id)
 
 
 def publish(transport: Transport, deposition_id: int | str) -> Deposition:

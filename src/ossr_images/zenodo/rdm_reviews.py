@@ -84,14 +84,35 @@ def prepare(transport: Transport, deposition_id: int | str, communities: tuple[s
     return review_of(shaped(answer, "PUT", transport.url(f"{path}/review"), needs=("id",)))
 
 
+def withdraw(transport: Transport, deposition_id: int | str) -> None:
+    """Take the draft's review request back, so that the draft can be deleted: a created one is deleted, a
+    submitted one cancelled."""
+    review = current(transport, deposition_id)
+    if review is None:
+        return
+    if review.status == "created":
+        _call(transport, "DELETE", f"/records/{deposition_id}/draft/review", expected=(204, 200))
+    elif review.status == "submitted":
+        _call(transport, "POST", f"/requests/{review.id}/actions/cancel", expected=(200,))
+
+
 def submit(transport: Transport, deposition_id: int | str) -> Review:
     """Submit the draft's review request (202): ``submitted``, or ``accepted`` when the owner may include the
     record directly. A lost answer is checked before any repeat."""
     path = f"/records/{deposition_id}/draft/actions/submit-review"
 
     def check() -> Review | None:
-        review = current(transport, deposition_id)
-        return review if review is not None and review.status != "created" else None
+        try:
+            review = current(transport, deposition_id)
+        except ZenodoError as exc:
+            if exc.status != 404:
+                raise
+            review = None
+        if review is not None:
+            return review if review.status != "created" else None
+        # no draft any more: accepted at once and published (the owner may include directly)
+        record = _call(transport, "GET", f"/records/{deposition_id}")
+        return Review("", "accepted") if isinstance(record, dict) and record.get("is_published") else None
 
     answer = _call(transport, "POST", path, expected=(202, 200), check=check)
     if isinstance(answer, Review):
