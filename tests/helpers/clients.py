@@ -18,7 +18,7 @@ def target_for(standin: Any) -> Target:
 
 
 def backend_of(standin: Any) -> str:
-    """"legacy" or "rdm": the backend a test's stand-in runs on (tests/conftest.py `both_standin`)."""
+    """ "legacy" or "rdm": the backend a test's stand-in runs on (tests/conftest.py `both_standin`)."""
     return getattr(standin, "backend", "legacy")
 
 

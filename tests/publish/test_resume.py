@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from tests.helpers.clients import backend_of, client_class, client_for, target_for
 
 from ossr_images.errors import IntegrityError, InvalidInputError, RemoteError
@@ -339,7 +338,11 @@ def test_uploaded_image_is_not_sent_again(fresh_machine, standin, project: Proje
     result = do_publish(standin, project, image)
     assert result.resumed
     _assert_one_published(standin, project, image, result)
-    puts = [p.removesuffix("/content").rsplit("/", 1)[-1] for m, p in rec.requests if m == "PUT" and "/files/" in p]
+    puts = [
+        p.removesuffix("/content").rsplit("/", 1)[-1]
+        for m, p in rec.requests
+        if m == "PUT" and "/files/" in p
+    ]
     assert puts.count(image.name) == 1
     assert puts.count("codemeta.json") == 1
     assert puts.count(IMAGE_RECORD_KEY) == 1
