@@ -77,6 +77,9 @@ def create(transport: Transport, metadata: dict[str, Any] | None) -> Deposition:
     """Create a draft with the legacy ``metadata`` translated, reserve its DOI and (first versions only)
     prepare the community review request of ``metadata.communities``."""
     body = draft_body(metadata) if metadata else {}
+    wanted = communities_of(metadata)
+    if wanted:
+        rdm_reviews.community_id(transport, wanted[0])  # an unknown community stops us before any write
     started = time.time()
     title = (metadata or {}).get("title") or ""
 
@@ -93,8 +96,8 @@ def create(transport: Transport, metadata: dict[str, Any] | None) -> Deposition:
         "/records",
     )
     dep = reserve_doi(transport, dep)
-    if metadata:
-        rdm_reviews.prepare(transport, dep.id, communities_of(metadata))
+    if wanted:
+        rdm_reviews.prepare(transport, dep.id, wanted)
     return get(transport, dep.id)
 
 
