@@ -128,7 +128,8 @@ def await_winner(
     say: Callable[[str], None] = lambda _m: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Deposition | None:
-    """Wait until the winning deposition is published (returns it) or deleted (returns None); raises
+    """Wait until the winning deposition is published or submitted to a community (returns it) or deleted
+    (returns None); raises
     `RemoteError` (exit 4) when it is still a draft after `timeout` seconds (default RIVAL_WAIT_SECONDS)."""
     timeout = RIVAL_WAIT_SECONDS if timeout is None else timeout
     deadline = time.monotonic() + timeout
@@ -141,8 +142,8 @@ def await_winner(
             if getattr(exc, "status", None) in (404, 410):
                 return None
             raise
-        if dep.is_published:
-            return dep
+        if dep.is_published or (dep.review is not None and dep.review.status == "submitted"):
+            return dep  # published, or waiting for a community's curators (the next lookup reports it)
         if time.monotonic() >= deadline:
             html = dep.html_url or winner_id
             raise RemoteError(
