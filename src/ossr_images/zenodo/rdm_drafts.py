@@ -118,7 +118,8 @@ def reserve_doi(transport: Transport, dep: Deposition) -> Deposition:
         )
     except ZenodoError as exc:
         if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 403):
-            log.warning("no DOI reserved for draft %s: %s", dep.id, exc.message)
+            if "already exists" not in exc.message:  # else: an earlier attempt reserved it
+                log.warning("no DOI reserved for draft %s: %s", dep.id, exc.message)
             return get(transport, dep.id)
         raise
 
