@@ -170,19 +170,6 @@ client.delete_deposition(dep.id)
 print(res.md5, res.sha256)
 """
 
-LIB_UPLOAD_RDM = """
-import os, sys
-from ossr_images.zenodo.rdm_client import RdmClient
-from ossr_images.zenodo.target import resolve_target
-client = RdmClient(resolve_target(zenodo_url=os.environ["OSSR_IMAGES_ZENODO_URL"], api="rdm"))
-dep = client.create_deposition()
-path = sys.argv[1]
-with open(path, "rb") as fh:
-    res = client.upload_file(dep.bucket_url, os.path.basename(path), fh, os.path.getsize(path))
-client.delete_deposition(dep.id)
-print(res.md5, res.sha256)
-"""
-
 LIB_DOWNLOAD = """
 import os, sys
 from pathlib import Path
@@ -270,42 +257,6 @@ def _transfer_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]], stan
             curl_down()
         stand_rss.append(s.rss().get("VmHWM", 0))
     _rm(data)
-    _native_round(ctx, path, i, out)
-
-
-def _native_round(ctx: Ctx, path: Path, i: int, out: dict[str, list[Run]]) -> None:
-    """The native API's upload path on a fresh plain InvenioRDM stand-in: curl's content PUT (register and
-    commit untimed), `RdmClient.upload_file` (register, content, commit, check) and `publish --api rdm`."""
-    data = ctx.workdir / f"standin-rdm-{i}"
-    with StandIn(data, log=ctx.workdir / f"standin-rdm-{i}.log", api_surface="rdm") as s:
-        env = {**fresh_env(ctx, s, f"transfer-rdm-{i}"), "OSSR_IMAGES_API": "rdm"}
-        hdr = _header_file(ctx, s.token)
-
-        def curl_up() -> None:
-            draft = s.create_draft()
-            content = s.register_file(draft["id"], path.name, path.stat().st_size)
-            _sync()
-            argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", f"@{hdr}", "-T", str(path), content]
-            out["curl -T (native content PUT)"].append(_timed(s, lambda: run(argv).check()))
-            s.commit_file(draft["id"], path.name)
-            s.delete_draft(draft["id"])
-
-        def lib_up() -> None:
-            _sync()
-            argv = [sys.executable, "-c", LIB_UPLOAD_RDM, str(path)]
-            out["RdmClient.upload_file"].append(_timed(s, lambda: run(argv, env=env).check()))
-
-        def publish() -> None:
-            _sync()
-            r = _timed(s, lambda: run(publish_argv(ctx, str(path)), env=env, cwd=ctx.workdir).check())
-            if _json_out(r).get("api") != "rdm":
-                raise CommandFailed(f"publish --api rdm did not speak the native API: {r.stdout[:300]}")
-            out["ossr-images publish --api rdm"].append(r)
-
-        steps = [curl_up, lib_up, publish]
-        for step in steps if i % 2 == 0 else reversed(steps):
-            step()
-    _rm(data)
 
 
 def transfers(ctx: Ctx, size: int, repeat: int) -> tuple[dict[str, list[Run]], list[int]]:
@@ -320,12 +271,6 @@ def transfers(ctx: Ctx, size: int, repeat: int) -> tuple[dict[str, list[Run]], l
         out["ossr-images fetch"] = []
         out["client.upload_file"] = []
         out["client.download_file"] = []
-        for native in (
-            "curl -T (native content PUT)",
-            "RdmClient.upload_file",
-            "ossr-images publish --api rdm",
-        ):
-            out[native] = []
         stand_rss: list[int] = []
         for i in range(repeat):
             _transfer_round(ctx, size, i, out, stand_rss)
@@ -389,26 +334,6 @@ def bench_upload(ctx: Ctx) -> None:
     )
     lib.ratio, lib.ratio_of = base.seconds / lib.seconds, "curl"
     lib.note = "the transfer alone: one PUT, md5+sha256 on the way (Python start included)"
-    # the native API's path (plain InvenioRDM stand-in): the same two ratios, against curl's content PUT
-    nbase = ctx.add(
-        _row(
-            "upload",
-            "curl -T (native content PUT)",
-            size,
-            out["curl -T (native content PUT)"],
-            note="baseline",
-        )
-    )
-    npub = ctx.add(
-        _row("upload", "ossr-images publish --api rdm", size, out["ossr-images publish --api rdm"])
-    )
-    npub.ratio, npub.ratio_of = nbase.seconds / npub.seconds, "curl (native)"
-    npub.note = "whole publish on the native API: draft, DOI, register/content/commit, verify, publish"
-    nlib = ctx.add(
-        _row("upload", "RdmClient.upload_file (library, no CLI)", size, out["RdmClient.upload_file"])
-    )
-    nlib.ratio, nlib.ratio_of = nbase.seconds / nlib.seconds, "curl (native)"
-    nlib.note = "register, one content PUT with md5+sha256 on the way, commit, checksum check"
     floor = ctx.add(_floors(ctx, size)["fsync"])
     if not ctx.smoke and floor.seconds and base.seconds > floor.seconds:
         ctx.notes.append(

@@ -39,11 +39,8 @@ def _proc_status(pid: int) -> dict[str, int]:
 class StandIn:
     """`ossr-images local-zenodo` in a child process; use as a context manager."""
 
-    def __init__(
-        self, data_dir: Path, *, token: str = TOKEN, log: Path | None = None, api_surface: str = "zenodo"
-    ) -> None:
+    def __init__(self, data_dir: Path, *, token: str = TOKEN, log: Path | None = None) -> None:
         self.data_dir = data_dir
-        self.api_surface = api_surface
         self.token = token
         self.log = log or data_dir.with_suffix(".log")
         self.proc: subprocess.Popen | None = None
@@ -54,7 +51,7 @@ class StandIn:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log_fh = open(self.log, "wb")
         argv = [sys.executable, "-m", "ossr_images", "local-zenodo", "--port", "0"]
-        argv += ["--data", str(self.data_dir), "--token", self.token, "--api-surface", self.api_surface]
+        argv += ["--data", str(self.data_dir), "--token", self.token]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._log_fh, text=True)
         lines: queue.Queue[str | None] = queue.Queue()
 
@@ -129,26 +126,6 @@ class StandIn:
 
     def delete_deposition(self, dep_id: int | str) -> None:
         self._session().delete(f"{self.api_url}/deposit/depositions/{dep_id}")
-
-    # -- the native API's three steps (a plain InvenioRDM instance): draft, register, content URL, commit --
-    def create_draft(self) -> dict:
-        r = self._session().post(f"{self.api_url}/records", json={})
-        r.raise_for_status()
-        return r.json()
-
-    def register_file(self, draft_id: str, key: str, size: int) -> str:
-        """Register `key` in the draft; its content URL (what curl PUTs to)."""
-        files = f"{self.api_url}/records/{draft_id}/draft/files"
-        self._session().post(files, json=[{"key": key, "size": size}]).raise_for_status()
-        return f"{files}/{key}/content"
-
-    def commit_file(self, draft_id: str, key: str) -> dict:
-        r = self._session().post(f"{self.api_url}/records/{draft_id}/draft/files/{key}/commit")
-        r.raise_for_status()
-        return r.json()
-
-    def delete_draft(self, draft_id: str) -> None:
-        self._session().delete(f"{self.api_url}/records/{draft_id}/draft")
 
     def record(self, record_id: int | str) -> dict:
         r = self._session().get(f"{self.api_url}/records/{record_id}")
