@@ -5,6 +5,7 @@ the Zenodo surface (one store: the legacy API shows the same record)."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -237,3 +238,52 @@ def test_api_rdm_against_the_zenodo_surface(tmp_path_factory, project: Project, 
             dep = legacy.get_deposition(doc["record_id"])
             assert (str(dep.id), dep.doi, dep.state) == (doc["record_id"], doc["doi"], "done")
             assert sorted(f.key for f in legacy.list_files(dep.id)) == sorted(f["key"] for f in doc["files"])
+
+
+class RivalSubmitsAfterLookup:
+    """Right after this run's first look at the owner's records, another machine makes a draft of the same
+    release and submits it to the community (it did not show in that list)."""
+
+    def __init__(self, server, metadata: dict) -> None:
+        self.server, self.metadata = server, metadata
+        self.rival_id: str | None = None
+
+    def before(self, request) -> bool:  # noqa: ANN001
+        return False
+
+    def upload_cut(self, request, size):  # noqa: ANN001
+        return None
+
+    def download_cut(self, request, size):  # noqa: ANN001
+        return None
+
+    def after(self, request, status, body):  # noqa: ANN001
+        if request.route == "rdm_user_records" and self.rival_id is None:
+            self.rival_id = "pending"
+            with RdmClient(target_for(self.server)) as c:
+                dep = c.create_deposition(metadata=self.metadata)
+                c.upload_file(dep.bucket_url, "other.txt", io.BytesIO(b"rival"), 5)
+                self.rival_id = str(c.publish(dep.id).id)
+        return None
+
+
+def test_a_rival_submitted_to_the_community_is_reported(rdm, project: Project, monkeypatch):
+    """Two machines at once on the native API: the run that steps aside stops waiting when the winner's draft
+    is submitted to the community, and reports that request (no second draft, no second request)."""
+    from ossr_images.workflows import publish_discovery as pd
+
+    image = project.image()
+    plan = wf.prepare(image, codemeta=project.codemeta, repo_dir=project.path)
+    rival = RivalSubmitsAfterLookup(rdm, plan.zenodo_metadata)
+    rdm.faults = rival
+    monkeypatch.setattr(pd, "RIVAL_POLL_SECONDS", (0.2,))
+    options = PublishOptions(codemeta=project.codemeta, repo_dir=project.path)
+    result = wf.publish(image, options, target=target_for(rdm))
+    assert result.state == "submitted" and result.deposition_id == rival.rival_id
+    # this run's own request was only created, then taken back with its draft: one request went to curators
+    assert sorted(r["status"] for r in requests_of(rdm)) == ["created", "submitted"]
+    assert (
+        next(r for r in requests_of(rdm) if r["status"] == "submitted")["topic"]["record"] == rival.rival_id
+    )
+    with RdmClient(target_for(rdm)) as c:
+        assert [d.id for d in c.list_depositions(all_versions=True)] == [rival.rival_id]
