@@ -725,6 +725,13 @@ def bench_serve(ctx: Ctx) -> None:
     run_serve_bench(ctx)
 
 
+def bench_upload_rdm(ctx: Ctx) -> None:
+    """9: the native upload path (see rdm_case)."""
+    from .rdm_case import bench_upload_rdm as run_rdm_bench
+
+    run_rdm_bench(ctx)
+
+
 BENCHES = {
     "upload": bench_upload,
     "download": bench_download,
@@ -734,4 +741,5 @@ BENCHES = {
     "e2e": bench_e2e,
     "diff": bench_diff,
     "serve": bench_serve,
+    "upload-rdm": bench_upload_rdm,
 }

@@ -39,8 +39,11 @@ def _proc_status(pid: int) -> dict[str, int]:
 class StandIn:
     """`ossr-images local-zenodo` in a child process; use as a context manager."""
 
-    def __init__(self, data_dir: Path, *, token: str = TOKEN, log: Path | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, token: str = TOKEN, log: Path | None = None, api_surface: str = "zenodo"
+    ) -> None:
         self.data_dir = data_dir
+        self.api_surface = api_surface
         self.token = token
         self.log = log or data_dir.with_suffix(".log")
         self.proc: subprocess.Popen | None = None
@@ -52,6 +55,7 @@ class StandIn:
         self._log_fh = open(self.log, "wb")
         argv = [sys.executable, "-m", "ossr_images", "local-zenodo", "--port", "0"]
         argv += ["--data", str(self.data_dir), "--token", self.token]
+        argv += ["--api-surface", self.api_surface]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._log_fh, text=True)
         lines: queue.Queue[str | None] = queue.Queue()
 
