@@ -8,10 +8,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.conftest import both_standin
 from tests.helpers.project import GitProject, isolate
 from tests.helpers.project import codemeta_doc as base_codemeta_doc
 
 REPOSITORY = "https://github.com/escape2020/ossr-images-publish-test"
+
+
+@pytest.fixture
+def standin(api_backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """Every publish test runs on both backends: the stand-in as Zenodo with the legacy deposit API, and as a
+    plain InvenioRDM instance (native API only); `standin.backend` names the backend. On the native API a
+    first version goes to the escape2020 community as a review request: here the token owner may include
+    records there directly (as a curator), so that a publish publishes; tests/publish/test_publish_rdm.py
+    covers requests that wait for the curators."""
+    for server in both_standin(api_backend, tmp_path_factory):
+        if api_backend == "rdm":
+            server.include_directly("escape2020")
+        yield server
 
 
 @pytest.fixture(autouse=True)

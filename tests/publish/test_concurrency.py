@@ -7,19 +7,19 @@ import subprocess
 import sys
 import time
 
+from tests.helpers.clients import client_for
+
 from conftest import TEST_TOKEN
-from ossr_images.zenodo.client import ZenodoClient
-from ossr_images.zenodo.target import Target
 
 from .conftest import Project, Recorder
 
 
 class SlowUploads(Recorder):
-    """Every bucket PUT takes a second, so that the two runs overlap."""
+    """Every bucket PUT (legacy) or draft file content PUT (native) takes a second, so that the runs overlap."""
 
     def before(self, request) -> bool:
         super().before(request)
-        if request.route == "bucket_put":
+        if request.route in ("bucket_put", "rdm_draft_file_put"):
             time.sleep(1.0)
         return False
 
@@ -49,7 +49,7 @@ def test_two_concurrent_runs_make_one_record(standin, project: Project):
     assert second.returncode == 1, second.stderr
     assert "another ossr-images publish" in second.stderr
     assert "Hint:" in second.stderr
-    with ZenodoClient(Target("custom", standin.api_url, TEST_TOKEN, "10.5072")) as c:
+    with client_for(standin) as c:
         deps = list(c.list_depositions(all_versions=True))
     assert [d.state for d in deps] == ["done"]
 

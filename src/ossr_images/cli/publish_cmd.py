@@ -179,6 +179,16 @@ def result_summary(result: PublishResult) -> str:
         lines += [f"  {f.key}  {f.size} bytes  md5 {f.md5}  sha256 {f.sha256}" for f in result.files]
         lines.append(f"Source: {result.repository} @ {result.commit}")
         return "\n".join(lines)
+    if result.state == "submitted" and result.review is not None:
+        return "\n".join(
+            [
+                "Submitted for review: the record is published when the community's curators accept it.",
+                f"  Request:     {result.review.url} ({result.review.status})",
+                f"  DOI:         {result.doi} (reserved)",
+                f"  Draft:       {result.record_url}",
+                "  Run the same command again later to see where the request stands.",
+            ]
+        )
     head = {
         "published": "Already published (nothing changed):" if result.already_published else "Published:",
         "draft": "Draft ready (not published):",

@@ -145,6 +145,8 @@ def submit_review(store: Store, rec: dict[str, Any]) -> dict[str, Any]:
         review.update(status="submitted", updated=now())
         rec["submitted_review"] = True
         store.save()
+        if review["receiver"]["community"] in store.state.get("direct_include", []):
+            return act(store, review["id"], "accept", curator=True)  # the owner may include directly
         return review
 
 

@@ -88,9 +88,12 @@ class Journal:
             self.path.unlink()
 
     @property
-    def deposition_id(self) -> int | None:
+    def deposition_id(self) -> int | str | None:
+        """The draft id saved, as the server gave it (an int on the deposit API, a string on the native one)."""
         value = self.load().get("deposition_id")
-        return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip():
+            return None
+        return value
 
 
 def _fingerprint(path: Path) -> dict[str, Any]:

@@ -153,8 +153,8 @@ class _Round:
     """What one round knows about other depositions: this release's records published before this run
     created anything (`known_published`, never rivals) and the depositions it stepped aside for."""
 
-    known_published: frozenset[int] = frozenset()
-    winner_ids: frozenset[int] = frozenset()
+    known_published: frozenset[pd.DepId] = frozenset()
+    winner_ids: frozenset[pd.DepId] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,8 @@ class _RemoteRun:
         self.ask = ask_once(confirm, lambda: plan.summary(getattr(target, "api_url", None)))
 
     def run(self) -> PublishResult:
-        winners: frozenset[int] = frozenset()
+        log.info("API: %s (%s)", getattr(self.client, "api", "legacy"), getattr(self.target, "api_url", "?"))
+        winners: frozenset[pd.DepId] = frozenset()
         for _round in range(MAX_ROUNDS):
             outcome = self._run_once(winners)
             if isinstance(outcome, PublishResult):
@@ -213,7 +214,7 @@ class _RemoteRun:
             "Re-run later, when the other runs are done: a re-run reports the published record.",
         )
 
-    def _run_once(self, winners: frozenset[int]) -> PublishResult | _SteppedAside:
+    def _run_once(self, winners: frozenset[pd.DepId]) -> PublishResult | _SteppedAside:
         plan = self.plan
         found = pd.look_up(self.client, plan, self.journal, winner_ids=winners, say=self.say)
         round_ = _Round(frozenset(d.id for d in found.published), winners)
@@ -234,6 +235,9 @@ class _RemoteRun:
                 )
 
         if found.drafts:
+            waiting = self._in_review(_Draft(found.drafts[0], resumed=True))
+            if waiting is not None:
+                return waiting
             draft: _Draft | _SteppedAside = _Draft(found.drafts[0], resumed=True)
             self.say(f"Continuing the draft {found.drafts[0].id} of an earlier run.")
             if len(found.drafts) > 1:
@@ -329,11 +333,50 @@ class _RemoteRun:
             return self._result("draft", replace(draft, dep=dep), ids, synced.files, synced.image_record)
         self.say("Publishing.")
         published = self._publish(dep_id)
+        if not published.is_published:
+            waiting = self._in_review(replace(draft, dep=published), synced)
+            if waiting is not None:
+                return waiting
+            raise RemoteError(
+                f"the deposition {dep_id} is still a draft after publishing it",
+                "Run the command again; report it if it stays.",
+            )
         result = self._result_from_record(replace(draft, dep=published), synced=synced)
         self.journal.clear()
         return result
 
-    def _publish(self, dep_id: int) -> Deposition:
+    def _in_review(self, draft: _Draft, synced: SyncedFiles | None = None) -> PublishResult | None:
+        """A draft submitted to a community (native API): the result "submitted", with the request's URL,
+        while the curators have not decided; a declined (or expired) request is an error saying what to do.
+        None when the draft has no request to wait for (go on with it)."""
+        dep = draft.dep
+        review = dep.review
+        if review is None or review.status in ("created", "cancelled", "accepted"):
+            return None
+        wanted = [c.get("identifier") for c in self.plan.zenodo_metadata.get("communities") or []]
+        if review.status == "submitted":
+            self.say(
+                f"Submitted to the community {', '.join(map(str, wanted)) or review.community} for review: "
+                f"it is published when the community's curators accept it ({review.url})."
+            )
+            ids = _Ids(dep.prereserved_doi or dep.doi, dep.conceptdoi, str(dep.record_ref), dep.html_url)
+            if synced is not None:
+                files, record = synced.files, synced.image_record
+            else:
+                files = [PublishedFile(f.key, f.size or 0, f.md5, None) for f in dep.files]
+                record = {}
+            return self._result("submitted", draft, ids, files, record)
+        if not wanted:
+            return None  # no community wanted any more: the request is removed and the draft published
+        raise RemoteError(
+            f"the community's curators {review.status} the review request of draft {dep.id} "
+            f"({review.url}); the record is not published",
+            "Read the curators' comment on the request. To publish the record without the community, run "
+            "the same command again with --no-community; to submit it to another community, run it with "
+            "--community SLUG.",
+        )
+
+    def _publish(self, dep_id: pd.DepId) -> Deposition:
         try:
             return self.client.publish(dep_id)
         except (RemoteError, OSError) as exc:
@@ -391,6 +434,8 @@ class _RemoteRun:
     ) -> PublishResult:
         return PublishResult(
             state=state,
+            api=getattr(self.client, "api", "legacy"),
+            review=draft.dep.review,
             repository=self.plan.repository,
             commit=self.plan.commit,
             doi=ids.doi,

@@ -38,6 +38,16 @@ RIVAL_WAIT_SECONDS = 180.0  # how long a losing run waits for the winner's publi
 RIVAL_POLL_SECONDS = (1.0, 2.0, 3.0, 5.0)  # poll intervals (the last one repeats)
 
 
+DepId = int | str  # the server's deposition id: an int (deposit API) or a string (native API)
+
+
+def id_order(dep_id: DepId) -> tuple[int, int, str]:
+    """A sort key for deposition ids of either API: numbers by value (the native API's ids are strings,
+    digits on Zenodo), other strings after them, as text."""
+    text = str(dep_id)
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
 @dataclass
 class Rivalry:
     """The outcome of a re-check: `winner` is the deposition that goes on (None: this run's own)."""
@@ -46,17 +56,19 @@ class Rivalry:
     rivals: list[Deposition]
 
 
-def list_release_depositions(client: Any, marker: str, *, extra_ids: Iterable[int] = ()) -> list[Deposition]:
+def list_release_depositions(
+    client: Any, marker: str, *, extra_ids: Iterable[DepId] = ()
+) -> list[Deposition]:
     """The owner's depositions (drafts and published, all versions) that carry `marker`, each read back one
     by one (the list may lag behind a publish or a delete); `extra_ids` are read even when the list does not
     show them yet. Deleted ones are left out."""
-    ids: set[int] = set(extra_ids)
+    ids: set[DepId] = set(extra_ids)
     # every deposition, filtered here: a `q` on the keyword depends on how the server maps the legacy field
     for dep in client.list_depositions(all_versions=True):
         if marker in dep.keywords:
             ids.add(dep.id)
     out = []
-    for dep_id in sorted(ids):
+    for dep_id in sorted(ids, key=id_order):
         try:
             dep = client.get_deposition(dep_id)
         except RemoteError as exc:
@@ -71,24 +83,25 @@ def list_release_depositions(client: Any, marker: str, *, extra_ids: Iterable[in
 def recheck(
     client: Any,
     marker: str,
-    own_id: int,
+    own_id: DepId,
     *,
-    ignore_ids: Iterable[int] = (),
-    extra_ids: Iterable[int] = (),
+    ignore_ids: Iterable[DepId] = (),
+    extra_ids: Iterable[DepId] = (),
 ) -> Rivalry:
     """Look for other depositions of the same release than `own_id` (those in `ignore_ids`, records of this
     release known before this run created anything, do not count). The winner is a rival already published,
     else the lowest deposition id; `winner` is None when this run's own draft wins."""
     ignored = set(ignore_ids) | {own_id}
     rivals = [d for d in list_release_depositions(client, marker, extra_ids=extra_ids) if d.id not in ignored]
-    published = sorted((d for d in rivals if d.is_published), key=lambda d: d.id)
+    published = sorted((d for d in rivals if d.is_published), key=lambda d: id_order(d.id))
     if published:
         return Rivalry(published[0], rivals)
-    lower = sorted((d for d in rivals if d.id < own_id), key=lambda d: d.id)
+    own = id_order(own_id)
+    lower = sorted((d for d in rivals if id_order(d.id) < own), key=lambda d: id_order(d.id))
     return Rivalry(lower[0] if lower else None, rivals)
 
 
-def withdraw(client: Any, dep_id: int) -> bool:
+def withdraw(client: Any, dep_id: DepId) -> bool:
     """Delete this run's own draft after losing; False when it was gone already or is published (kept)."""
     try:
         dep = client.get_deposition(dep_id)
@@ -109,13 +122,14 @@ def withdraw(client: Any, dep_id: int) -> bool:
 
 def await_winner(
     client: Any,
-    winner_id: int,
+    winner_id: DepId,
     *,
     timeout: float | None = None,
     say: Callable[[str], None] = lambda _m: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Deposition | None:
-    """Wait until the winning deposition is published (returns it) or deleted (returns None); raises
+    """Wait until the winning deposition is published or submitted to a community (returns it) or deleted
+    (returns None); raises
     `RemoteError` (exit 4) when it is still a draft after `timeout` seconds (default RIVAL_WAIT_SECONDS)."""
     timeout = RIVAL_WAIT_SECONDS if timeout is None else timeout
     deadline = time.monotonic() + timeout
@@ -128,8 +142,8 @@ def await_winner(
             if getattr(exc, "status", None) in (404, 410):
                 return None
             raise
-        if dep.is_published:
-            return dep
+        if dep.is_published or (dep.review is not None and dep.review.status == "submitted"):
+            return dep  # published, or waiting for a community's curators (the next lookup reports it)
         if time.monotonic() >= deadline:
             html = dep.html_url or winner_id
             raise RemoteError(
@@ -162,7 +176,7 @@ def look_up(
     plan: PublishPlan,
     journal: jr.Journal,
     *,
-    winner_ids: Iterable[int] = (),
+    winner_ids: Iterable[DepId] = (),
     say: Callable[[str], None] = lambda _m: None,
 ) -> Lookup:
     """List the owner's depositions (plus other runs' `winner_ids` and the journal's draft, which the search
@@ -170,7 +184,9 @@ def look_up(
     cleared."""
     deps = list(client.list_depositions(all_versions=True))
     known = {d.id for d in deps}
-    for wid in sorted(set(winner_ids) - known):  # the list may not show another run's deposition yet
+    for wid in sorted(
+        set(winner_ids) - known, key=id_order
+    ):  # the list may not show another run's deposition yet
         try:
             deps.append(client.get_deposition(wid))
         except RemoteError as exc:
@@ -191,8 +207,8 @@ def look_up(
             if dep.marker(RELEASE_PREFIX) == plan.release_marker or not dep.is_published:
                 deps.append(dep)
     mine = _fresh(client, [d for d in deps if d.marker(RELEASE_PREFIX) == plan.release_marker], journal)
-    published = sorted((d for d in mine if d.is_published), key=lambda d: d.id, reverse=True)
-    drafts = sorted((d for d in mine if not d.is_published), key=lambda d: d.id)
+    published = sorted((d for d in mine if d.is_published), key=lambda d: id_order(d.id), reverse=True)
+    drafts = sorted((d for d in mine if not d.is_published), key=lambda d: id_order(d.id))
     return Lookup(deps, published, drafts)
 
 
@@ -246,9 +262,9 @@ def find_previous(
                 f"(no {IMAGE_RECORD_KEY} and no keyword {IMAGE_KEYWORD})",
                 "Give the DOI of an earlier image record; never the source code's own record.",
             )
-        rec_id = int(rec.id)
-        dep = next((d for d in deps if rec_id in (d.id, d.record_id)), None)
-        return Previous(dep or client.get_deposition(rec_id), f"--new-version-of {new_version_of}")
+        rec_id = str(rec.id)
+        dep = next((d for d in deps if rec_id in (str(d.id), str(d.record_id))), None)
+        return Previous(dep or client.get_deposition(rec.id), f"--new-version-of {new_version_of}")
     source_dois = _source_record_dois(plan.codemeta)
     candidates = [
         d
@@ -261,7 +277,7 @@ def find_previous(
     ]
     if not candidates:
         return None
-    newest = max(candidates, key=lambda d: d.id)
+    newest = max(candidates, key=lambda d: id_order(d.id))
     return Previous(
         newest,
         f"the newest of your published records with the keyword {IMAGE_KEYWORD} "

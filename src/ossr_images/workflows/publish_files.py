@@ -56,7 +56,7 @@ class FileSync:
         finally:
             close_sink(sink)
 
-    def sync(self, dep_id: int, bucket: str) -> SyncedFiles:
+    def sync(self, dep_id: int | str, bucket: str) -> SyncedFiles:
         """Remove files that do not belong, upload the three files (unless there already), verify them."""
         plan = self.plan
         remote = {f.key: f for f in self.client.list_files(dep_id)}
@@ -104,7 +104,7 @@ class FileSync:
             raise IntegrityError(f"{key}: sent md5 {res.md5} but the local bytes have {local.md5}")
         return local
 
-    def verify(self, dep_id: int, files: list[PublishedFile]) -> None:
+    def verify(self, dep_id: int | str, files: list[PublishedFile]) -> None:
         """Every file in the draft, as Zenodo lists it, has the size and md5 we computed; nothing else is there."""
         remote = {f.key: f for f in self.client.list_files(dep_id)}
         expected = {f.key: f for f in files}

@@ -17,6 +17,7 @@ from ossr_images.metadata.image_record import (
     image_record_from,
 )
 from ossr_images.workflows import journal as jr
+from ossr_images.zenodo.models import Review
 
 CODEMETA_KEY = "codemeta.json"
 QUOTA_BYTES = 50_000_000_000  # Zenodo's default per-record quota (decimal GB)
@@ -43,14 +44,16 @@ class PublishedFile:
 class PublishResult:
     """What `publish` did. `to_json()` is the `--json` document of the CLI contract."""
 
-    state: str  # "published" | "draft" | "dry-run"
+    state: str  # "published" | "draft" | "submitted" (to a community, native API) | "dry-run"
     repository: str
     commit: str
     doi: str | None = None
     conceptdoi: str | None = None
     record_id: str | None = None
     record_url: str | None = None
-    deposition_id: int | None = None
+    deposition_id: int | str | None = None
+    api: str | None = None  # "legacy" | "rdm": the API spoken (None for a dry run, which sends nothing)
+    review: Review | None = None  # the community review request (native API)
     files: list[PublishedFile] = field(default_factory=list)
     already_published: bool = False
     resumed: bool = False
@@ -68,6 +71,15 @@ class PublishResult:
             "record_id": self.record_id,
             "record_url": self.record_url,
             "state": self.state,
+            "api": self.api,
+            "review": None
+            if self.review is None
+            else {
+                "id": self.review.id,
+                "status": self.review.status,
+                "url": self.review.url,
+                "community": self.review.community,
+            },
             "files": [f.to_dict() for f in self.files],
             "source": {"repository": self.repository, "commit": self.commit},
         }

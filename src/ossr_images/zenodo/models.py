@@ -118,15 +118,35 @@ class RemoteFile:
 
 
 @dataclass(frozen=True)
-class Deposition:
-    """A deposition of the deposit API (a draft, or the deposit view of a published version).
+class Review:
+    """A community review request of a native draft (``community-submission``): its id, ``status``
+    (created, submitted, accepted, declined, cancelled, expired), the request's URL and the community's
+    slug or id."""
 
-    ``record_id`` is the id of its published record (None for a new draft): :attr:`record_ref` is what
-    the records API knows it by.
+    id: str
+    status: str
+    url: str | None = None
+    community: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Created or submitted: the draft waits for the community (and cannot be published directly)."""
+        return self.status in ("created", "submitted")
+
+
+@dataclass(frozen=True)
+class Deposition:
+    """A deposition of the deposit API (a draft, or the deposit view of a published version), or a native
+    draft / record in the same shape.
+
+    ``id`` is the server's: an int on the deposit API, a string on the native API (digits on Zenodo,
+    ``4d0ns-ntd89`` on other InvenioRDM instances). ``record_id`` is the id of its published record (None for
+    a new draft): :attr:`record_ref` is what the records API knows it by. ``review`` is the community review
+    request of a native draft (None on the deposit API, where communities are requested at publish).
     """
 
-    id: int
-    record_id: int | None = None
+    id: int | str
+    record_id: int | str | None = None
     conceptrecid: str | None = None
     doi: str | None = None
     conceptdoi: str | None = None
@@ -141,6 +161,7 @@ class Deposition:
     bucket_url: str | None = None
     html_url: str | None = None
     latest_draft_url: str | None = None
+    review: Review | None = None
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Deposition:
@@ -172,7 +193,7 @@ class Deposition:
         return self.submitted or self.state in ("done", "inprogress")
 
     @property
-    def record_ref(self) -> int:
+    def record_ref(self) -> int | str:
         """The id of the published record (the deposition's own id where Zenodo gives none)."""
         return self.record_id if self.record_id is not None else self.id
 
@@ -327,4 +348,4 @@ def _rdm_communities(parent: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-__all__ = ["Deposition", "Record", "RelatedIdentifier", "RemoteFile", "parse_md5"]
+__all__ = ["Deposition", "Record", "RelatedIdentifier", "RemoteFile", "Review", "parse_md5"]

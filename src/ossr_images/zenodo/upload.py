@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
+import requests
+
 from ossr_images.errors import InvalidInputError
 from ossr_images.zenodo.errors import ZenodoError, ZenodoIntegrityError, safe_url
 from ossr_images.zenodo.models import parse_md5
@@ -47,6 +49,34 @@ def upload_file(
     differ from the bytes sent.
     """
     url = f"{bucket_url.rstrip('/')}/{quote(key, safe='')}"
+    sent = stream_put(transport, url, key, fileobj, size, chunk_size=chunk_size, progress=progress)
+    answer = shaped(transport.decode(sent.response, "PUT", url), "PUT", url)
+    check_answer(answer, key, url, size, sent.md5)
+    return UploadResult(key, size, sent.md5, sent.sha256, answer)
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """One streamed PUT that the server accepted: its response and the hashes of the bytes sent."""
+
+    response: requests.Response
+    md5: str
+    sha256: str
+
+
+def stream_put(
+    transport: Transport,
+    url: str,
+    key: str,
+    fileobj: BinaryIO,
+    size: int,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: Progress | None = None,
+) -> Streamed:
+    """PUT ``size`` bytes of ``fileobj`` to ``url`` in one request with Content-Length, md5 and sha256 computed
+    on the way; repeated from the start (when ``fileobj`` can seek) as the transport's policy allows. Used by
+    the deposit API's bucket upload and the native API's ``…/files/{key}/content``."""
     try:
         start_pos = fileobj.tell() if fileobj.seekable() else None
     except (OSError, AttributeError):
@@ -108,17 +138,14 @@ def upload_file(
                 url=url,
                 method="PUT",
             )
-        md5, sha256 = reader.md5, reader.sha256
+        return Streamed(resp, reader.md5, reader.sha256)
     finally:
         for r in readers:
             r.close()
-    answer = shaped(transport.decode(resp, "PUT", url), "PUT", url)
-    _check_answer(answer, key, url, size, md5)
-    return UploadResult(key, size, md5, sha256, answer)
 
 
-def _check_answer(answer: dict[str, Any], key: str, url: str, size: int, md5: str) -> None:
-    """Zenodo's ``checksum`` (``md5:<hex>``) and ``size`` must be those of the bytes sent."""
+def check_answer(answer: dict[str, Any], key: str, url: str, size: int, md5: str) -> None:
+    """The server's answer for an upload: Zenodo's ``checksum`` (``md5:<hex>``) and ``size`` must be those of the bytes sent."""
     remote_md5 = parse_md5(answer.get("checksum")) or ""
     remote_size = answer.get("size")
     if remote_md5 != md5 or (remote_size is not None and str(remote_size) != str(size)):
