@@ -75,8 +75,6 @@ def test_search_records_query_string(standin, records) -> None:
     assert titles(standin, "gamma ((neutrino") == ["Neutrino hello world", "World of gamma rays"]
 
 
-# legacy only: the deposit API's deposition list; the native user-records list is the rdm publish backend's
-@pytest.mark.parametrize("api_backend", ["legacy"], indirect=True)
 def test_deposition_list_uses_the_same_query_language(standin, records) -> None:
     with make_client(standin.api_url, TEST_TOKEN) as client:
         found = sorted(
