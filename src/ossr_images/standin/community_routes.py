@@ -111,9 +111,7 @@ def rdm_request_action(req: Request) -> Reply:
     """``POST /api/requests/{id}/actions/{accept|decline|cancel}`` -> 200 request (optional comment payload)."""
     user = req.owner()
     body = req.body.json()
-    payload = (
-        body.get("payload") if isinstance(body, dict) and isinstance(body.get("payload"), dict) else None
-    )
+    payload = request_events.comment_payload(body) if isinstance(body, dict) and body.get("payload") else None
     done = reviews.act(req.store, req.args["rid"], req.args["action"], user, payload)
     return Reply(200, reviews.view(req.store, done, req.base, user))
 
