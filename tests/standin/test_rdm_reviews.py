@@ -3,10 +3,9 @@ surface (section 8: `--api-surface rdm`), over real HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
-
-import hashlib
 
 import pytest
 import requests

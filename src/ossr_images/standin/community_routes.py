@@ -94,9 +94,7 @@ def community_requests(store: Any, ref: str, user: int | None) -> list[dict[str,
 
 def _readable(req: Request) -> dict[str, Any]:
     """The request of the path, if the caller may read it (RQ can_read; 403 otherwise)."""
-    user = req.user()
-    if user is None:
-        req.owner()  # 401 without a token, 403 with a bad one
+    user = req.user()  # anonymous or a bad token: 403 (invenio-rdm-api.md section 1, RRS resources/errors.py)
     found = reviews.get_request(req.store, req.args["rid"])
     if not reviews.can_read(req.store, found, user):
         raise ApiError(403, "Permission denied.")
@@ -109,7 +107,7 @@ def rdm_request_get(req: Request) -> Reply:
 
 def rdm_request_action(req: Request) -> Reply:
     """``POST /api/requests/{id}/actions/{accept|decline|cancel}`` -> 200 request (optional comment payload)."""
-    user = req.owner()
+    user = req.user()
     body = req.body.json()
     payload = request_events.comment_payload(body) if isinstance(body, dict) and body.get("payload") else None
     done = reviews.act(req.store, req.args["rid"], req.args["action"], user, payload)
@@ -126,6 +124,6 @@ def rdm_request_comment(req: Request) -> Reply:
     found = _readable(req)
     payload = request_events.comment_payload(req.body.json())
     with req.store.lock:
-        event = request_events.add(req.store, found["id"], request_events.COMMENT, payload, req.owner())
+        event = request_events.add(req.store, found["id"], request_events.COMMENT, payload, req.user() or 0)
         req.store.save()
     return Reply(201, request_events.view(event, req.base))
