@@ -62,3 +62,53 @@ def test_legacy_writes_are_always_personal(standin) -> None:
         "family_name": "CTA Consortium",
     }
     assert person["person_or_org"]["given_name"] == "Jane"
+
+
+def test_discarding_a_reserved_doi(standin) -> None:
+    """RR resources/resources.py pids_discard: 200 with the draft, whose ``pids`` no longer hold the DOI (the
+    docs say 204; the stand-in follows the code, invenio-rdm-api.md section 9). RR services/pids/manager.py
+    discard: a registered DOI cannot be discarded (400 on ``pids.doi``); nothing reserved: 404."""
+    api = standin.api_url
+    rid = call("POST", f"{api}/records", json=METADATA).json()["id"]
+    assert call("DELETE", f"{api}/records/{rid}/draft/pids/doi").status_code == 404
+    reserved = call("POST", f"{api}/records/{rid}/draft/pids/doi").json()
+    assert reserved["pids"]["doi"]["identifier"] == f"10.5072/zenodo.{rid}"
+    discarded = call("DELETE", f"{api}/records/{rid}/draft/pids/doi")
+    assert discarded.status_code == 200 and discarded.json()["pids"] == {} and discarded.json()["id"] == rid
+    assert call("GET", f"{api}/records/{rid}/draft").json()["pids"] == {}
+    upload(api, rid, {"a.txt": b"abc"})
+    assert call("POST", f"{api}/records/{rid}/draft/actions/publish").status_code == 202
+    assert call("POST", f"{api}/records/{rid}/draft").status_code == 201  # an edit draft keeps the DOI
+    refused = call("DELETE", f"{api}/records/{rid}/draft/pids/doi")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [
+        {"field": "pids.doi", "messages": ["Cannot discard a reserved or registered persistent identifier."]}
+    ]
+
+
+def test_a_legacy_put_moves_the_native_revision(standin) -> None:
+    """One store behind both APIs: the ETag is the draft's revision_id (DR resources/records/resource.py), and
+    a legacy PUT is a draft update like a native one, so it moves the revision and an If-Match of the old one
+    then fails with 412."""
+    api = standin.api_url
+    rid = call("POST", f"{api}/records", json=METADATA).json()["id"]
+    before = call("GET", f"{api}/records/{rid}/draft")
+    etag = before.headers["ETag"]
+    assert etag == f'"{before.json()["revision_id"]}"'
+    legacy = requests.put(
+        f"{api}/deposit/depositions/{rid}",
+        json={
+            "metadata": {"title": "Renamed", "upload_type": "software", "creators": [{"name": "Doe, Jane"}]}
+        },
+        headers=AUTH,
+        timeout=10,
+    )
+    assert legacy.status_code == 200
+    after = call("GET", f"{api}/records/{rid}/draft")
+    assert after.json()["revision_id"] == before.json()["revision_id"] + 1 and after.headers["ETag"] != etag
+    stale = call("PUT", f"{api}/records/{rid}/draft", json=METADATA, headers={"If-Match": etag})
+    assert stale.status_code == 412
+    fresh = call(
+        "PUT", f"{api}/records/{rid}/draft", json=METADATA, headers={"If-Match": after.headers["ETag"]}
+    )
+    assert fresh.status_code == 200 and fresh.json()["revision_id"] == after.json()["revision_id"] + 1

@@ -108,9 +108,7 @@ def rdm_draft_put(req: Request) -> Reply:
         for key in ("communities",):  # kept by the deposit side, not part of the native metadata
             if key in rec["metadata"]:
                 md[key] = rec["metadata"][key]
-        req.store.update(rec, md)
-        rec["revision_id"] = rec.get("revision_id", 1) + 1
-        req.store.save()
+        req.store.update(rec, md)  # moves revision_id
     _files_enabled(req, rec, body)
     return _answer(req, 200, rec, True, errors)
 

@@ -7,6 +7,7 @@ import re
 
 from ossr_images.standin import community_routes as com
 from ossr_images.standin import deposit_routes as dep
+from ossr_images.standin import rdm_pids as pids
 from ossr_images.standin import rdm_routes as rdm
 from ossr_images.standin import record_routes as rec
 from ossr_images.standin.routing import Route
@@ -52,6 +53,7 @@ ROUTES: list[Route] = [
         ("DELETE", rf"{_DRAFT}/?$", rdm.rdm_draft_delete),
         ("POST", rf"{_DRAFT}/?$", rdm.rdm_edit),
         ("POST", rf"{_DRAFT}/pids/doi/?$", rdm.rdm_reserve_doi),
+        ("DELETE", rf"{_DRAFT}/pids/doi/?$", pids.rdm_discard_doi),
         ("POST", rf"{_DRAFT}/actions/publish/?$", rdm.rdm_publish),
         ("POST", rf"{_DRAFT}/actions/files-import/?$", rdm.rdm_files_import),
         ("POST", rf"{_DRAFT}/actions/submit-review/?$", rdm.rdm_submit_review),
