@@ -112,3 +112,27 @@ def test_a_legacy_put_moves_the_native_revision(standin) -> None:
         "PUT", f"{api}/records/{rid}/draft", json=METADATA, headers={"If-Match": after.headers["ETag"]}
     )
     assert fresh.status_code == 200 and fresh.json()["revision_id"] == after.json()["revision_id"] + 1
+
+
+def test_an_expired_review(standin) -> None:
+    """RQ customizations/request_types.py: submitted -> expired; RQ services/permissions.py can_action_expire
+    is the system's alone (a user gets 403); RR records/systemfields/draft_status.py: the draft shows
+    ``expired``, and an expired review no longer blocks publishing."""
+    api = standin.api_url
+    guest = "guest-token-expire-0123456789"
+    standin.guest_tokens.append(guest)
+    auth = {"Authorization": f"Bearer {guest}"}
+    rid = call("POST", f"{api}/records", json=METADATA, headers=auth).json()["id"]
+    escape = call("GET", f"{api}/communities/escape2020").json()["id"]
+    body = {"receiver": {"community": escape}, "type": "community-submission"}
+    assert call("PUT", f"{api}/records/{rid}/draft/review", json=body, headers=auth).status_code == 200
+    files = call("POST", f"{api}/records/{rid}/draft/files", json=[{"key": "a.txt"}], headers=auth)
+    assert files.status_code == 201
+    octets = {**auth, "Content-Type": "application/octet-stream"}
+    assert call("PUT", f"{api}/records/{rid}/draft/files/a.txt/content", data=b"abc", headers=octets).ok
+    assert call("POST", f"{api}/records/{rid}/draft/files/a.txt/commit", headers=auth).ok
+    request_id = call("POST", f"{api}/records/{rid}/draft/actions/submit-review", headers=auth).json()["id"]
+    assert call("POST", f"{api}/requests/{request_id}/actions/expire").status_code == 403
+    assert standin.curate(request_id, "expire")["status"] == "expired"
+    assert call("GET", f"{api}/records/{rid}/draft", headers=auth).json()["status"] == "expired"
+    assert call("POST", f"{api}/records/{rid}/draft/actions/publish", headers=auth).status_code == 202

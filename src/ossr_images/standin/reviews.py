@@ -194,7 +194,7 @@ def _add_community(store: Store, rec: dict[str, Any], slug: str) -> None:
             md["communities"] = [*(md.get("communities") or []), {"identifier": slug}]
 
 
-ACTION_STATUS = {"accept": "accepted", "decline": "declined", "cancel": "cancelled"}
+ACTION_STATUS = {"accept": "accepted", "decline": "declined", "cancel": "cancelled", "expire": "expired"}
 
 
 def act(
@@ -208,7 +208,8 @@ def act(
             raise ApiError(400, f"Error for action '{action}': No such action available")
         curator = memberships.is_curator(_receiver(store, req), user)
         creator = user == memberships.SYSTEM or str(user) == req["created_by"].get("user")
-        if not (curator if action != "cancel" else creator):
+        system = user == memberships.SYSTEM  # RQ can_action_expire: the system only
+        if not {"accept": curator, "decline": curator, "cancel": creator, "expire": system}[action]:
             raise ApiError(403, "Permission denied.")
         if req["status"] != "submitted":
             raise ApiError(400, f"Error for action '{action}': Could not execute the action")

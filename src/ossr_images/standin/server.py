@@ -83,8 +83,9 @@ class LocalZenodo:
         return self.store.bytes_received if self.store is not None else 0
 
     def curate(self, request_id: str, action: str) -> dict:
-        """Act as the community's curator on a review or inclusion request: "accept" (publishes a submitted
-        draft and adds the community) or "decline"; the request as the API then shows it."""
+        """Act as the system on a review or inclusion request: "accept" (publishes a submitted draft and adds
+        the community), "decline", "cancel" or "expire" (the system's own action: the request and the draft
+        become ``expired``); the request as the API then shows it."""
         from ossr_images.standin import memberships, reviews
 
         assert self.store is not None, "start the stand-in first"
