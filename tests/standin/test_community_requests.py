@@ -192,3 +192,28 @@ def test_comments_and_timeline(guest) -> None:
     ]
     empty = requests.post(req["links"]["comments"], json={"payload": {}}, headers=GUEST, timeout=10)
     assert empty.status_code == 400
+
+
+def test_accepting_includes_every_version(guest) -> None:
+    """RR services/community_records/service.py filters on ``parent.communities.ids``: communities belong to
+    the parent, so accepting the first version's request puts the concept's latest version in the community."""
+    api = guest.api_url
+    first = _legacy_publish(api, GUEST, LEGACY)
+    made = requests.post(f"{api}/deposit/depositions/{first}/actions/newversion", headers=GUEST, timeout=10)
+    assert made.status_code == 201
+    second = made.json()["id"]
+    md = {**made.json()["metadata"], "version": "2"}
+    assert requests.put(
+        f"{api}/deposit/depositions/{second}", json={"metadata": md}, headers=GUEST, timeout=10
+    ).ok
+    published = requests.post(
+        f"{api}/deposit/depositions/{second}/actions/publish", headers=GUEST, timeout=10
+    )
+    assert published.status_code == 202
+    (req,) = _pending(api)
+    assert req["topic"] == {"record": str(first)}
+    assert requests.post(req["links"]["actions"]["accept"], headers=OWNER, timeout=10).status_code == 200
+    hits = requests.get(f"{api}/communities/escape2020/records", timeout=10).json()["hits"]["hits"]
+    assert [h["id"] for h in hits] == [second]
+    everything = requests.get(f"{api}/communities/escape2020/records?all_versions=true", timeout=10).json()
+    assert sorted(h["id"] for h in everything["hits"]["hits"]) == [first, second]

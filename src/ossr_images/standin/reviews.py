@@ -224,7 +224,8 @@ def _execute(store: Store, req: dict[str, Any], action: str, user: int | None) -
     """Apply an allowed action (lock held): accept publishes a submitted draft and adds the community."""
     rec = store.get(req["topic"]["record"])
     if action == "accept":
-        _add_community(store, rec, _receiver(store, req)["slug"])
+        for version in store.versions(rec["conceptrecid"]):  # the parent's communities: every version's
+            _add_community(store, version, _receiver(store, req)["slug"])
         if req["type"] == "community-submission":
             store.publish(rec)
     req.update(status=ACTION_STATUS[action], updated=now())
