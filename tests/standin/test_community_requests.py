@@ -162,6 +162,8 @@ def test_request_links_offer_what_the_caller_may_do(guest) -> None:
     (req,) = _pending(api)
     assert set(req["links"]["actions"]) == {"accept", "decline"}
     assert {"self", "self_html", "comments", "timeline"} <= set(req["links"])
+    # RR requests/base.py: self_html is the user dashboard's page (invenio-app-rdm /me/requests/<id>)
+    assert req["links"]["self_html"] == f"{api[: -len('/api')]}/me/requests/{req['id']}"
     as_creator = requests.get(req["links"]["self"], headers=GUEST, timeout=10).json()
     assert set(as_creator["links"]["actions"]) == {"cancel"}
     anonymous = requests.get(req["links"]["self"], timeout=10)  # RRS resources/errors.py: 403 for anonymous

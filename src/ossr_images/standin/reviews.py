@@ -83,10 +83,11 @@ def get_request(store: Store, request_id: str) -> dict[str, Any]:
 
 
 def view(store: Store, req: dict[str, Any], base: str, user: int | None) -> dict[str, Any]:
-    """A request as ``user`` sees it (the actions offered depend on who asks)."""
+    """A request as ``user`` sees it (the actions offered depend on who asks; ``self_html`` is the user
+    dashboard's page, RR requests/base.py -> invenio-app-rdm ``/me/requests/<id>``)."""
     url = f"{base}/api/requests/{req['id']}"
     actions = {a: f"{url}/actions/{a}" for a in allowed_actions(store, req, user)}
-    links = {"self": url, "self_html": f"{base}/requests/{req['id']}", "comments": f"{url}/comments",
+    links = {"self": url, "self_html": f"{base}/me/requests/{req['id']}", "comments": f"{url}/comments",
              "timeline": f"{url}/timeline", "actions": actions}  # fmt: skip
     return dict(req, is_open=req["status"] == "submitted", is_closed=req["status"] not in OPEN,
                 is_expired=False, expires_at=None, links=links)  # fmt: skip
