@@ -50,7 +50,10 @@ def test_legacy_writes_are_always_personal(standin) -> None:
     dep = requests.post(
         f"{api}/deposit/depositions",
         json={
-            "metadata": {"title": "Legacy", "creators": [{"name": "CTA Consortium"}, {"name": "Doe, Jane"}]}
+            "metadata": {
+                "title": "Legacy",
+                "creators": [{"name": "CTA Consortium", "_organizational": True}, {"name": "Doe, Jane"}],
+            }
         },
         headers=AUTH,
         timeout=10,

@@ -22,6 +22,8 @@ def _only_metadata(body: dict[str, Any]) -> None:
     unknown = [k for k in body if k != "metadata"]
     if unknown:
         raise _validation([{"field": k, "messages": ["Unknown field."]} for k in unknown])
+    if isinstance(body.get("metadata"), dict):
+        views.legacy_people(body["metadata"])  # a legacy write is always personal (ZR PersonSchema)
 
 
 def _dep(req: Request) -> dict[str, Any]:
