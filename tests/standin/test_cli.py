@@ -161,3 +161,25 @@ def test_custom_doi_prefix(tmp_path: Path) -> None:
         )  # hard-coded, as Zenodo
     finally:
         assert served.stop()[0] == 0
+
+
+def test_guest_token_is_a_second_user(tmp_path: Path) -> None:
+    """--guest-token: a user who owns no community; a curator's listing (--token) is refused to it."""
+    served = Served(
+        "--data", str(tmp_path / "d"), "--token", "tok-owner-123456", "--guest-token", "tok-guest-1234"
+    )
+    try:
+        assert "GUEST_TOKEN tok-guest-1234" in served.lines
+        guest = {"Authorization": "Bearer tok-guest-1234"}
+        mine = requests.post(f"{served.api}/deposit/depositions", json={}, headers=guest, timeout=10)
+        assert mine.status_code == 201
+        owner = {"Authorization": "Bearer tok-owner-123456"}
+        seen = requests.get(
+            f"{served.api}/deposit/depositions/{mine.json()['id']}", headers=owner, timeout=10
+        )
+        assert seen.status_code == 403  # another user's deposition
+        escape = requests.get(f"{served.api}/communities/escape2020", timeout=10).json()
+        assert requests.get(escape["links"]["requests"], headers=guest, timeout=10).status_code == 403
+        assert requests.get(escape["links"]["requests"], headers=owner, timeout=10).status_code == 200
+    finally:
+        served.stop()

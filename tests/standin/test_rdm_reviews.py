@@ -3,6 +3,7 @@ surface (section 8: `--api-surface rdm`), over real HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
@@ -11,6 +12,22 @@ import requests
 from tests.helpers.rdm_native import AUTH, METADATA, call, published, upload
 
 from conftest import TEST_TOKEN
+
+GUEST_TOKEN = "guest-token-0123456789abcdef"
+GUEST = {"Authorization": f"Bearer {GUEST_TOKEN}"}
+
+
+@pytest.fixture
+def guest(standin):
+    """The stand-in with a second user (a member of no community) whose token is GUEST_TOKEN."""
+    standin.guest_tokens.append(GUEST_TOKEN)
+    return standin
+
+
+def gcall(method: str, url: str, **kwargs) -> requests.Response:
+    """A native call as the guest user."""
+    return call(method, url, headers={**GUEST, **kwargs.pop("headers", {})}, **kwargs)
+
 
 REQUEST_KEYS = {"id", "number", "type", "status", "is_open", "receiver", "topic", "links"}
 OPEN_REVIEW = (
@@ -25,8 +42,13 @@ def _escape(api: str) -> dict:
 
 
 def _draft_with_files(api: str) -> str:
-    rid = call("POST", f"{api}/records", json=METADATA).json()["id"]
-    upload(api, rid, {"a.txt": b"abc"})
+    """A guest's draft with one committed file."""
+    rid = gcall("POST", f"{api}/records", json=METADATA).json()["id"]
+    entry = [{"key": "a.txt", "size": 3, "checksum": f"md5:{hashlib.md5(b'abc').hexdigest()}"}]
+    assert gcall("POST", f"{api}/records/{rid}/draft/files", json=entry).status_code == 201
+    octets = {"Content-Type": "application/octet-stream"}
+    assert gcall("PUT", f"{api}/records/{rid}/draft/files/a.txt/content", data=b"abc", headers=octets).ok
+    assert gcall("POST", f"{api}/records/{rid}/draft/files/a.txt/commit").status_code == 200
     return rid
 
 
@@ -42,67 +64,89 @@ def test_communities_by_slug_and_id(standin) -> None:
     assert missing.status_code == 404 and missing.json()["status"] == 404
 
 
-def test_submission_review_accepted_by_the_curator_publishes(standin) -> None:
-    api = standin.api_url
+def test_submission_review_accepted_by_the_curator_publishes(guest) -> None:
+    """RQ services/permissions.py: accept and decline belong to the receiver (the community's curators),
+    cancel to the creator; RR services/review/service.py: an uploader who may not include directly waits."""
+    api = guest.api_url
     escape = _escape(api)
     rid = _draft_with_files(api)
     body = {"receiver": {"community": escape["id"]}, "type": "community-submission"}
-    made = call("PUT", f"{api}/records/{rid}/draft/review", json=body)
+    made = gcall("PUT", f"{api}/records/{rid}/draft/review", json=body)
     assert made.status_code == 200 and REQUEST_KEYS <= set(made.json())
     assert made.json()["status"] == "created" and made.json()["is_open"] is False
-    blocked = call("POST", f"{api}/records/{rid}/draft/actions/publish")
+    blocked = gcall("POST", f"{api}/records/{rid}/draft/actions/publish")
     assert blocked.status_code == 400 and blocked.json() == {"status": 400, "message": OPEN_REVIEW}
     slug = call(
-        "PUT", f"{api}/records/{rid}/draft/review", json={**body, "receiver": {"community": "escape2020"}}
+        "PUT",
+        f"{api}/records/{rid}/draft/review",
+        headers=GUEST,
+        json={**body, "receiver": {"community": "escape2020"}},
     )
     assert slug.status_code == 400  # the receiver is the community's uuid, not its slug
-    sent = call("POST", f"{api}/records/{rid}/draft/actions/submit-review", json={})
+    sent = gcall("POST", f"{api}/records/{rid}/draft/actions/submit-review", json={})
     assert sent.status_code == 202 and sent.json()["status"] == "submitted" and sent.json()["is_open"]
-    assert call("GET", f"{api}/records/{rid}/draft").json()["status"] == "in_review"
+    assert gcall("GET", f"{api}/records/{rid}/draft").json()["status"] == "in_review"
     request_id = sent.json()["id"]
-    seen = call("GET", f"{api}/requests/{request_id}")
+    seen = gcall("GET", f"{api}/requests/{request_id}")
     assert seen.status_code == 200 and seen.json()["status"] == "submitted"
     assert seen.json()["topic"] == {"record": rid} and seen.json()["receiver"] == {"community": escape["id"]}
-    assert call("GET", f"{api}/records/{rid}/draft/review").json()["id"] == request_id
-    again = call("POST", f"{api}/records/{rid}/draft/actions/publish")
+    assert gcall("GET", f"{api}/records/{rid}/draft/review").json()["id"] == request_id
+    again = gcall("POST", f"{api}/records/{rid}/draft/actions/publish")
     assert again.status_code == 400 and again.json()["message"] == OPEN_REVIEW
-    self_accept = call("POST", f"{api}/requests/{request_id}/actions/accept")
+    self_accept = gcall("POST", f"{api}/requests/{request_id}/actions/accept")
     assert self_accept.status_code == 403 and self_accept.json() == {
         "status": 403,
         "message": "Permission denied.",
     }
     assert call("GET", f"{api}/records/{rid}").status_code == 404  # not published yet
 
-    accepted = standin.curate(request_id, "accept")
-    assert accepted["status"] == "accepted" and accepted["is_closed"]
+    as_curator = call("GET", f"{api}/requests/{request_id}").json()["links"]["actions"]
+    assert sorted(as_curator) == ["accept", "decline"]  # RQ `_is_action_available`: what this user may do
+    assert list(seen.json()["links"]["actions"]) == ["cancel"]
+    accepted = call(
+        "POST", f"{api}/requests/{request_id}/actions/accept", json={"payload": {"content": "ok"}}
+    )
+    assert (
+        accepted.status_code == 200
+        and accepted.json()["status"] == "accepted"
+        and accepted.json()["is_closed"]
+    )
+    events = call("GET", f"{api}/requests/{request_id}/timeline").json()["hits"]["hits"]
+    assert [(e["type"], e["payload"]) for e in events] == [
+        ("L", {"event": "accepted"}),
+        ("C", {"content": "ok", "format": "html"}),
+    ]
     record = call("GET", f"{api}/records/{rid}").json()
     assert record["is_published"] and record["parent"]["communities"]["ids"] == [escape["id"]]
-    legacy = requests.get(f"{api}/deposit/depositions/{rid}", headers=AUTH, timeout=10).json()
+    legacy = requests.get(f"{api}/deposit/depositions/{rid}", headers=GUEST, timeout=10).json()
     assert legacy["metadata"]["communities"] == [{"identifier": "escape2020"}]
     assert call("GET", f"{api}/requests/{request_id}").json()["status"] == "accepted"
-    late = call("POST", f"{api}/requests/{request_id}/actions/cancel")
-    assert late.status_code == 400
+    late = gcall("POST", f"{api}/requests/{request_id}/actions/cancel")
+    assert late.status_code == 400 and late.json() == {
+        "status": 400,
+        "message": "Error for action 'cancel': Could not execute the action",
+    }
 
 
-def test_declined_and_cancelled_reviews(standin) -> None:
-    api = standin.api_url
+def test_declined_and_cancelled_reviews(guest) -> None:
+    api = guest.api_url
     escape = _escape(api)
     body = {"receiver": {"community": escape["id"]}, "type": "community-submission"}
     rid = _draft_with_files(api)
-    call("PUT", f"{api}/records/{rid}/draft/review", json=body)
-    request_id = call("POST", f"{api}/records/{rid}/draft/actions/submit-review").json()["id"]
-    assert call("DELETE", f"{api}/records/{rid}/draft/review").status_code == 400  # open: cannot be deleted
-    assert call("DELETE", f"{api}/records/{rid}/draft").status_code == 400
-    assert standin.curate(request_id, "decline")["status"] == "declined"
-    assert call("GET", f"{api}/records/{rid}/draft").json()["status"] == "declined"
+    gcall("PUT", f"{api}/records/{rid}/draft/review", json=body)
+    request_id = gcall("POST", f"{api}/records/{rid}/draft/actions/submit-review").json()["id"]
+    assert gcall("DELETE", f"{api}/records/{rid}/draft/review").status_code == 400  # open: cannot be deleted
+    assert gcall("DELETE", f"{api}/records/{rid}/draft").status_code == 400
+    assert guest.curate(request_id, "decline")["status"] == "declined"
+    assert gcall("GET", f"{api}/records/{rid}/draft").json()["status"] == "declined"
 
     other = _draft_with_files(api)
-    call("PUT", f"{api}/records/{other}/draft/review", json=body)
-    second = call("POST", f"{api}/records/{other}/draft/actions/submit-review").json()["id"]
-    cancelled = call("POST", f"{api}/requests/{second}/actions/cancel")
+    gcall("PUT", f"{api}/records/{other}/draft/review", json=body)
+    second = gcall("POST", f"{api}/records/{other}/draft/actions/submit-review").json()["id"]
+    cancelled = gcall("POST", f"{api}/requests/{second}/actions/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    assert call("GET", f"{api}/records/{other}/draft/review").status_code == 404
-    assert call("POST", f"{api}/records/{other}/draft/actions/publish").status_code == 202
+    assert gcall("GET", f"{api}/records/{other}/draft/review").status_code == 404
+    assert gcall("POST", f"{api}/records/{other}/draft/actions/publish").status_code == 202
 
 
 def test_new_version_cannot_have_a_review_and_inclusion_of_published_records(standin) -> None:
@@ -115,14 +159,17 @@ def test_new_version_cannot_have_a_review_and_inclusion_of_published_records(sta
     assert refused.status_code == 400
     assert refused.json()["message"] == "You cannot create a review for a new version of a published record."
 
-    wanted = {"communities": [{"id": "escape2020"}, {"id": "nowhere"}]}
+    # the owner of escape2020 could include directly: require_review keeps the request open (RR communities)
+    wanted = {"communities": [{"id": "escape2020"}, {"id": "nowhere"}], "require_review": True}
     included = call("POST", f"{api}/records/{record['id']}/communities", json=wanted)
     assert included.status_code == 200
     (done,) = included.json()["processed"]
     assert done["community_id"] == escape["id"] and done["request"]["status"] == "submitted"
     assert included.json()["errors"] == [{"community_id": "nowhere", "message": "Community not found."}]
     twice = call(
-        "POST", f"{api}/records/{record['id']}/communities", json={"communities": [{"id": "escape2020"}]}
+        "POST",
+        f"{api}/records/{record['id']}/communities",
+        json={"communities": [{"id": "escape2020"}], "require_review": True},
     )
     assert twice.status_code == 400 and twice.json()["processed"] == []
     assert "open inclusion request" in twice.json()["errors"][0]["message"]
@@ -132,6 +179,25 @@ def test_new_version_cannot_have_a_review_and_inclusion_of_published_records(sta
     assert call("GET", f"{api}/records/{record['id']}").json()["parent"]["communities"]["ids"] == [
         escape["id"]
     ]
+
+
+def test_the_community_owner_includes_directly(standin) -> None:
+    """invenio-communities permissions.py can_include_directly (review policy "open": curators, owners among
+    them): the owner's submission is accepted and published at once (RR services/review/service.py), and so is
+    an inclusion without require_review (RR services/communities/service.py `_include`)."""
+    api = standin.api_url
+    escape = _escape(api)
+    assert escape["access"]["review_policy"] == "open"
+    rid = call("POST", f"{api}/records", json=METADATA).json()["id"]
+    upload(api, rid, {"a.txt": b"abc"})
+    body = {"receiver": {"community": escape["id"]}, "type": "community-submission"}
+    assert call("PUT", f"{api}/records/{rid}/draft/review", json=body).status_code == 200
+    sent = call("POST", f"{api}/records/{rid}/draft/actions/submit-review")
+    assert sent.status_code == 202 and sent.json()["status"] == "accepted"
+    assert call("GET", f"{api}/records/{rid}").json()["parent"]["communities"]["ids"] == [escape["id"]]
+    other = published(api)
+    done = call("POST", f"{api}/records/{other['id']}/communities", json={"communities": [{"id": "zenodo"}]})
+    assert done.status_code == 200 and done.json()["processed"][0]["request"]["status"] == "accepted"
 
 
 @pytest.fixture

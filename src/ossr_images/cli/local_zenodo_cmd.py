@@ -37,6 +37,14 @@ def _check_prefix(value: str) -> str:
     help="A token the server accepts (repeatable; default: one random token, printed).",
 )
 @click.option(
+    "--guest-token",
+    "guest_tokens",
+    multiple=True,
+    metavar="T",
+    help="A token of a second user, a member of no community: its community submissions wait for a curator "
+    "(the --token user owns the escape2020 and zenodo communities). Repeatable.",
+)
+@click.option(
     "--doi-prefix",
     default="10.5072",
     show_default=True,
@@ -57,12 +65,13 @@ def _check_prefix(value: str) -> str:
     "--rate-limit", type=int, default=None, hidden=True, help="Requests per minute per client (429 above)."
 )
 def local_zenodo(
-    host: str, port: int, data_dir: str | None, tokens: tuple[str, ...], doi_prefix: str, api_surface: str,
-    **limits: int | None,
+    host: str, port: int, data_dir: str | None, tokens: tuple[str, ...], guest_tokens: tuple[str, ...],
+    doi_prefix: str, api_surface: str, **limits: int | None,
 ) -> None:  # fmt: skip
     """Serve a local Zenodo-compatible API (deposit, files and records) until Ctrl-C.
 
-    Prints `API <url>`, `TOKEN <token>` (one line per token) and `DATA <folder>` first on stdout; requests are
+    Prints `API <url>`, `TOKEN <token>` (one line per token), `GUEST_TOKEN <token>` (one per --guest-token)
+    and `DATA <folder>` first on stdout; requests are
     logged on stderr (tokens never). Use it with `--zenodo-url <url>` and ZENODO_TOKEN=<token>.
     """
     from ossr_images.errors import RemoteError
@@ -75,7 +84,8 @@ def local_zenodo(
 
     server = LocalZenodo(data_dir, host=host, port=port, tokens=list(tokens) or None, doi_prefix=doi_prefix,
                          quota_bytes=limits["quota_bytes"], max_files=limits["max_files"],
-                         rate_limit=limits["rate_limit"], cleanup=False, api_surface=api_surface)  # fmt: skip
+                         rate_limit=limits["rate_limit"], cleanup=False, api_surface=api_surface,
+                         guest_tokens=guest_tokens)  # fmt: skip
     try:
         server.bind()
     except OSError as exc:
@@ -87,7 +97,8 @@ def local_zenodo(
 
     if not is_loopback_host(host):
         log.warning("listening on %s: tokens and files travel in plain http on this network", host)
-    lines = [f"API {server.api_url}"] + [f"TOKEN {t}" for t in server.tokens] + [f"DATA {server.data_dir}"]
+    lines = [f"API {server.api_url}"] + [f"TOKEN {t}" for t in server.tokens]
+    lines += [f"GUEST_TOKEN {t}" for t in server.guest_tokens] + [f"DATA {server.data_dir}"]
     click.echo("\n".join(lines))
     sys.stdout.flush()
 

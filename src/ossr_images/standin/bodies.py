@@ -64,7 +64,9 @@ class Body:
             raise ApiError(400, "Invalid Content-Length header.") from None
 
     def json(self) -> Any:
-        """The JSON body (None when empty); 415 unless application/json; 400 when undecodable; 413 when big."""
+        """The JSON body (None when empty); 415 for a type other than application/json (none given counts as
+        application/json: flask-resources parsers/decorators.py default_content_type); 400 when undecodable;
+        413 when big."""
         if self.chunked:
             raw = b"".join(self.chunks(limit=MAX_JSON))
         else:
@@ -77,7 +79,9 @@ class Body:
         self.done = True
         if not raw.strip():
             return None
-        if content_type(self.headers) != "application/json":
+        if (
+            content_type(self.headers) or "application/json"
+        ) != "application/json":  # flask-resources default
             raise ApiError(415, "Invalid 'Content-Type' header. Expected one of: application/json.")
         try:
             return json.loads(raw)

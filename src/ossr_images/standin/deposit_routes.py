@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ossr_images.standin import multipart, views
+from ossr_images.standin import multipart, reviews, views
 from ossr_images.standin.bodies import content_type, receive_to_file
 from ossr_images.standin.faults import DropResponse
 from ossr_images.standin.routing import MISSING_FIELD, URL_NOT_FOUND, FileReply, Reply, Request
@@ -22,6 +22,8 @@ def _only_metadata(body: dict[str, Any]) -> None:
     unknown = [k for k in body if k != "metadata"]
     if unknown:
         raise _validation([{"field": k, "messages": ["Unknown field."]} for k in unknown])
+    if isinstance(body.get("metadata"), dict):
+        views.legacy_people(body["metadata"])  # a legacy write is always personal (ZR PersonSchema)
 
 
 def _dep(req: Request) -> dict[str, Any]:
@@ -74,7 +76,10 @@ def dep_action(req: Request) -> Reply:
     req.body.json()  # an optional (ignored) JSON body; other types are refused with 415
     store, action = req.store, req.args["action"]
     if action == "publish":
-        return Reply(202, views.deposition(store, store.publish(rec), req.base))
+        before = reviews.included(store, rec)
+        store.publish(rec)
+        reviews.legacy_inclusions(store, rec, before, req.owner())
+        return Reply(202, views.deposition(store, rec, req.base))
     if action == "edit":
         return Reply(201, views.deposition(store, store.edit(rec), req.base))
     if action == "discard":

@@ -31,6 +31,7 @@ KNOWN_KEYS = {
     "locations", "dates", "method", "custom",
 }  # fmt: skip
 EC_DOI = "10.13039/501100000780"  # a bare grant id means the European Commission (zenodo-api.md section 2)
+ORGANIZATIONAL = "_organizational"  # stored beside a creator written natively as an organisation
 
 
 def accepted_licenses() -> dict[str, str]:

@@ -11,7 +11,13 @@ import datetime as _dt
 from typing import Any
 
 from ossr_images.standin import vocabularies
-from ossr_images.standin.metadata import RELATIONS, UPLOAD_TYPES, MetadataError, clean_metadata
+from ossr_images.standin.metadata import (
+    ORGANIZATIONAL,
+    RELATIONS,
+    UPLOAD_TYPES,
+    MetadataError,
+    clean_metadata,
+)
 
 FieldErrors = list[dict[str, Any]]
 MISSING = "Missing data for required field."
@@ -81,6 +87,8 @@ def _creator(i: int, c: Any, errors: FieldErrors, field: str = "creators") -> di
             errors.append(_err(f"{where}.person_or_org.name", "Name cannot be blank."))
             return None
     out: dict[str, Any] = {"name": name}
+    if kind == "organizational":
+        out[ORGANIZATIONAL] = True  # read back natively as an organisation (the legacy view drops the mark)
     for ident in po.get("identifiers") or []:
         if (
             isinstance(ident, dict)
@@ -246,7 +254,9 @@ def _legacy_clean(out: dict[str, Any], errors: FieldErrors) -> tuple[dict[str, A
 def _person(c: dict[str, Any]) -> dict[str, Any]:
     name = str(c.get("name") or "")
     po: dict[str, Any] = {"type": "personal", "name": name}
-    if name.count(",") == 1:
+    if c.get(ORGANIZATIONAL):
+        po["type"] = "organizational"
+    elif name.count(",") == 1:
         family, given = (p.strip() for p in name.split(","))
         po.update(family_name=family, given_name=given)
     else:

@@ -108,9 +108,7 @@ def rdm_draft_put(req: Request) -> Reply:
         for key in ("communities",):  # kept by the deposit side, not part of the native metadata
             if key in rec["metadata"]:
                 md[key] = rec["metadata"][key]
-        req.store.update(rec, md)
-        rec["revision_id"] = rec.get("revision_id", 1) + 1
-        req.store.save()
+        req.store.update(rec, md)  # moves revision_id
     _files_enabled(req, rec, body)
     return _answer(req, 200, rec, True, errors)
 
@@ -253,14 +251,14 @@ def rdm_files_import(req: Request) -> Reply:
 
 def rdm_review_put(req: Request) -> Reply:
     review = reviews.put_review(req.store, _draft(req), req.body.json())
-    return Reply(200, reviews.view(review, req.base))
+    return Reply(200, reviews.view(req.store, review, req.base, req.user()))
 
 
 def rdm_review_get(req: Request) -> Reply:
     review = reviews.review_of(req.store, _draft(req))
     if review is None:
         raise ApiError(404, "Review for draft not found")
-    return Reply(200, reviews.view(review, req.base))
+    return Reply(200, reviews.view(req.store, review, req.base, req.user()))
 
 
 def rdm_review_delete(req: Request) -> Reply:
@@ -271,24 +269,14 @@ def rdm_review_delete(req: Request) -> Reply:
 def rdm_submit_review(req: Request) -> Reply:
     rec = _draft(req)
     req.body.json()
-    return Reply(202, reviews.view(reviews.submit_review(req.store, rec), req.base))
-
-
-def rdm_request_get(req: Request) -> Reply:
-    req.owner()
-    return Reply(200, reviews.view(reviews.get_request(req.store, req.args["rid"]), req.base))
-
-
-def rdm_request_action(req: Request) -> Reply:
-    req.owner()
-    req.body.json()
-    done = reviews.act(req.store, req.args["rid"], req.args["action"], curator=False)
-    return Reply(200, reviews.view(done, req.base))
+    done = reviews.submit_review(req.store, rec, req.owner())
+    return Reply(202, reviews.view(req.store, done, req.base, req.user()))
 
 
 def rdm_record_requests(req: Request) -> Reply:
     rec = _owned(req)
-    hits = [reviews.view(r, req.base) for r in reviews.record_requests(req.store, rec)]
+    user = req.user()
+    hits = [reviews.view(req.store, r, req.base, user) for r in reviews.record_requests(req.store, rec)]
     return Reply(200, {"hits": {"hits": hits, "total": len(hits)}, "links": {}})
 
 
@@ -296,7 +284,7 @@ def rdm_record_communities(req: Request) -> Reply:
     rec = _owned(req)
     if not rec.get("published"):
         raise ApiError(404, NOT_REGISTERED)
-    status, doc = reviews.include(req.store, rec, req.body.json())
+    status, doc = reviews.include(req.store, rec, req.body.json(), req.owner())
     if status == 400:
         return Reply(400, {"status": 400, "message": "A validation error occurred.", **doc})
     return Reply(status, doc)

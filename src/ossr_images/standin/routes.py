@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
+from ossr_images.standin import community_routes as com
 from ossr_images.standin import deposit_routes as dep
+from ossr_images.standin import rdm_pids as pids
 from ossr_images.standin import rdm_routes as rdm
 from ossr_images.standin import record_routes as rec
 from ossr_images.standin.routing import Route
@@ -15,6 +17,7 @@ _DEP = rf"^/api/deposit/depositions/{_ID}"
 _BUCKET = r"^/api/files/(?P<bucket>[^/]+)"
 _REC = rf"^/api/records/{_ID}"
 _DRAFT = rf"{_REC}/draft"
+_REQ = r"^/api/requests/(?P<rid>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})"  # RQ: <uuid:id>
 
 ROUTES: list[Route] = [
     Route(method, re.compile(pattern), function)
@@ -50,6 +53,7 @@ ROUTES: list[Route] = [
         ("DELETE", rf"{_DRAFT}/?$", rdm.rdm_draft_delete),
         ("POST", rf"{_DRAFT}/?$", rdm.rdm_edit),
         ("POST", rf"{_DRAFT}/pids/doi/?$", rdm.rdm_reserve_doi),
+        ("DELETE", rf"{_DRAFT}/pids/doi/?$", pids.rdm_discard_doi),
         ("POST", rf"{_DRAFT}/actions/publish/?$", rdm.rdm_publish),
         ("POST", rf"{_DRAFT}/actions/files-import/?$", rdm.rdm_files_import),
         ("POST", rf"{_DRAFT}/actions/submit-review/?$", rdm.rdm_submit_review),
@@ -66,10 +70,14 @@ ROUTES: list[Route] = [
         ("DELETE", rf"{_DRAFT}/files/(?P<key>.+?)/?$", rdm.rdm_draft_file_delete),
         ("POST", rf"{_REC}/communities/?$", rdm.rdm_record_communities),
         ("GET", rf"{_REC}/requests/?$", rdm.rdm_record_requests),
-        ("GET", r"^/api/requests/(?P<rid>[^/]+)/?$", rdm.rdm_request_get),
-        ("POST", r"^/api/requests/(?P<rid>[^/]+)/actions/(?P<action>[a-z]+)/?$", rdm.rdm_request_action),
+        ("GET", rf"{_REQ}/?$", com.rdm_request_get),
+        ("POST", rf"{_REQ}/actions/(?P<action>[^/]+)/?$", com.rdm_request_action),
+        ("GET", rf"{_REQ}/timeline/?$", com.rdm_request_timeline),
+        ("POST", rf"{_REQ}/comments/?$", com.rdm_request_comment),
+        ("GET", r"^/api/communities/?$", com.rdm_communities_search),
         ("GET", r"^/api/communities/(?P<ref>[^/]+)/?$", rdm.rdm_community),
-        ("GET", r"^/api/communities/(?P<ref>[^/]+)/records/?$", rdm.rdm_community_records),
+        ("GET", r"^/api/communities/(?P<ref>[^/]+)/records/?$", com.rdm_community_records),
+        ("GET", r"^/api/communities/(?P<ref>[^/]+)/requests/?$", com.rdm_community_requests),
         ("GET", r"^/records/(?P<id>\d+)(?:/latest)?/?$", rec.html_record),
         ("GET", r"^/records/(?P<id>\d+)/files/(?P<key>.+?)/?$", rec.html_file),
         ("GET", r"^/record/(?P<id>\d+)/?$", rec.html_legacy_record),

@@ -100,9 +100,14 @@ class Request:
         """The owner id for the request's token; 401 without a token, 403 for a token that is not valid."""
         if self.token is None:
             raise ApiError(401, UNAUTHORIZED)
-        if not self.app.valid_token(self.token):
+        user = self.app.user_of(self.token)
+        if user is None:
             raise ApiError(403, "Permission denied.")
-        return 1
+        return int(user)
+
+    def user(self) -> int | None:
+        """The user of a valid token, else None (anonymous: routes open to anyone decide themselves)."""
+        return self.app.user_of(self.token) if self.token is not None else None
 
 
 Answer = Reply | FileReply | HtmlReply

@@ -35,6 +35,9 @@ class LocalZenodo:
     None makes one random token; ``rate_limit`` (requests per minute per client) turns on 429 answers.
     ``api_surface`` "zenodo" serves the legacy deposit API and the native records API over one store (as
     zenodo.org); "rdm" behaves like a plain InvenioRDM instance (no deposit API, native JSON by default).
+    Users: every token of ``tokens`` is user 1, the owner of the communities the stand-in seeds (escape2020,
+    zenodo); ``guest_tokens`` (a list that may grow while serving) are user 2, a member of no community, whose
+    community submissions wait for a curator (see :mod:`ossr_images.standin.memberships`).
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class LocalZenodo:
         rate_limit: int | None = None,
         cleanup: bool | None = None,
         api_surface: str = "zenodo",
+        guest_tokens: list[str] | tuple[str, ...] = (),
     ) -> None:
         if api_surface not in ("zenodo", "rdm"):
             raise ValueError(f"api_surface must be 'zenodo' or 'rdm', not {api_surface!r}")
@@ -62,6 +66,7 @@ class LocalZenodo:
         self.host = host
         self.port = port
         self.tokens = list(tokens) if tokens else [secrets.token_urlsafe(24)]
+        self.guest_tokens = list(guest_tokens)
         self.doi_prefix = doi_prefix
         self.quota_bytes = quota_bytes
         self.max_files = max_files
@@ -78,12 +83,14 @@ class LocalZenodo:
         return self.store.bytes_received if self.store is not None else 0
 
     def curate(self, request_id: str, action: str) -> dict:
-        """Act as the community's curator on a review or inclusion request: "accept" (publishes a submitted
-        draft and adds the community) or "decline"; the request as the API then shows it."""
-        from ossr_images.standin import reviews
+        """Act as the system on a review or inclusion request: "accept" (publishes a submitted draft and adds
+        the community), "decline", "cancel" or "expire" (the system's own action: the request and the draft
+        become ``expired``); the request as the API then shows it."""
+        from ossr_images.standin import memberships, reviews
 
         assert self.store is not None, "start the stand-in first"
-        return reviews.view(reviews.act(self.store, request_id, action, curator=True), self.base_url)
+        done = reviews.act(self.store, request_id, action, memberships.SYSTEM)
+        return reviews.view(self.store, done, self.base_url, memberships.SYSTEM)
 
     def include_directly(self, slug: str) -> None:
         """Let the token owners include records in community ``slug`` directly, as its curators may: a
@@ -100,7 +107,14 @@ class LocalZenodo:
 
     def valid_token(self, token: str) -> bool:
         """True if ``token`` is one the server accepts (constant-time comparison)."""
-        return any(hmac.compare_digest(token.encode(), t.encode()) for t in self.tokens)
+        return self.user_of(token) is not None
+
+    def user_of(self, token: str) -> int | None:
+        """The user a token belongs to: 1 for ``tokens``, 2 for ``guest_tokens``, None for any other."""
+        for user, known in ((1, self.tokens), (2, self.guest_tokens)):
+            if any(hmac.compare_digest(token.encode(), t.encode()) for t in list(known)):
+                return user
+        return None
 
     @property
     def url_host(self) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ossr_images.standin.metadata import resource_type
+from ossr_images.standin.metadata import ORGANIZATIONAL, resource_type
 from ossr_images.standin.query import Node, compile_query, evaluate, terms_of, words_match
 from ossr_images.standin.store import PRERESERVE_PREFIX, ApiError, Store
 from ossr_images.standin.vocabularies import grant_read_shape
@@ -70,6 +70,16 @@ def bucket_object(api: str, rec: dict[str, Any], entry: dict[str, Any]) -> dict[
     }
 
 
+def legacy_people(md: dict[str, Any]) -> dict[str, Any]:
+    """Creators and contributors as the legacy serializer shows them: ``name`` (person_or_org.name),
+    affiliation, orcid, whatever the person type (zenodo-rdm legacy/serializers/schemas/common.py)."""
+    for key in ("creators", "contributors"):
+        if isinstance(md.get(key), list):
+            md[key] = [{k: v for k, v in c.items() if k != ORGANIZATIONAL} if isinstance(c, dict) else c
+                       for c in md[key]]  # fmt: skip
+    return md
+
+
 def deposition(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
     """A deposition as the legacy deposit API shows it."""
     with store.lock:
@@ -97,7 +107,7 @@ def _deposition(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
         "newversion": f"{dep_url}/actions/newversion",
     }
     files = rec["published"]["files"] if published else rec["files"]
-    metadata = dict(rec["metadata"])
+    metadata = legacy_people(dict(rec["metadata"]))
     metadata["prereserve_doi"] = {"doi": f"{PRERESERVE_PREFIX}/zenodo.{rid}", "recid": rid}
     doc: dict[str, Any] = {
         "created": rec["created"],
@@ -145,7 +155,7 @@ def _record(store: Store, rec: dict[str, Any], base: str) -> dict[str, Any]:
     concept = store.concept(rec)
     versions = store.published_versions(rec["conceptrecid"])
     index = next((i for i, v in enumerate(versions) if v["id"] == rid), 0)
-    md = dict(pub["metadata"])
+    md = legacy_people(dict(pub["metadata"]))
     upload_type_fields = {"upload_type", "publication_type", "image_type"}
     md = {k: v for k, v in md.items() if k not in upload_type_fields}
     md["resource_type"] = resource_type(pub["metadata"])
