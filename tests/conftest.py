@@ -38,6 +38,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
 
 
 TEST_TOKEN = "test-token-0123456789abcdef"
+# a second user of the stand-in, a member of no community: its community submissions wait for a curator
+GUEST_TOKEN = "guest-token-0123456789abcdef"
 
 
 BACKENDS = ("legacy", "rdm")
@@ -45,10 +47,17 @@ SURFACE_OF = {"legacy": "zenodo", "rdm": "rdm"}
 
 
 def start_standin(tmp_path_factory: pytest.TempPathFactory, api_surface: str = "zenodo"):
-    """A running LocalZenodo (a context manager) on a free loopback port, accepting TEST_TOKEN."""
+    """A running LocalZenodo (a context manager) on a free loopback port: TEST_TOKEN is user 1 (the owner of the
+    seeded communities, whose submissions to them are accepted at once, as zenodo.org does for an owner),
+    GUEST_TOKEN user 2 (a member of no community)."""
     from ossr_images.standin.server import LocalZenodo
 
-    return LocalZenodo(tmp_path_factory.mktemp("zenodo-data"), tokens=[TEST_TOKEN], api_surface=api_surface)
+    return LocalZenodo(
+        tmp_path_factory.mktemp("zenodo-data"),
+        tokens=[TEST_TOKEN],
+        guest_tokens=[GUEST_TOKEN],
+        api_surface=api_surface,
+    )
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ from ossr_images.workflows.demo import make_example_repo, write_example_image
 
 
 def test_publish_then_search_then_fetch_with_source(zenodo_env, tmp_path: Path) -> None:
-    if zenodo_env.backend == "rdm":  # the token owner curates escape2020: its review is accepted at once
-        zenodo_env.include_directly("escape2020")
     repo, repository, commit = make_example_repo(tmp_path / "hello")
     image = write_example_image(repo, repository, commit, tmp_path)
     runner = CliRunner()

@@ -13,8 +13,10 @@ from ossr_images.zenodo.target import Target
 
 
 def target_for(standin: Any) -> Target:
-    """The stand-in as a target with the tests' token, on its backend (``standin.backend``, else legacy)."""
-    return Target("custom", standin.api_url, TEST_TOKEN, "10.5072", api=backend_of(standin))
+    """The stand-in as a target with the tests' token (``standin.client_token`` when a test set one, e.g. the
+    guest's), on its backend (``standin.backend``, else legacy)."""
+    token = getattr(standin, "client_token", TEST_TOKEN)
+    return Target("custom", standin.api_url, token, "10.5072", api=backend_of(standin))
 
 
 def backend_of(standin: Any) -> str:

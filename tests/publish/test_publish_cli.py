@@ -158,11 +158,12 @@ def test_published_record_carries_grant_and_contributors(zenodo_env, project: Pr
         assert [(f["funder"]["id"], f["award"]["id"]) for f in meta["funding"]] == [
             ("00k4n6c32", "00k4n6c32::824064")
         ]
-        assert [(c["person_or_org"].get("family_name"), c["role"]["id"]) for c in meta["contributors"]] == [
-            ("Lovelace", "contactperson"),
-            ("Analytical Engines", "rightsholder"),
-            ("European Commission", "sponsor"),
-            ("Turing", "other"),
+        people = [(c["person_or_org"], c["role"]["id"]) for c in meta["contributors"]]
+        assert [(p["type"], p.get("family_name") or p.get("name"), role) for p, role in people] == [
+            ("personal", "Lovelace", "contactperson"),
+            ("organizational", "Analytical Engines", "rightsholder"),
+            ("organizational", "European Commission", "sponsor"),
+            ("personal", "Turing", "other"),
         ]
         return
     # a record shows its grants in zenodo.org's read shape (code, internal_id = the deposit's grant id, funder)

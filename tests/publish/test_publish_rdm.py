@@ -14,7 +14,7 @@ import requests
 from click.testing import CliRunner
 from tests.helpers.clients import target_for
 
-from conftest import TEST_TOKEN, start_standin
+from conftest import GUEST_TOKEN, TEST_TOKEN, start_standin
 from ossr_images.cli import main
 from ossr_images.images.synth import write_docker_archive
 from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY
@@ -30,12 +30,13 @@ NATIVE = "application/vnd.inveniordm.v1+json"
 
 @pytest.fixture
 def rdm(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """A plain InvenioRDM stand-in (native API only; its communities review every submission), and the CLI
-    pointed at it with --api rdm's environment variable."""
+    """A plain InvenioRDM stand-in (native API only) and the CLI pointed at it with --api rdm's environment
+    variable, publishing as a guest (a member of no community: its submissions to escape2020 wait for the
+    curators)."""
     with start_standin(tmp_path_factory, "rdm") as server:
-        server.backend = "rdm"
+        server.backend, server.client_token = "rdm", GUEST_TOKEN
         monkeypatch.setenv("OSSR_IMAGES_ZENODO_URL", server.api_url)
-        monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)
+        monkeypatch.setenv("ZENODO_TOKEN", GUEST_TOKEN)
         monkeypatch.setenv("OSSR_IMAGES_API", "rdm")
         yield server
 
@@ -62,7 +63,7 @@ def native(server, path: str) -> dict:
     """A record (or any API path) as native JSON, read with the native Accept."""
     resp = requests.get(
         f"{server.api_url}{path}",
-        headers={"Accept": NATIVE, "Authorization": f"Bearer {TEST_TOKEN}"},
+        headers={"Accept": NATIVE, "Authorization": f"Bearer {GUEST_TOKEN}"},
         timeout=10,
     )
     resp.raise_for_status()

@@ -181,8 +181,6 @@ def submit_review(store: Store, rec: dict[str, Any], user: int) -> dict[str, Any
         if memberships.can_include_directly(_receiver(store, review), user):
             _execute(store, review, "accept", memberships.SYSTEM)
         store.save()
-        if review["receiver"]["community"] in store.state.get("direct_include", []):
-            return act(store, review["id"], "accept", curator=True)  # the owner may include directly
         return review
 
 

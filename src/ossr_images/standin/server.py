@@ -92,19 +92,6 @@ class LocalZenodo:
         done = reviews.act(self.store, request_id, action, memberships.SYSTEM)
         return reviews.view(self.store, done, self.base_url, memberships.SYSTEM)
 
-    def include_directly(self, slug: str) -> None:
-        """Let the token owners include records in community ``slug`` directly, as its curators may: a
-        submitted review request is accepted (and the draft published) at once (RR review service)."""
-        from ossr_images.standin import reviews
-
-        assert self.store is not None, "start the stand-in first"
-        with self.store.lock:
-            community = reviews.communities(self.store)[slug]
-            direct = self.store.state.setdefault("direct_include", [])
-            if community["id"] not in direct:
-                direct.append(community["id"])
-            self.store.save()
-
     def valid_token(self, token: str) -> bool:
         """True if ``token`` is one the server accepts (constant-time comparison)."""
         return self.user_of(token) is not None
