@@ -181,9 +181,8 @@ def test_published_record_carries_grant_and_contributors(zenodo_env, project: Pr
 def test_explicit_new_version_of(zenodo_env, project: Project):
     first = json.loads(run(*publish_args(project, project.image(), "--json")).stdout)
     project.release("2.0.0")
-    # a plain InvenioRDM DOI ({prefix}/{id}) does not name its record for the client: the id is given there
-    ref = first["conceptdoi"] if backend_of(zenodo_env) == "legacy" else first["record_id"]
-    res = run(*publish_args(project, project.image(), "--new-version-of", ref, "--json"))
+    # the concept DOI on both backends: a plain InvenioRDM DOI ({prefix}/{id}) is found by a search
+    res = run(*publish_args(project, project.image(), "--new-version-of", first["conceptdoi"], "--json"))
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["conceptdoi"] == first["conceptdoi"]
 

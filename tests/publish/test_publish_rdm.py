@@ -128,6 +128,31 @@ def test_new_version_uploads_only_the_changed_files(rdm, project: Project):
     assert rec["versions"]["index"] == 2 and rec["metadata"]["version"] == "1.1.0"
 
 
+@pytest.mark.parametrize("which", ["doi", "conceptdoi"])
+def test_new_version_of_a_plain_doi(rdm, project: Project, which: str):
+    """A plain instance's DOI ({prefix}/{id}) holds no id the client can read: the record is found by a search
+    for the DOI, a version's or the concept's."""
+    res, first = publish(project, project.image(), "--no-community")
+    assert res.exit_code == 0, res.output
+    assert first[which].startswith("10.5072/") and "zenodo." not in first[which]
+    project.release("2.0.0")
+    res, second = publish(project, project.image(), "--new-version-of", first[which])
+    assert res.exit_code == 0, res.output
+    assert second["state"] == "published"
+    assert second["conceptdoi"] == first["conceptdoi"] and second["doi"] != first["doi"]
+    assert native(rdm, f"/records/{second['record_id']}")["versions"]["index"] == 2
+
+
+def test_new_version_of_an_unknown_doi_names_it(rdm, project: Project):
+    res, first = publish(project, project.image(), "--no-community")
+    assert res.exit_code == 0, res.output
+    project.release("2.0.0")
+    res, doc = publish(project, project.image(), "--new-version-of", "10.5072/nothing-here")
+    assert res.exit_code == 4, res.output
+    assert "10.5072/nothing-here" in doc["error"]["message"] and rdm.api_url in doc["error"]["message"]
+    assert len(native(rdm, "/user/records")["hits"]["hits"]) == 1  # no draft was made
+
+
 def test_new_version_with_the_same_image_sends_no_image_bytes(rdm, project: Project):
     """Only codemeta.json (and the image metadata file, which names the commit) change: files-import brings
     the image into the new version's draft and it is not uploaded again."""

@@ -32,6 +32,8 @@ from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY, I
 from ossr_images.workflows import journal as jr
 from ossr_images.workflows.publish_plan import RELEASE_PREFIX, PublishPlan, same_repo
 from ossr_images.zenodo.doi import parse_record_ref
+from ossr_images.zenodo.errors import ZenodoError
+from ossr_images.zenodo.lookup import record_by_doi
 from ossr_images.zenodo.models import Deposition, Record
 
 RIVAL_WAIT_SECONDS = 180.0  # how long a losing run waits for the winner's publish before giving up
@@ -254,8 +256,7 @@ def find_previous(
 ) -> Previous | None:
     """The deposition of which this release becomes a new version, or None for a new record."""
     if new_version_of:
-        ref = parse_record_ref(new_version_of)
-        rec = client.get_record(ref.record_id)  # follows a concept id to the latest version
+        rec = _named_record(client, new_version_of)
         if IMAGE_KEYWORD not in rec.keywords and rec.file(IMAGE_RECORD_KEY) is None:
             raise InvalidInputError(
                 f"record {rec.id} ({new_version_of}) is not an ossr-images image record "
@@ -283,6 +284,24 @@ def find_previous(
         f"the newest of your published records with the keyword {IMAGE_KEYWORD} "
         f"and the repository {plan.repository}",
     )
+
+
+def _named_record(client: Any, new_version_of: str) -> Record:
+    """The record ``--new-version-of`` names: by its id (a Zenodo DOI holds it), else (another InvenioRDM's
+    ``{prefix}/{id}`` or concept DOI) by a search for the DOI; a concept id or DOI gives the latest version."""
+    ref = parse_record_ref(new_version_of, any_doi=True)
+    if ref.record_id:
+        return client.get_record(ref.record_id)  # follows a concept id to the latest version
+    found = record_by_doi(client, ref.doi or new_version_of)
+    if found is None:
+        raise ZenodoError(
+            f"--new-version-of {new_version_of}: no record on {client.target.api_url} has the DOI {ref.doi}",
+            "Check the DOI (a version's or the concept DOI of a record you published there), or give the "
+            "record id instead.",
+            status=404,
+            url=client.target.api_url,
+        )
+    return found
 
 
 def pending_version_draft(
