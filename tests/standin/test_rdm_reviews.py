@@ -165,6 +165,7 @@ def test_new_version_cannot_have_a_review_and_inclusion_of_published_records(sta
     assert included.status_code == 200
     (done,) = included.json()["processed"]
     assert done["community_id"] == escape["id"] and done["request"]["status"] == "submitted"
+    assert done["request"]["links"]["self"] == f"{api}/requests/{done['request_id']}"  # the request as viewed
     assert included.json()["errors"] == [{"community_id": "nowhere", "message": "Community not found."}]
     twice = call(
         "POST",

@@ -285,6 +285,9 @@ def rdm_record_communities(req: Request) -> Reply:
     if not rec.get("published"):
         raise ApiError(404, NOT_REGISTERED)
     status, doc = reviews.include(req.store, rec, req.body.json(), req.owner())
+    user = req.user()
+    for item in doc["processed"]:
+        item["request"] = reviews.view(req.store, item["request"], req.base, user)
     if status == 400:
         return Reply(400, {"status": 400, "message": "A validation error occurred.", **doc})
     return Reply(status, doc)

@@ -249,13 +249,13 @@ def include(store: Store, rec: dict[str, Any], body: Any, user: int) -> tuple[in
     processed: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     with store.lock:
-        included = {c.get("identifier") for c in rec["published"]["metadata"].get("communities") or []}
+        already = included(store, rec)  # communities belong to the parent: every version is in them
         for item in wanted:
             ref = item.get("id") if isinstance(item, dict) else None
             target = next((c for c in communities(store).values() if ref in (c["id"], c["slug"])), None)
             if target is None:
                 errors.append({"community_id": ref, "message": "Community not found."})
-            elif target["slug"] in included:
+            elif target["slug"] in already:
                 errors.append(
                     {"community_id": ref, "message": "The record is already included in this community."}
                 )
