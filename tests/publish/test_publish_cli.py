@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from tests.helpers.clients import backend_of, client_class, client_for
 
-from conftest import TEST_TOKEN
+from conftest import GUEST_TOKEN, TEST_TOKEN
 from ossr_images.cli import main
 from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY, ImageRecord
 from ossr_images.zenodo.models import Deposition
@@ -185,6 +185,29 @@ def test_explicit_new_version_of(zenodo_env, project: Project):
     res = run(*publish_args(project, project.image(), "--new-version-of", first["conceptdoi"], "--json"))
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["conceptdoi"] == first["conceptdoi"]
+
+
+def test_new_version_outside_the_community_asks_for_inclusion(zenodo_env, project: Project, monkeypatch):
+    """Both backends alike: a new version of a record in no community, published for escape2020 by a user who
+    cannot include directly, leaves an inclusion request (the deposit API makes it at publish, the native
+    one is asked with POST /records/{id}/communities); publish reports it as "review", a re-run finds it."""
+    monkeypatch.setenv("ZENODO_TOKEN", GUEST_TOKEN)
+    first = json.loads(run(*publish_args(project, project.image(), "--no-community", "--json")).stdout)
+    project.release("2.0.0")
+    image = project.image()
+    res = run(*publish_args(project, image, "--json"))
+    assert res.exit_code == 0, res.output
+    second = json.loads(res.stdout)
+    assert second["state"] == "published" and second["conceptdoi"] == first["conceptdoi"]
+    review = second["review"]
+    assert review["status"] == "submitted" and review["url"]
+    again = run(*publish_args(project, image, "--json"))
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["review"] == review
+    inclusions = [
+        r for r in zenodo_env.store.state["requests"].values() if r["type"] == "community-inclusion"
+    ]
+    assert [r["id"] for r in inclusions] == [review["id"]]
 
 
 def test_draft_then_publish_continues_the_same_deposition(zenodo_env, project: Project, recorder: Recorder):

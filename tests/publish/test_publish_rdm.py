@@ -120,7 +120,9 @@ def test_new_version_uploads_only_the_changed_files(rdm, project: Project):
     before = rdm.bytes_received
     res, second = publish(project, image2)
     assert res.exit_code == 0, res.output
-    assert second["state"] == "published" and second["review"] is None  # a new version needs no review
+    assert second["state"] == "published"  # a new version needs no review: it is published at once
+    # the first version is in no community: the new one is proposed to escape2020 (an inclusion request)
+    assert second["review"]["status"] == "submitted"
     assert second["conceptdoi"] == first["conceptdoi"] and second["doi"] != first["doi"]
     # the image, codemeta.json and the image metadata file all changed: exactly their bytes went up
     assert rdm.bytes_received - before == sum(f["size"] for f in second["files"])
@@ -151,6 +153,63 @@ def test_new_version_of_an_unknown_doi_names_it(rdm, project: Project):
     assert res.exit_code == 4, res.output
     assert "10.5072/nothing-here" in doc["error"]["message"] and rdm.api_url in doc["error"]["message"]
     assert len(native(rdm, "/user/records")["hits"]["hits"]) == 1  # no draft was made
+
+
+def test_inclusion_request_for_a_published_record_found_again_then_accepted(rdm, project: Project):
+    """A record published outside a community, then published again (the same release) for escape2020: the
+    guest's inclusion request waits for the curators (POST /records/{id}/communities), a re-run finds it
+    (GET /records/{id}/requests) instead of asking again, and once accepted the record is in the community."""
+    image = project.image()
+    res, first = publish(project, image, "--no-community")
+    assert res.exit_code == 0, res.output
+    assert first["review"] is None
+    res, again = publish(project, image)
+    assert res.exit_code == 0, res.output
+    assert (again["state"], again["record_id"]) == ("published", first["record_id"])
+    review = again["review"]
+    assert review["status"] == "submitted" and review["url"].endswith(review["id"])
+    assert "include record" in res.stderr and review["url"] in res.stderr
+    inclusions = [r for r in requests_of(rdm) if r["type"] == "community-inclusion"]
+    assert [r["id"] for r in inclusions] == [review["id"]]
+
+    res, third = publish(project, image)
+    assert res.exit_code == 0, res.output
+    assert third["review"] == review  # found again, not asked twice
+    assert len([r for r in requests_of(rdm) if r["type"] == "community-inclusion"]) == 1
+
+    rdm.curate(review["id"], "accept")
+    escape = native(rdm, "/communities/escape2020")["id"]
+    assert native(rdm, f"/records/{first['record_id']}")["parent"]["communities"]["ids"] == [escape]
+    res, fourth = publish(project, image)
+    assert res.exit_code == 0, res.output
+    assert fourth["review"] is None  # in the community: nothing to ask or report
+    assert len([r for r in requests_of(rdm) if r["type"] == "community-inclusion"]) == 1
+
+
+def test_inclusion_by_the_community_owner_is_accepted_at_once(rdm, project: Project, monkeypatch):
+    monkeypatch.setenv("ZENODO_TOKEN", TEST_TOKEN)  # user 1 owns escape2020: it includes directly
+    res, first = publish(project, project.image(), "--no-community")
+    assert res.exit_code == 0, res.output
+    project.release("1.1.0")
+    res, second = publish(project, project.image())
+    assert res.exit_code == 0, res.output
+    assert second["review"]["status"] == "accepted"
+    escape = native(rdm, "/communities/escape2020")["id"]
+    record = requests.get(
+        f"{rdm.api_url}/records/{second['record_id']}",
+        headers={"Accept": NATIVE, "Authorization": f"Bearer {TEST_TOKEN}"},
+        timeout=10,
+    ).json()
+    assert record["parent"]["communities"]["ids"] == [escape]
+
+
+def test_unknown_community_for_a_published_record_names_it(rdm, project: Project):
+    image = project.image()
+    res, first = publish(project, image, "--no-community")
+    assert res.exit_code == 0, res.output
+    res, doc = publish(project, image, "--community", "no-such-community")
+    assert res.exit_code == 4, res.output
+    assert "no-such-community" in doc["error"]["message"] and "--community" in doc["error"]["hint"]
 
 
 def test_new_version_with_the_same_image_sends_no_image_bytes(rdm, project: Project):

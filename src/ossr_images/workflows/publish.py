@@ -40,6 +40,7 @@ from ossr_images.metadata.image_record import (
 )
 from ossr_images.workflows import journal as jr
 from ossr_images.workflows import publish_discovery as pd
+from ossr_images.workflows import publish_inclusion
 from ossr_images.workflows.publish_checks import published_files, readback_problems
 from ossr_images.workflows.publish_files import FileSync, SyncedFiles
 from ossr_images.workflows.publish_image import materialize
@@ -410,6 +411,11 @@ class _RemoteRun:
                 "Do not cite this record yet; check it on Zenodo and report the problem (a published record "
                 "cannot be deleted by ossr-images).",
             )
+        inclusion = publish_inclusion.include(
+            self.client, rec, publish_inclusion.wanted_communities(self.plan.zenodo_metadata), self.say
+        )
+        if inclusion is not None:
+            draft = replace(draft, dep=replace(dep, review=inclusion))
         image_key = image.file_name if image is not None else self.plan.image_key
         image_sha = image.sha256 if image is not None else (synced.image_sha256 if synced else None)
         checked = published_files(rec, files, image_key=image_key, image_sha256=image_sha)

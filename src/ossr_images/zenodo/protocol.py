@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from ossr_images.zenodo.download import DownloadResult
-from ossr_images.zenodo.models import Deposition, Record, RemoteFile
+from ossr_images.zenodo.models import Deposition, Record, RemoteFile, Review
 from ossr_images.zenodo.target import Target
 from ossr_images.zenodo.transfer import Progress
 from ossr_images.zenodo.transport import RetryPolicy
@@ -76,6 +76,10 @@ class RepositoryClient(Protocol):
     ) -> UploadResult: ...
 
     def get_record(self, record_id: int | str) -> Record: ...
+
+    def include_in_community(
+        self, record_id: int | str, community: str, present: tuple[str, ...]
+    ) -> Review | None: ...
 
     def search_records(
         self,

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import requests
 
-from ossr_images.zenodo import download, rdm_drafts, rdm_records
+from ossr_images.zenodo import download, rdm_drafts, rdm_records, rdm_reviews
 from ossr_images.zenodo.download import DownloadResult
 from ossr_images.zenodo.models import Deposition, Record, RemoteFile
 from ossr_images.zenodo.target import Target
@@ -26,7 +26,7 @@ from ossr_images.zenodo.transport import RetryPolicy, Transport
 from ossr_images.zenodo.upload import UploadResult
 
 
-class RdmClient:
+class RdmClient(rdm_reviews.Inclusions):
     """InvenioRDM's records API for one :class:`Target` (timeouts as for the legacy client)."""
 
     api = "rdm"

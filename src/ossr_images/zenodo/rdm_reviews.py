@@ -118,3 +118,77 @@ def submit(transport: Transport, deposition_id: int | str) -> Review:
     if isinstance(answer, Review):
         return answer
     return review_of(shaped(answer, "POST", transport.url(path), needs=("id",)))
+
+
+def inclusion_requests(transport: Transport, record_id: int | str, community: str) -> list[Review]:
+    """The record's inclusion requests to ``community`` (its uuid), newest last (``GET /records/{id}/requests``)."""
+    path = f"/records/{record_id}/requests"
+    doc = shaped(_call(transport, "GET", path), "GET", transport.url(path), needs=("hits",))
+    hits = doc["hits"].get("hits") if isinstance(doc["hits"], dict) else None
+    found = [
+        h
+        for h in hits or []
+        if isinstance(h, dict)
+        and h.get("type") == "community-inclusion"
+        and isinstance(h.get("receiver"), dict)
+        and h["receiver"].get("community") == community
+    ]
+    found.sort(key=lambda h: str(h.get("created") or ""))
+    return [review_of(h) for h in found]
+
+
+def include(transport: Transport, record_id: int | str, slug: str, present: tuple[str, ...]) -> Review | None:
+    """Ask the community ``slug`` to include the published record ``record_id`` (``POST /records/{id}/
+    communities``) unless it is already in it (``present``: the record's community slugs or ids, None returned)
+    or an earlier run asked already (that request is returned, whatever its state: never asked twice). The
+    request is accepted at once when the token's owner may include directly."""
+    if slug in present:
+        return None
+    uuid = community_id(transport, slug)
+    if uuid in present:
+        return None
+    earlier = inclusion_requests(transport, record_id, uuid)
+    if earlier:
+        return earlier[-1]
+    path = f"/records/{record_id}/communities"
+    body = {"communities": [{"id": uuid}]}
+
+    def check() -> Review | None:  # a lost answer: the request exists if the POST went through
+        found = inclusion_requests(transport, record_id, uuid)
+        return found[-1] if found else None
+
+    try:
+        answer = _call(transport, "POST", path, expected=(200,), json_body=body, check=check)
+    except ZenodoError as exc:
+        if exc.status != 400:
+            raise
+        messages = " ".join(m for _f, ms in exc.field_errors for m in ms) + " " + exc.message
+        if "already included" in messages:
+            return None
+        found = inclusion_requests(transport, record_id, uuid)
+        if found:  # "already an open inclusion request" (another run asked meanwhile)
+            return found[-1]
+        raise
+    if isinstance(answer, Review):
+        return answer
+    doc = shaped(answer, "POST", transport.url(path), needs=("processed",))
+    processed = [p for p in doc["processed"] or [] if isinstance(p, dict)]
+    if processed and isinstance(processed[0].get("request"), dict):
+        return review_of(processed[0]["request"])
+    found = inclusion_requests(transport, record_id, uuid)
+    return found[-1] if found else None
+
+
+class Inclusions:
+    """``include_in_community`` for both clients (the native routes exist on zenodo.org too): a mixin for a
+    class with a ``transport``."""
+
+    transport: Transport
+
+    def include_in_community(
+        self, record_id: int | str, community: str, present: tuple[str, ...]
+    ) -> Review | None:
+        """Ask the community (slug) to include the published record, unless it is in it (``present``) or an
+        earlier request exists (returned): ``POST /records/{id}/communities``, found again with
+        ``GET /records/{id}/requests``."""
+        return include(self.transport, record_id, community, present)
