@@ -4,7 +4,8 @@ On a stand-in serving only the native API (`local-zenodo --api-surface rdm`, a p
 file goes in the way the API asks: register the key (`POST .../draft/files`), stream the content (`PUT
 .../files/{key}/content`), commit (`POST .../commit`). The baseline does these three calls with curl; ossr-images
 is measured as a whole publish (`--api rdm`) and as `RdmClient.upload_file` alone, so the rows read like the
-legacy `upload` ones.
+legacy `upload` ones. Then both libraries upload to one stand-in with the Zenodo surface (it serves both APIs),
+order alternating: the last row is the native upload's time against the legacy one's on the same server.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .cases import (
+    LIB_UPLOAD,
     Ctx,
     _header_file,
     _json_out,
@@ -101,6 +103,25 @@ def _round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]]) -> None:
     _rm(data)
 
 
+def _same_server_round(ctx: Ctx, size: int, i: int, out: dict[str, list[Run]]) -> None:
+    """Both libraries on one stand-in with the Zenodo surface (which serves both APIs), order alternating:
+    the native upload's cost next to the legacy one's, with no other difference than the protocol."""
+    path = Path(archive(ctx, size)["path"])
+    data = ctx.workdir / f"standin-both-{i}"
+    with StandIn(data, log=ctx.workdir / f"standin-both-{i}.log") as s:
+        env = fresh_env(ctx, s, f"both-{i}")
+
+        def lib(script: str, key: str) -> None:
+            _sync()
+            argv = [sys.executable, "-c", script, str(path)]
+            out[key].append(_timed(s, lambda: run(argv, env=env).check()))
+
+        pair = [(LIB_UPLOAD, "legacy"), (LIB_UPLOAD_RDM, "native")]
+        for script, key in pair if i % 2 == 0 else pair[::-1]:
+            lib(script, key)
+    _rm(data)
+
+
 def bench_upload_rdm(ctx: Ctx) -> None:
     """9: `ossr-images publish --api rdm` and `RdmClient.upload_file` vs curl's register + PUT + commit."""
     _need_ossr("local-zenodo")
@@ -119,6 +140,14 @@ def bench_upload_rdm(ctx: Ctx) -> None:
     lib = ctx.add(_row("upload-rdm", "RdmClient.upload_file (library, no CLI)", size, out["lib"]))
     lib.ratio, lib.ratio_of = base.seconds / lib.seconds, "curl"
     lib.note = "register + streamed content with md5+sha256 + commit, checked (Python start included)"
+    both: dict[str, list[Run]] = {"legacy": [], "native": []}
+    for i in range(ctx.repeat):
+        _same_server_round(ctx, size, i, both)
+    legacy = ctx.add(_row("upload-rdm", "ZenodoClient.upload_file (Zenodo surface)", size, both["legacy"]))
+    legacy.note = "the legacy library upload on a stand-in serving both APIs (reference for the next row)"
+    native = ctx.add(_row("upload-rdm", "RdmClient.upload_file (same stand-in)", size, both["native"]))
+    native.ratio, native.ratio_of = legacy.seconds / native.seconds, "legacy"
+    native.note = "native vs legacy library upload on one server, order alternating (goal ~1x)"
 
 
 __all__ = ["bench_upload_rdm"]

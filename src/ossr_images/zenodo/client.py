@@ -16,9 +16,10 @@ from typing import Any, BinaryIO
 
 import requests
 
-from ossr_images.zenodo import download, paging, rdm_reviews, upload
+from ossr_images.zenodo import download, paging, upload
 from ossr_images.zenodo.download import DownloadResult
 from ossr_images.zenodo.errors import ZenodoError
+from ossr_images.zenodo.inclusions import Inclusions
 from ossr_images.zenodo.models import Deposition, Record, RemoteFile
 from ossr_images.zenodo.target import Target
 from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress
@@ -26,7 +27,7 @@ from ossr_images.zenodo.transport import USER_AGENT, Request, RetryPolicy, Trans
 from ossr_images.zenodo.upload import UploadResult
 
 
-class ZenodoClient(rdm_reviews.Inclusions):
+class ZenodoClient(Inclusions):
     """Zenodo's deposit and records APIs for one :class:`Target`.
 
     ``read_timeout`` applies to API calls; ``transfer_timeout`` is the read timeout for uploads and downloads

@@ -17,8 +17,9 @@ from typing import Any, BinaryIO
 
 import requests
 
-from ossr_images.zenodo import download, rdm_drafts, rdm_records, rdm_reviews
+from ossr_images.zenodo import download, rdm_drafts, rdm_records
 from ossr_images.zenodo.download import DownloadResult
+from ossr_images.zenodo.inclusions import Inclusions
 from ossr_images.zenodo.models import Deposition, Record, RemoteFile
 from ossr_images.zenodo.target import Target
 from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress
@@ -26,7 +27,7 @@ from ossr_images.zenodo.transport import RetryPolicy, Transport
 from ossr_images.zenodo.upload import UploadResult
 
 
-class RdmClient(rdm_reviews.Inclusions):
+class RdmClient(Inclusions):
     """InvenioRDM's records API for one :class:`Target` (timeouts as for the legacy client)."""
 
     api = "rdm"

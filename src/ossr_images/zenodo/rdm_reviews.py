@@ -177,18 +177,3 @@ def include(transport: Transport, record_id: int | str, slug: str, present: tupl
         return review_of(processed[0]["request"])
     found = inclusion_requests(transport, record_id, uuid)
     return found[-1] if found else None
-
-
-class Inclusions:
-    """``include_in_community`` for both clients (the native routes exist on zenodo.org too): a mixin for a
-    class with a ``transport``."""
-
-    transport: Transport
-
-    def include_in_community(
-        self, record_id: int | str, community: str, present: tuple[str, ...]
-    ) -> Review | None:
-        """Ask the community (slug) to include the published record, unless it is in it (``present``) or an
-        earlier request exists (returned): ``POST /records/{id}/communities``, found again with
-        ``GET /records/{id}/requests``."""
-        return include(self.transport, record_id, community, present)
