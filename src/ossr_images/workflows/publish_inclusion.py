@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ossr_images.zenodo.errors import ZenodoError
 from ossr_images.zenodo.models import Record, Review
 from ossr_images.zenodo.protocol import RepositoryClient
 
@@ -23,10 +24,23 @@ def include(
     client: RepositoryClient, record: Record, wanted: list[str], say: Callable[[str], None]
 ) -> Review | None:
     """Ask each wanted community that does not hold ``record`` yet to include it; the first request made or
-    found (its state and URL go into publish's result as ``review``), None when the record is in all of them."""
+    found (its state and URL go into publish's result as ``review``), None when the record is in all of them.
+    An unknown community is an error; any other failure of the request is a warning (the record is published
+    already, and a re-run asks again)."""
     first: Review | None = None
     for slug in wanted:
-        request = client.include_in_community(record.id, slug, record.communities)
+        try:
+            request = client.include_in_community(record.id, slug, record.communities)
+        except ZenodoError as exc:
+            if exc.status == 404 and "does not exist" in exc.message:
+                raise  # an unknown community is the user's to fix (the error names it)
+            # the record is published: a failed request is not worth failing the run for (the inclusion routes
+            # of zenodo.org's deposit side are known from its source code only): say so, a re-run asks again
+            say(
+                f"Warning: could not ask the community {slug} to include record {record.id}: {exc.message}. "
+                "The record is published; run the same publish again to ask again."
+            )
+            continue
         if request is None:
             continue
         where = f"({request.url})" if request.url else ""
