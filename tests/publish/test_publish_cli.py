@@ -14,6 +14,7 @@ from tests.helpers.clients import backend_of, client_class, client_for
 from conftest import GUEST_TOKEN, TEST_TOKEN
 from ossr_images.cli import main
 from ossr_images.metadata.image_record import IMAGE_KEYWORD, IMAGE_RECORD_KEY, ImageRecord
+from ossr_images.standin.faults import Faults, RequestInfo
 from ossr_images.zenodo.models import Deposition
 
 from .conftest import Project, Recorder
@@ -208,6 +209,40 @@ def test_new_version_outside_the_community_asks_for_inclusion(zenodo_env, projec
         r for r in zenodo_env.store.state["requests"].values() if r["type"] == "community-inclusion"
     ]
     assert [r["id"] for r in inclusions] == [review["id"]]
+
+
+class NoRequestRoutes(Faults):
+    """A server without the native inclusion routes (``/records/{id}/requests`` and ``/communities`` answer 404
+    as an unknown route does): what publish would meet if zenodo.org's deposit side lacked them."""
+
+    def before(self, request: RequestInfo) -> bool:
+        if re.search(r"/records/[^/]+/(requests|communities)/?$", request.path):
+            request.send_json(
+                404, {"status": 404, "message": "The requested URL was not found on the server."}
+            )
+            return True
+        return False
+
+
+def test_a_failed_inclusion_request_is_a_warning_and_a_rerun_asks_again(
+    zenodo_env, project: Project, monkeypatch
+):
+    monkeypatch.setenv("ZENODO_TOKEN", GUEST_TOKEN)
+    first = json.loads(run(*publish_args(project, project.image(), "--no-community", "--json")).stdout)
+    project.release("2.0.0")
+    image = project.image()
+    zenodo_env.faults = NoRequestRoutes()
+    res = run(*publish_args(project, image, "--json"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["state"] == "published" and doc["conceptdoi"] == first["conceptdoi"]
+    assert (
+        "could not ask the community escape2020" in res.stderr and "run the same publish again" in res.stderr
+    )
+    zenodo_env.faults = Faults()
+    again = run(*publish_args(project, image, "--json"))
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["review"]["status"] == "submitted"
 
 
 def test_draft_then_publish_continues_the_same_deposition(zenodo_env, project: Project, recorder: Recorder):
