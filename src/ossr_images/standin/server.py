@@ -129,6 +129,7 @@ class LocalZenodo:
                            max_files=self.max_files)  # fmt: skip
         if self.api_surface == "rdm":
             self.store.doi_format = "{prefix}/{id}"  # RR config.py DATACITE_FORMAT
+            self.store.plain_ids = True  # ids shown as "xxxxx-xxxxx" (standin.rdm_ids)
         server_class = _Server
         if ":" in self.host:
             server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
