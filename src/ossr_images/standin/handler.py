@@ -153,7 +153,10 @@ class Handler(BaseHTTPRequestHandler):
             if not self.app.faults.before(self.info):
                 args = {k: unquote(v) for k, v in args.items()}
                 if getattr(self.app.store, "plain_ids", False):
-                    args = rdm_ids.route_args(route.pattern.pattern, args)
+                    plain = rdm_ids.route_args(route.pattern.pattern, args)
+                    if plain is None:
+                        raise ApiError(404, rdm_ids.NOT_FOUND)
+                    args = plain
                 req = Request(method, path, args, params, self.headers,
                               token, self._base(), self.app, self.body, self.info)  # fmt: skip
                 try:

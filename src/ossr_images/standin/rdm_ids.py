@@ -69,19 +69,17 @@ def shown(store: Any, rec_id: Any) -> str:
     return str(rec_id)
 
 
-def internal(text: str) -> str:
-    """The store key of a plain-instance id given in a path; a 404 ApiError when it is none."""
-    from ossr_images.standin.store import ApiError
-
+def internal(text: str) -> str | None:
+    """The store key of a plain-instance id given in a path, None when it is none."""
     number = decode(text)
-    if number is None:
-        raise ApiError(404, NOT_FOUND)
-    return str(number)
+    return None if number is None else str(number)
 
 
-def route_args(pattern: str, args: dict[str, str]) -> dict[str, str]:
+def route_args(pattern: str, args: dict[str, str]) -> dict[str, str] | None:
     """The arguments of a record route (``/api/records/<id>…``, ``/records/<id>…``) with the plain id read
-    back as the store's key; other routes' arguments as they are."""
+    back as the store's key (None when it does not decode: answer 404 `NOT_FOUND`); other routes' arguments
+    as they are."""
     if "id" not in args or not RECORD_ROUTE.match(pattern):
         return args
-    return {**args, "id": internal(args["id"])}
+    key = internal(args["id"])
+    return None if key is None else {**args, "id": key}

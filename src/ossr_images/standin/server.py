@@ -92,6 +92,18 @@ class LocalZenodo:
         done = reviews.act(self.store, request_id, action, memberships.SYSTEM)
         return reviews.view(self.store, done, self.base_url, memberships.SYSTEM)
 
+    def store_key(self, record_id: int | str) -> str:
+        """The store's key of a record id as the API shows it (a plain instance's ``xxxxx-xxxxx`` read back;
+        Zenodo's digits as they are), for tests that look into the state."""
+        from ossr_images.standin import rdm_ids
+
+        if self.store is not None and self.store.plain_ids:
+            key = rdm_ids.internal(str(record_id))
+            if key is None:
+                raise KeyError(f"not a record id of this stand-in: {record_id!r}")
+            return key
+        return str(record_id)
+
     def valid_token(self, token: str) -> bool:
         """True if ``token`` is one the server accepts (constant-time comparison)."""
         return self.user_of(token) is not None
