@@ -1,5 +1,6 @@
 """The grammar of repository names and references (OCI Distribution v1.1) and serve's naming contract:
-`records/<record id>` (Zenodo's digits or another InvenioRDM's ``4d0ns-ntd89``) and `doi/<doi>` (lowercase)."""
+`records/<record id>` (Zenodo's digits or another InvenioRDM's ``4d0ns-ntd89``) and `doi/<doi>`
+(lowercase)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,8 @@ def parse_name(text: str) -> RepoName:
             "records/123456 or doi/10.5281/zenodo.123456",
         )
     kind, _, rest = text.partition("/")
-    if kind == "records" and RECORD_ID_RE.match(
-        rest
-    ):  # Zenodo's digits (leading zeros dropped) or "4d0ns-ntd89"
+    # Zenodo's digits (leading zeros dropped) or another InvenioRDM's "4d0ns-ntd89"
+    if kind == "records" and RECORD_ID_RE.match(rest):
         return RepoName("records", (rest.lstrip("0") or "0") if rest.isdigit() else rest)
     m = _DOI_RE.match(text)
     if m:
