@@ -34,7 +34,8 @@ class LocalZenodo:
     ``data_dir`` None makes a temporary folder (removed by :meth:`stop` when ``cleanup`` is true); ``tokens``
     None makes one random token; ``rate_limit`` (requests per minute per client) turns on 429 answers.
     ``api_surface`` "zenodo" serves the legacy deposit API and the native records API over one store (as
-    zenodo.org); "rdm" behaves like a plain InvenioRDM instance (no deposit API, native JSON by default).
+    zenodo.org); "rdm" behaves like a plain InvenioRDM instance (no deposit API, native JSON by default,
+    ids like "4d0ns-ntd89" and DOIs ``{prefix}/{id}``: :mod:`ossr_images.standin.rdm_ids`).
     Users: every token of ``tokens`` is user 1, the owner of the communities the stand-in seeds (escape2020,
     zenodo); ``guest_tokens`` (a list that may grow while serving) are user 2, a member of no community, whose
     community submissions wait for a curator (see :mod:`ossr_images.standin.memberships`).
