@@ -47,8 +47,8 @@ class NativeTestClient(RdmClient):
     def _deposition(self, doc: dict[str, Any]) -> Deposition:
         rid = doc["id"]
         return Deposition(
-            id=int(rid),
-            record_id=int(rid) if doc.get("is_published") else None,
+            id=rid,
+            record_id=rid if doc.get("is_published") else None,
             conceptrecid=doc["parent"]["id"],
             title=doc.get("metadata", {}).get("title") or "",
             bucket_url=self.url(f"/records/{rid}/draft/files"),

@@ -237,7 +237,7 @@ def _blob_of(standin, record_id: Any, key: str) -> Path:
                     return found
         return None
 
-    blob = walk(state["records"][str(record_id)])
+    blob = walk(state["records"][standin.store_key(record_id)])
     assert blob, "blob not found in the stand-in's state"
     return Path(standin.data_dir) / "blobs" / blob
 

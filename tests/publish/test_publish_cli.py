@@ -565,11 +565,11 @@ def test_steps_happen_in_the_documented_order(zenodo_env, project: Project, reco
             return "create"
         if method == "PUT" and (path.startswith("/api/files/") or path.endswith("/content")):
             return "upload:" + uploaded_key(path)
-        if method == "PUT" and re.fullmatch(r"/api/(deposit/depositions/\d+|records/\d+/draft)", path):
+        if method == "PUT" and re.fullmatch(r"/api/(deposit/depositions/\d+|records/[^/]+/draft)", path):
             return "metadata"
         if method == "POST" and path.endswith(("/actions/publish", "/actions/submit-review")):
             return "publish"
-        if method == "GET" and re.fullmatch(r"/api/records/\d+", path):
+        if method == "GET" and re.fullmatch(r"/api/records/[^/]+", path):
             return "read-back"
         return None
 

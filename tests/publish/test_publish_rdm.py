@@ -368,7 +368,30 @@ def test_a_rival_submitted_to_the_community_is_reported(rdm, project: Project, m
     # this run's own request was only created, then taken back with its draft: one request went to curators
     assert sorted(r["status"] for r in requests_of(rdm)) == ["created", "submitted"]
     assert (
-        next(r for r in requests_of(rdm) if r["status"] == "submitted")["topic"]["record"] == rival.rival_id
+        next(r for r in requests_of(rdm) if r["status"] == "submitted")["topic"]["record"]
+        == rdm.store_key(rival.rival_id)  # the store's own key (requests_of reads the stand-in's state)
     )
     with RdmClient(target_for(rdm)) as c:
         assert [d.id for d in c.list_depositions(all_versions=True)] == [rival.rival_id]
+
+
+def test_the_previous_record_is_the_newest_by_creation_when_ids_are_random(project: Project) -> None:
+    """InvenioRDM ids ("4d0ns-ntd89") are random: the newest earlier record of the repository is found by its
+    creation time, not by the order of its id (Zenodo's numeric ids still order by value)."""
+    from ossr_images.workflows.publish_discovery import find_previous
+    from ossr_images.zenodo.models import Deposition
+
+    plan = wf.prepare(project.image(), codemeta=project.codemeta, repo_dir=project.path)
+    keywords = (IMAGE_KEYWORD, plan.repo_marker)
+
+    def dep(dep_id: int | str, created: str) -> Deposition:
+        return Deposition(id=dep_id, record_id=dep_id, state="done", submitted=True, created=created,
+                          keywords=keywords)  # fmt: skip
+
+    plain = [dep("zzzzz-00001", "2026-01-01T10:00:00+00:00"), dep("00000-zzzz1", "2026-03-01T10:00:00+00:00"),
+             dep("kkkkk-00001", "2026-02-01T10:00:00+00:00")]  # fmt: skip
+    found = find_previous(None, plan, plain, None)
+    assert found is not None and found.dep.id == "00000-zzzz1"
+    zenodo = [dep(9, "2026-01-01T10:00:00+00:00"), dep(12, "2025-01-01T10:00:00+00:00")]
+    found = find_previous(None, plan, zenodo, None)
+    assert found is not None and found.dep.id == 12

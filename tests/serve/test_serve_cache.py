@@ -120,6 +120,7 @@ def test_allow_rule_grammar() -> None:
     assert parse_allow("record:11").matches(rec) and parse_allow("record:12").matches(rec)
     assert parse_allow("DOI:10.5281/ZENODO.12") == AllowRule("doi", "10.5281/ZENODO.12")
     assert parse_allow("DOI:10.5281/ZENODO.12").matches(rec)
+    assert parse_allow("record:4D0NS-NTD89") == AllowRule("record", "4d0ns-ntd89")  # base32: case-insensitive
     for bad in ("escape2020", "user:x", "record:abc", "doi:"):
         with pytest.raises(InvalidInputError):
             parse_allow(bad)

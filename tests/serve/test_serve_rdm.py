@@ -82,3 +82,39 @@ def test_skopeo_inspect_by_record_and_a_restricted_record_denied(
     assert resp.status_code == 403, resp.text
     [err] = resp.json()["errors"]
     assert err["code"] == "DENIED" and "restricted" in err["message"], err
+
+
+def test_allow_community_by_slug_matches_native_records_that_list_uuids(
+    publish, standin, tmp_path: Path
+) -> None:
+    """A native record names its communities by uuid only (``parent.communities.ids``): serve reads the slug
+    of each once, so `--allow community:escape2020` serves the included record and refuses the other; a
+    `records/<id>` name takes the plain instance's base32 id."""
+    from fetch.native_records import add_to_community
+    from fetch.records import image_files
+
+    included = publish.raw(image_files(tmp_path / "a"))
+    other = publish.raw(image_files(tmp_path / "b"))
+    add_to_community(standin, included.id, "escape2020")
+    native = requests.get(f"{standin.api_url}/records/{included.id}", timeout=10).json()
+    escape = requests.get(f"{standin.api_url}/communities/escape2020", timeout=10).json()
+    assert native["parent"]["communities"]["ids"] == [escape["id"]]  # the uuid, never the slug
+    assert "-" in included.id and not included.id.isdigit()  # "xxxxx-xxxxx"
+    server = start_serve(
+        standin.api_url, tmp_path / "cache", tmp_path / "serve.log", "--api", "auto",
+        "--allow", "community:escape2020",
+    )  # fmt: skip
+    try:
+        for name in (f"records/{included.id}", f"doi/{included.doi}"):
+            resp = requests.get(f"{server.url}/v2/{name}/manifests/latest", timeout=60)
+            assert resp.status_code == 200, resp.text + server.log()
+        assert (server.cache / "records" / included.id / "serve.json").exists()
+        resp = requests.get(f"{server.url}/v2/records/{other.id}/manifests/latest", timeout=30)
+        assert resp.status_code == 403, resp.text
+        err = resp.json()["errors"][0]
+        assert err["code"] == "DENIED" and "--allow" in err["message"], err
+        bad = requests.get(f"{server.url}/v2/records/{included.id[:-1]}/manifests/latest", timeout=30)
+        assert bad.status_code == 404 and bad.json()["errors"][0]["code"] == "NAME_UNKNOWN", bad.text
+    finally:
+        stop_serve(server)
+    assert server.log().count(f"GET {standin.api_url}/communities/{escape['id']} ->") == 1, server.log()

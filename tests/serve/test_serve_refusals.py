@@ -24,7 +24,7 @@ def _errors(resp: requests.Response) -> list[dict]:
 def _corrupt_stored_file(standin, record: dict, key: str) -> None:
     """Flip one byte in the middle of the stored file behind `key` (the stand-in keeps serving it with the
     md5 it recorded at upload)."""
-    rec = standin.store.published_record(str(record.id))
+    rec = standin.store.published_record(standin.store_key(record.id))
     entry = next(f for f in rec["published"]["files"] if f["key"] == key)
     path = standin.store.blob_path(entry)
     data = bytearray(path.read_bytes())

@@ -16,6 +16,9 @@ from ossr_images.workflows.serve_registry import RegistryError, RepoName
     [
         ("records/123", RepoName("records", "123")),
         ("records/007", RepoName("records", "7")),
+        ("records/0", RepoName("records", "0")),
+        ("records/4d0ns-ntd89", RepoName("records", "4d0ns-ntd89")),  # another InvenioRDM's id
+        ("doi/10.5072/4d0ns-ntd89", RepoName("doi", "10.5072/4d0ns-ntd89")),
         ("doi/10.5281/zenodo.123456", RepoName("doi", "10.5281/zenodo.123456")),
         ("doi/10.5072/zenodo.1", RepoName("doi", "10.5072/zenodo.1")),
     ],
@@ -37,6 +40,9 @@ def test_names_of_the_contract(text: str, expected: RepoName) -> None:
         ("x" * 256, "NAME_INVALID"),
         ("records/abc", "NAME_UNKNOWN"),
         ("records/1/2", "NAME_UNKNOWN"),
+        ("records/4d0ns-ntd8", "NAME_UNKNOWN"),
+        ("records/4d0ns-ntd89x", "NAME_UNKNOWN"),
+        ("records/4d0nsntd89", "NAME_UNKNOWN"),
         ("library/busybox", "NAME_UNKNOWN"),
         ("doi/11.5281/zenodo.1", "NAME_UNKNOWN"),
         ("doi/10.5281", "NAME_UNKNOWN"),

@@ -57,7 +57,7 @@ def _check_prefix(value: str) -> str:
     default="zenodo",
     show_default=True,
     help="zenodo: deposit API and InvenioRDM records API over one store, as zenodo.org; rdm: a plain "
-    "InvenioRDM instance (no deposit API, native JSON for application/json).",
+    "InvenioRDM instance (no deposit API, native JSON for application/json, record ids like 4d0ns-ntd89).",
 )
 @click.option("--quota", "quota_bytes", type=int, default=50_000_000_000, show_default=True, hidden=True)
 @click.option("--max-files", type=int, default=100, show_default=True, hidden=True)

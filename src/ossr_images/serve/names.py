@@ -1,16 +1,16 @@
 """The grammar of repository names and references (OCI Distribution v1.1) and serve's naming contract:
-`records/<record id>` and `doi/<doi>` (lowercase)."""
+`records/<record id>` (Zenodo's digits or another InvenioRDM's ``4d0ns-ntd89``) and `doi/<doi>`
+(lowercase)."""
 
 from __future__ import annotations
 
 import re
 
-from ossr_images.workflows.serve_registry import DIGEST_RE, TAG_RE, RegistryError, RepoName
+from ossr_images.workflows.serve_registry import DIGEST_RE, RECORD_ID_RE, TAG_RE, RegistryError, RepoName
 
 # distribution/reference: path components of lowercase alphanumerics joined by one separator
 NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
 MAX_NAME = 255
-_RECORD_RE = re.compile(r"^records/([0-9]{1,20})$")
 _DOI_RE = re.compile(r"^doi/(10\.[0-9]{4,9}/[a-z0-9._-]+(?:/[a-z0-9._-]+)*)$")
 ALGORITHM_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
@@ -25,9 +25,10 @@ def parse_name(text: str) -> RepoName:
             "names are lowercase path components [a-z0-9] joined by '.', '_', '__' or '-', e.g. "
             "records/123456 or doi/10.5281/zenodo.123456",
         )
-    m = _RECORD_RE.match(text)
-    if m:
-        return RepoName("records", str(int(m.group(1))))
+    kind, _, rest = text.partition("/")
+    # Zenodo's digits (leading zeros dropped) or another InvenioRDM's "4d0ns-ntd89"
+    if kind == "records" and RECORD_ID_RE.match(rest):
+        return RepoName("records", (rest.lstrip("0") or "0") if rest.isdigit() else rest)
     m = _DOI_RE.match(text)
     if m:
         return RepoName("doi", m.group(1))

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ossr_images import __version__
+from ossr_images.standin import rdm_ids
 from ossr_images.standin.bodies import Body, parse_range
 from ossr_images.standin.faults import DropResponse, RequestInfo
 from ossr_images.standin.routes import ROUTES
@@ -150,7 +151,13 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError(405, "The method is not allowed for the requested URL.")
                 raise ApiError(404, URL_NOT_FOUND)
             if not self.app.faults.before(self.info):
-                req = Request(method, path, {k: unquote(v) for k, v in args.items()}, params, self.headers,
+                args = {k: unquote(v) for k, v in args.items()}
+                if getattr(self.app.store, "plain_ids", False):
+                    plain = rdm_ids.route_args(route.pattern.pattern, args)
+                    if plain is None:
+                        raise ApiError(404, rdm_ids.NOT_FOUND)
+                    args = plain
+                req = Request(method, path, args, params, self.headers,
                               token, self._base(), self.app, self.body, self.info)  # fmt: skip
                 try:
                     self._answer(route.function(req))

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from ossr_images.standin import rdm_ids
 from ossr_images.standin.store import ApiError, Store, now, validation_error
 
 FILES_LOCKED = "Permission denied."
@@ -21,8 +22,8 @@ def pending(rec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return rec.setdefault("rdm_pending", {})
 
 
-def no_file(rec: dict[str, Any], key: str) -> ApiError:
-    return ApiError(404, f"Record '{rec['id']}' has no file '{key}'.")
+def no_file(rec: dict[str, Any], key: str, rid: str | None = None) -> ApiError:
+    return ApiError(404, f"Record '{rid or rec['id']}' has no file '{key}'.")
 
 
 def _writable(rec: dict[str, Any]) -> None:
@@ -30,9 +31,12 @@ def _writable(rec: dict[str, Any]) -> None:
         raise ApiError(403, FILES_LOCKED)  # Zenodo locks published files in an edit draft
 
 
-def file_entry(api: str, rec: dict[str, Any], key: str, published: bool = False) -> dict[str, Any]:
-    """A native file entry (``/files`` and ``/draft/files`` answers) of a draft or a published record."""
-    rid = rec["id"]
+def file_entry(
+    api: str, rec: dict[str, Any], key: str, published: bool = False, rid: str | None = None
+) -> dict[str, Any]:
+    """A native file entry (``/files`` and ``/draft/files`` answers) of a draft or a published record;
+    ``rid`` is the record's id as shown (`rdm_ids.shown`), its store id when not given."""
+    rid = rid or str(rec["id"])
     base = f"{api}/records/{rid}/{'files' if published else 'draft/files'}/{quote(key, safe='')}"
     links = {"self": base, "content": f"{base}/content"}
     if not published:
@@ -63,15 +67,16 @@ def keys(rec: dict[str, Any], published: bool = False) -> list[str]:
     return stored + [k for k in pending(rec) if k not in stored]
 
 
-def listing(api: str, rec: dict[str, Any], published: bool = False) -> dict[str, Any]:
-    """The ``GET …/files`` answer: ``entries`` is a list."""
+def listing(api: str, rec: dict[str, Any], published: bool = False, rid: str | None = None) -> dict[str, Any]:
+    """The ``GET …/files`` answer: ``entries`` is a list (``rid`` as in `file_entry`)."""
+    rid = rid or str(rec["id"])
     kind = "files" if published else "draft/files"
     return {
         "enabled": rec.get("files_enabled", True),
         "order": [],
-        "entries": [file_entry(api, rec, k, published) for k in keys(rec, published)],
+        "entries": [file_entry(api, rec, k, published, rid) for k in keys(rec, published)],
         "default_preview": None,
-        "links": {"self": f"{api}/records/{rec['id']}/{kind}"},
+        "links": {"self": f"{api}/records/{rid}/{kind}"},
     }
 
 
@@ -111,13 +116,13 @@ def register(store: Store, rec: dict[str, Any], entries: Any) -> list[str]:
         return list(new)
 
 
-def check_content(rec: dict[str, Any], key: str) -> None:
+def check_content(rec: dict[str, Any], key: str, rid: str | None = None) -> None:
     """A content PUT may go ahead: the key is registered and not committed (else 404 / 400)."""
     _writable(rec)
     if key not in pending(rec):
         if any(f["key"] == key for f in rec["files"]):
             raise ApiError(400, f'File with key "{key}" is already committed.')
-        raise no_file(rec, key)
+        raise no_file(rec, key, rid)
 
 
 def uploaded(store: Store, rec: dict[str, Any], key: str) -> None:
@@ -136,7 +141,7 @@ def commit(store: Store, rec: dict[str, Any], key: str) -> None:
         if declared is None:
             if any(f["key"] == key for f in rec["files"]):
                 raise ApiError(400, f'File with key "{key}" is already committed.')
-            raise no_file(rec, key)
+            raise no_file(rec, key, rdm_ids.shown(store, rec["id"]))
         if not declared["uploaded"]:
             raise ApiError(400, f'File with key "{key}" has no content yet: upload it before the commit.')
         del pending(rec)[key]
@@ -151,7 +156,7 @@ def delete(store: Store, rec: dict[str, Any], key: str) -> None:
         if any(f["key"] == key for f in rec["files"]):
             store.delete_file(rec, key=key)
         elif was_pending is None:
-            raise no_file(rec, key)
+            raise no_file(rec, key, rdm_ids.shown(store, rec["id"]))
         _touch(store, rec)
 
 

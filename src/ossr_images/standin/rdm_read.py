@@ -4,7 +4,7 @@ when `native` is true, so that route names (what fault hooks see) stay those of 
 
 from __future__ import annotations
 
-from ossr_images.standin import rdm_files, rdm_views
+from ossr_images.standin import rdm_files, rdm_ids, rdm_views
 from ossr_images.standin.routing import Reply, Request, redirect
 from ossr_images.standin.store import NOT_FOUND, NOT_REGISTERED, ApiError
 
@@ -23,7 +23,7 @@ def concept_redirect(req: Request, suffix: str = "") -> Reply | None:
     latest = req.store.latest_published(rid.strip())
     if latest is None:
         raise ApiError(404, NOT_FOUND)
-    return redirect(f"{req.api}/records/{latest['id']}{suffix}")
+    return redirect(f"{req.api}/records/{rdm_ids.shown(req.store, latest['id'])}{suffix}")
 
 
 def search(req: Request) -> Reply:
@@ -61,7 +61,7 @@ def latest(req: Request) -> Reply:
     latest = req.store.latest_published(concept)
     if latest is None:
         raise ApiError(404, NOT_REGISTERED)
-    location = f"{req.api}/records/{latest['id']}"
+    location = f"{req.api}/records/{rdm_ids.shown(req.store, latest['id'])}"
     return Reply(
         301, {"status": 301, "message": "Redirecting...", "location": location}, {"Location": location}
     )
@@ -69,11 +69,12 @@ def latest(req: Request) -> Reply:
 
 def files(req: Request) -> Reply:
     rec = req.store.published_record(req.args["id"])
-    return Reply(200, rdm_files.listing(req.api, rec, published=True))
+    return Reply(200, rdm_files.listing(req.api, rec, True, rdm_ids.shown(req.store, rec["id"])))
 
 
 def file(req: Request) -> Reply:
     rec = req.store.published_record(req.args["id"])
+    rid = rdm_ids.shown(req.store, rec["id"])
     if req.args["key"] not in rdm_files.keys(rec, published=True):
-        raise rdm_files.no_file(rec, req.args["key"])
-    return Reply(200, rdm_files.file_entry(req.api, rec, req.args["key"], published=True))
+        raise rdm_files.no_file(rec, req.args["key"], rid)
+    return Reply(200, rdm_files.file_entry(req.api, rec, req.args["key"], True, rid))

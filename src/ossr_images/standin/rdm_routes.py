@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ossr_images.standin import rdm_files, rdm_metadata, rdm_views, reviews, views
+from ossr_images.standin import rdm_files, rdm_ids, rdm_metadata, rdm_views, reviews, views
 from ossr_images.standin.deposit_routes import receive_upload
 from ossr_images.standin.rdm_read import native
 from ossr_images.standin.routing import FileReply, Reply, Request
@@ -49,6 +49,11 @@ def _draft(req: Request) -> dict[str, Any]:
     if rec["state"] == "done":
         raise ApiError(404, NOT_FOUND)
     return rec
+
+
+def _rid(req: Request, rec: dict[str, Any]) -> str:
+    """The deposition's id as the server shows it (`rdm_ids.shown`)."""
+    return rdm_ids.shown(req.store, rec["id"])
 
 
 def _body_dict(req: Request) -> dict[str, Any]:
@@ -191,13 +196,14 @@ def views_today() -> str:
 
 
 def rdm_draft_files(req: Request) -> Reply:
-    return Reply(200, rdm_files.listing(req.api, _draft(req)))
+    rec = _draft(req)
+    return Reply(200, rdm_files.listing(req.api, rec, rid=_rid(req, rec)))
 
 
 def rdm_draft_files_post(req: Request) -> Reply:
     rec = _draft(req)
     added = rdm_files.register(req.store, rec, req.body.json())
-    doc = rdm_files.listing(req.api, rec)
+    doc = rdm_files.listing(req.api, rec, rid=_rid(req, rec))
     doc["entries"] = [e for e in doc["entries"] if e["key"] in added]
     return Reply(201, doc)
 
@@ -205,8 +211,8 @@ def rdm_draft_files_post(req: Request) -> Reply:
 def rdm_draft_file(req: Request) -> Reply:
     rec = _draft(req)
     if req.args["key"] not in rdm_files.keys(rec):
-        raise rdm_files.no_file(rec, req.args["key"])
-    return Reply(200, rdm_files.file_entry(req.api, rec, req.args["key"]))
+        raise rdm_files.no_file(rec, req.args["key"], _rid(req, rec))
+    return Reply(200, rdm_files.file_entry(req.api, rec, req.args["key"], rid=_rid(req, rec)))
 
 
 def rdm_draft_file_content(req: Request) -> FileReply:
@@ -214,24 +220,24 @@ def rdm_draft_file_content(req: Request) -> FileReply:
     files = rec["files"] if rec["state"] != "done" else rec["published"]["files"]
     entry = next((f for f in files if f["key"] == req.args["key"]), None)
     if entry is None:
-        raise rdm_files.no_file(rec, req.args["key"])
+        raise rdm_files.no_file(rec, req.args["key"], _rid(req, rec))
     return FileReply(entry, req.store.blob_path(entry))
 
 
 def rdm_draft_file_put(req: Request) -> Reply:
     rec = _draft(req)
     key = req.args["key"]
-    rdm_files.check_content(rec, key)
+    rdm_files.check_content(rec, key, _rid(req, rec))
     receive_upload(req, rec, key)
     rdm_files.uploaded(req.store, rec, key)
-    return Reply(200, rdm_files.file_entry(req.api, rec, key))
+    return Reply(200, rdm_files.file_entry(req.api, rec, key, rid=_rid(req, rec)))
 
 
 def rdm_draft_file_commit(req: Request) -> Reply:
     rec = _draft(req)
     req.body.json()
     rdm_files.commit(req.store, rec, req.args["key"])
-    return Reply(200, rdm_files.file_entry(req.api, rec, req.args["key"]))
+    return Reply(200, rdm_files.file_entry(req.api, rec, req.args["key"], rid=_rid(req, rec)))
 
 
 def rdm_draft_file_delete(req: Request) -> Reply:
@@ -243,7 +249,7 @@ def rdm_files_import(req: Request) -> Reply:
     rec = _draft(req)
     req.body.json()
     rdm_files.files_import(req.store, rec)
-    return Reply(201, rdm_files.listing(req.api, rec))
+    return Reply(201, rdm_files.listing(req.api, rec, rid=_rid(req, rec)))
 
 
 # ---------------------------------------------------------------- reviews and communities

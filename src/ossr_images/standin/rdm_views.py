@@ -7,7 +7,7 @@ import copy
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ossr_images.standin import rdm_files, rdm_metadata, views
+from ossr_images.standin import rdm_files, rdm_ids, rdm_metadata, views
 from ossr_images.standin.query import compile_query
 from ossr_images.standin.store import Store
 
@@ -38,22 +38,24 @@ def record(store: Store, rec: dict[str, Any], base: str, draft: bool = False) ->
 
 def _record(store: Store, rec: dict[str, Any], base: str, draft: bool) -> dict[str, Any]:
     api = f"{base}/api"
-    rid = str(rec["id"])
+    rid = rdm_ids.shown(store, rec["id"])
+    pid = rdm_ids.shown(store, rec["conceptrecid"])
     published_side = bool(rec.get("published")) and not draft
     md = rec["published"]["metadata"] if published_side else rec["metadata"]
     concept = store.concept(rec)
     versions = [str(v) for v in concept["versions"]]
+    index = versions.index(str(rec["id"])) + 1 if str(rec["id"]) in versions else 1
     latest = store.latest_published(rec["conceptrecid"])
     doi = rec.get("doi") or rec.get("reserved_doi")
     parent: dict[str, Any] = {
-        "id": rec["conceptrecid"],
+        "id": pid,
         "access": {"owned_by": {"user": str(rec["owner"])}},
         "communities": _communities(store, md),
         "pids": {"doi": _doi(concept["conceptdoi"])} if concept.get("conceptdoi") else {},
     }
     files_on = rec.get("files_enabled", True)
     entries = {
-        k: rdm_files.file_entry(api, rec, k, published_side) for k in rdm_files.keys(rec, published_side)
+        k: rdm_files.file_entry(api, rec, k, published_side, rid) for k in rdm_files.keys(rec, published_side)
     }
     self_url = f"{api}/records/{rid}" + ("" if published_side else "/draft")
     links = {
@@ -64,7 +66,7 @@ def _record(store: Store, rec: dict[str, Any], base: str, draft: bool) -> dict[s
         "versions": f"{api}/records/{rid}/versions",
         "draft": f"{api}/records/{rid}/draft",
         "record": f"{api}/records/{rid}",
-        "parent": f"{api}/records/{rec['conceptrecid']}",
+        "parent": f"{api}/records/{pid}",
     }
     if not published_side:
         links.update(
@@ -99,7 +101,7 @@ def _record(store: Store, rec: dict[str, Any], base: str, draft: bool) -> dict[s
             "order": [],
         },
         "versions": {
-            "index": versions.index(rid) + 1 if rid in versions else 1,
+            "index": index,
             "is_latest": latest is not None and latest["id"] == rec["id"] and published_side,
             "is_latest_draft": not published_side and rec is store.latest_draft(rec),
         },

@@ -8,7 +8,7 @@ import re
 from urllib.parse import quote, urlencode
 
 from ossr_images import __version__
-from ossr_images.standin import rdm_read, views, vocabularies
+from ossr_images.standin import rdm_ids, rdm_read, views, vocabularies
 from ossr_images.standin.routing import FileReply, HtmlReply, Reply, Request, redirect
 from ossr_images.standin.store import NOT_FOUND, ApiError
 
@@ -121,11 +121,12 @@ def html_record(req: Request) -> Reply | HtmlReply:
         latest = req.store.latest_published(rid)
         if latest is None:
             raise ApiError(404, NOT_FOUND)
-        return redirect(f"{req.base}/records/{latest['id']}")
+        return redirect(f"{req.base}/records/{rdm_ids.shown(req.store, latest['id'])}")
     rec = req.store.published_record(rid)
+    shown = rdm_ids.shown(req.store, rec["id"])
     title = html.escape(rec["published"]["metadata"].get("title") or "")
     items = "".join(
-        f'<li><a href="/api/records/{rec["id"]}/files/{quote(f["key"], safe="")}/content">'
+        f'<li><a href="/api/records/{shown}/files/{quote(f["key"], safe="")}/content">'
         f"{html.escape(f['key'])}</a> ({f['size']} bytes)</li>"
         for f in rec["published"]["files"]
     )
@@ -133,15 +134,17 @@ def html_record(req: Request) -> Reply | HtmlReply:
 
 
 def html_file(req: Request) -> Reply:
-    return redirect(f"{req.api}/records/{req.args['id']}/files/{quote(req.args['key'], safe='')}/content")
+    rid = rdm_ids.shown(req.store, req.args["id"])
+    return redirect(f"{req.api}/records/{rid}/files/{quote(req.args['key'], safe='')}/content")
 
 
 def html_legacy_record(req: Request) -> Reply:
-    return redirect(f"{req.base}/records/{req.args['id']}", 301)
+    return redirect(f"{req.base}/records/{rdm_ids.shown(req.store, req.args['id'])}", 301)
 
 
 def html_doi(req: Request) -> Reply:
-    m = re.match(r"^10\.\d+/zenodo\.(\d+)$", req.args["doi"].strip(), re.I)
+    pattern = r"^10\.\d+/([0-9a-z]{5}-[0-9a-z]{5})$" if req.store.plain_ids else r"^10\.\d+/zenodo\.(\d+)$"
+    m = re.match(pattern, req.args["doi"].strip(), re.I)
     if not m:
         raise ApiError(404, NOT_FOUND)
-    return redirect(f"{req.base}/records/{m.group(1)}")
+    return redirect(f"{req.base}/records/{m.group(1).lower()}")

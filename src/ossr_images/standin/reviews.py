@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ossr_images.standin import memberships, rdm_files, rdm_metadata, request_events
+from ossr_images.standin import memberships, rdm_files, rdm_ids, rdm_metadata, request_events
 from ossr_images.standin.store import ApiError, Store, now, validation_error
 
 SEED = {"escape2020": "ESCAPE 2020", "zenodo": "Zenodo"}
@@ -93,8 +93,13 @@ def view(store: Store, req: dict[str, Any], base: str, user: int | None) -> dict
     actions = {a: f"{url}/actions/{a}" for a in allowed_actions(store, req, user)}
     links = {"self": url, "self_html": f"{base}/me/requests/{req['id']}", "comments": f"{url}/comments",
              "timeline": f"{url}/timeline", "actions": actions}  # fmt: skip
-    return dict(req, is_open=req["status"] == "submitted", is_closed=req["status"] not in OPEN,
+    return dict(req, topic=_topic(store, req), is_open=req["status"] == "submitted", is_closed=req["status"] not in OPEN,
                 is_expired=False, expires_at=None, links=links)  # fmt: skip
+
+
+def _topic(store: Store, req: dict[str, Any]) -> dict[str, str]:
+    """A request's topic with the record id as the server shows it (`rdm_ids.shown`)."""
+    return {"record": rdm_ids.shown(store, req["topic"]["record"])}
 
 
 def can_read(store: Store, req: dict[str, Any], user: int | None) -> bool:
@@ -271,7 +276,8 @@ def include(store: Store, rec: dict[str, Any], body: Any, user: int) -> tuple[in
                 req = _new_request(store, "community-inclusion", rec, target["id"], "submitted")
                 if not review and memberships.can_include_directly(target, user):
                     _execute(store, req, "accept", memberships.SYSTEM)
-                processed.append({"community_id": target["id"], "request_id": req["id"], "request": req})
+                processed.append({"community_id": target["id"], "request_id": req["id"],
+                                  "request": dict(req, topic=_topic(store, req))})  # fmt: skip
         store.save()
     return (200 if processed else 400), {"processed": processed, "errors": errors}
 

@@ -17,6 +17,7 @@ _DEP = rf"^/api/deposit/depositions/{_ID}"
 _BUCKET = r"^/api/files/(?P<bucket>[^/]+)"
 _REC = rf"^/api/records/{_ID}"
 _DRAFT = rf"{_REC}/draft"
+_HTML_ID = r"(?P<id>\d+|[0-9a-zA-Z]{5}-[0-9a-zA-Z]{5})"  # Zenodo's digits, a plain instance's ids
 _REQ = r"^/api/requests/(?P<rid>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})"  # RQ: <uuid:id>
 
 ROUTES: list[Route] = [
@@ -78,9 +79,9 @@ ROUTES: list[Route] = [
         ("GET", r"^/api/communities/(?P<ref>[^/]+)/?$", rdm.rdm_community),
         ("GET", r"^/api/communities/(?P<ref>[^/]+)/records/?$", com.rdm_community_records),
         ("GET", r"^/api/communities/(?P<ref>[^/]+)/requests/?$", com.rdm_community_requests),
-        ("GET", r"^/records/(?P<id>\d+)(?:/latest)?/?$", rec.html_record),
-        ("GET", r"^/records/(?P<id>\d+)/files/(?P<key>.+?)/?$", rec.html_file),
-        ("GET", r"^/record/(?P<id>\d+)/?$", rec.html_legacy_record),
+        ("GET", rf"^/records/{_HTML_ID}(?:/latest)?/?$", rec.html_record),
+        ("GET", rf"^/records/{_HTML_ID}/files/(?P<key>.+?)/?$", rec.html_file),
+        ("GET", rf"^/record/{_HTML_ID}/?$", rec.html_legacy_record),
         ("GET", r"^/doi/(?P<doi>.+)$", rec.html_doi),
         ("GET", r"^/api/licenses/?$", rec.legacy_licenses),
         ("GET", r"^/api/vocabularies/licenses/?$", rec.vocab_licenses),

@@ -34,7 +34,8 @@ class LocalZenodo:
     ``data_dir`` None makes a temporary folder (removed by :meth:`stop` when ``cleanup`` is true); ``tokens``
     None makes one random token; ``rate_limit`` (requests per minute per client) turns on 429 answers.
     ``api_surface`` "zenodo" serves the legacy deposit API and the native records API over one store (as
-    zenodo.org); "rdm" behaves like a plain InvenioRDM instance (no deposit API, native JSON by default).
+    zenodo.org); "rdm" behaves like a plain InvenioRDM instance (no deposit API, native JSON by default,
+    ids like "4d0ns-ntd89" and DOIs ``{prefix}/{id}``: :mod:`ossr_images.standin.rdm_ids`).
     Users: every token of ``tokens`` is user 1, the owner of the communities the stand-in seeds (escape2020,
     zenodo); ``guest_tokens`` (a list that may grow while serving) are user 2, a member of no community, whose
     community submissions wait for a curator (see :mod:`ossr_images.standin.memberships`).
@@ -92,6 +93,18 @@ class LocalZenodo:
         done = reviews.act(self.store, request_id, action, memberships.SYSTEM)
         return reviews.view(self.store, done, self.base_url, memberships.SYSTEM)
 
+    def store_key(self, record_id: int | str) -> str:
+        """The store's key of a record id as the API shows it (a plain instance's ``xxxxx-xxxxx`` read back;
+        Zenodo's digits as they are), for tests that look into the state."""
+        from ossr_images.standin import rdm_ids
+
+        if self.store is not None and self.store.plain_ids:
+            key = rdm_ids.internal(str(record_id))
+            if key is None:
+                raise KeyError(f"not a record id of this stand-in: {record_id!r}")
+            return key
+        return str(record_id)
+
     def valid_token(self, token: str) -> bool:
         """True if ``token`` is one the server accepts (constant-time comparison)."""
         return self.user_of(token) is not None
@@ -129,6 +142,7 @@ class LocalZenodo:
                            max_files=self.max_files)  # fmt: skip
         if self.api_surface == "rdm":
             self.store.doi_format = "{prefix}/{id}"  # RR config.py DATACITE_FORMAT
+            self.store.plain_ids = True  # ids shown as "xxxxx-xxxxx" (standin.rdm_ids)
         server_class = _Server
         if ":" in self.host:
             server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})

@@ -22,6 +22,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from ossr_images.errors import InvalidInputError
+from ossr_images.standin import rdm_ids
 from ossr_images.standin.metadata import MetadataError, clean_metadata, publish_errors
 
 STATE_VERSION = 1
@@ -108,6 +109,7 @@ class _StoreState:
         self.quota_bytes = quota_bytes
         self.max_files = max_files
         self.doi_format = "{prefix}/zenodo.{id}"  # DATACITE_FORMAT; a plain InvenioRDM uses "{prefix}/{id}"
+        self.plain_ids = False  # a plain InvenioRDM's "xxxxx-xxxxx" ids in what is shown (standin.rdm_ids)
         self.bytes_received = 0  # file bytes uploaded since start (every API): imports add nothing
         self.lock = threading.RLock()
         try:
@@ -182,7 +184,7 @@ class _StoreState:
 
     def mint_doi(self, rec_id: Any) -> str:
         """The DOI of a record id: ``{prefix}/zenodo.{id}`` (Zenodo), ``{prefix}/{id}`` (a plain instance)."""
-        return self.doi_format.format(prefix=self.doi_prefix, id=rec_id)
+        return self.doi_format.format(prefix=self.doi_prefix, id=rdm_ids.shown(self, rec_id))
 
     def _live(self, rec: dict[str, Any]) -> None:
         """404 if another request deleted the deposition since it was looked up."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from ossr_images.standin import rdm_ids
 from ossr_images.standin.metadata import ORGANIZATIONAL, resource_type
 from ossr_images.standin.query import Node, compile_query, evaluate, terms_of, words_match
 from ossr_images.standin.store import PRERESERVE_PREFIX, ApiError, Store
@@ -288,8 +289,8 @@ def matches(store: Store, rec: dict[str, Any], md: dict[str, Any], query: Node |
         exact: dict[str, Callable[[], list[str]]] = {
             "doi": lambda: [rec.get("doi") or ""],
             "conceptdoi": lambda: [concept.get("conceptdoi") or ""],
-            "conceptrecid": lambda: [rec["conceptrecid"]],
-            "recid": lambda: [str(rec["id"])],
+            "conceptrecid": lambda: [rdm_ids.shown(store, rec["conceptrecid"])],
+            "recid": lambda: [rdm_ids.shown(store, rec["id"])],
             "keywords": lambda: [str(k) for k in md.get("keywords") or []],
             "version_index": lambda: [version_index()],
             "version": lambda: [str(md.get("version") or "")],

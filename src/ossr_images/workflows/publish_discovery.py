@@ -50,6 +50,13 @@ def id_order(dep_id: DepId) -> tuple[int, int, str]:
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
+def age_order(dep: Deposition) -> tuple[int, int, str]:
+    """A sort key by age: Zenodo's numeric ids grow with time; other InvenioRDM ids ("4d0ns-ntd89") are
+    random, so their creation time (ISO 8601, from one server) orders them, then the id."""
+    text = str(dep.id)
+    return (0, int(text), "") if text.isdigit() else (1, 0, f"{dep.created or ''} {text}")
+
+
 @dataclass
 class Rivalry:
     """The outcome of a re-check: `winner` is the deposition that goes on (None: this run's own)."""
@@ -209,7 +216,7 @@ def look_up(
             if dep.marker(RELEASE_PREFIX) == plan.release_marker or not dep.is_published:
                 deps.append(dep)
     mine = _fresh(client, [d for d in deps if d.marker(RELEASE_PREFIX) == plan.release_marker], journal)
-    published = sorted((d for d in mine if d.is_published), key=lambda d: id_order(d.id), reverse=True)
+    published = sorted((d for d in mine if d.is_published), key=age_order, reverse=True)
     drafts = sorted((d for d in mine if not d.is_published), key=lambda d: id_order(d.id))
     return Lookup(deps, published, drafts)
 
@@ -278,7 +285,7 @@ def find_previous(
     ]
     if not candidates:
         return None
-    newest = max(candidates, key=lambda d: id_order(d.id))
+    newest = max(candidates, key=age_order)
     return Previous(
         newest,
         f"the newest of your published records with the keyword {IMAGE_KEYWORD} "

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -25,6 +26,9 @@ MARKER = "serve.json"
 TAR_NAME = "image.tar"
 PART = ".part"
 CHUNK = 4 * 1024 * 1024
+
+# a record id as serve takes it: Zenodo's digits, or another InvenioRDM's base32 "4d0ns-ntd89" (lower case)
+RECORD_ID_RE = re.compile(r"^(?:[0-9]{1,20}|[0-9a-z]{5}-[0-9a-z]{5})$")
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ class Cache:
             ) from exc
 
     def folder(self, record_id: str) -> Path:
-        if not record_id.isdigit():
+        if not RECORD_ID_RE.match(record_id):
             raise InvalidInputError(f"not a record id: {record_id!r}")
         return self.root / "records" / record_id
 

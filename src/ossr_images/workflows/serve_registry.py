@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ossr_images.errors import InvalidInputError, RemoteError
 from ossr_images.metadata.image_record import IMAGE_RECORD_KEY
 from ossr_images.workflows.serve_archive import BlobLocation, Manifest, ServedImage
-from ossr_images.workflows.serve_cache import Cache
+from ossr_images.workflows.serve_cache import RECORD_ID_RE, Cache
 from ossr_images.workflows.serve_errors import RegistryError
 from ossr_images.workflows.serve_prepare import Preparer
 from ossr_images.workflows.serve_source import RecordInfo, RecordNotFound, ZenodoSource, record_id_of_doi
@@ -72,7 +72,9 @@ def parse_allow(text: str) -> AllowRule:
             "Use community:<id> (e.g. community:escape2020), doi:<DOI or prefix> (e.g. doi:10.5281) or "
             "record:<id>.",
         )
-    if kind == "record" and not re.fullmatch(r"\d+|[0-9a-z]{5}-[0-9a-z]{5}", value):
+    if kind == "record":
+        value = value.lower()  # "4D0NS-NTD89" is "4d0ns-ntd89" (base32)
+    if kind == "record" and not RECORD_ID_RE.match(value):
         raise InvalidInputError(
             f"--allow {text!r}: a record id is a number (Zenodo) or like 4d0ns-ntd89 (InvenioRDM)",
             "Use record:<id>, e.g. record:123.",

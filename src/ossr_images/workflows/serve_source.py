@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from ossr_images.errors import IntegrityError, InvalidInputError, OssrError, Rem
 from ossr_images.zenodo.models import Record
 
 log = logging.getLogger("ossr_images.serve")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$")  # a community id of native JSON
 
 
 class RecordNotFound(OssrError):
@@ -114,6 +116,7 @@ class ZenodoSource:
         self._local = threading.local()
         self._clients: list[Any] = []
         self._lock = threading.Lock()
+        self._slugs: dict[str, str] = {}  # community uuid -> slug
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
@@ -149,10 +152,35 @@ class ZenodoSource:
                     f"there is no public record {record_id} on {describe_target(self.target)}"
                 ) from None
             raise
-        info = record_info(doc)
+        info = self._named(record_info(doc))
         if info.record_id != str(record_id):
             info = dataclasses.replace(info, from_concept=True)
         return info
+
+    def _named(self, info: RecordInfo) -> RecordInfo:
+        """``info`` with the slug of each community a native record names by uuid (``parent.communities.ids``)
+        added, so that ``--allow community:<slug>`` matches records of either API."""
+        slugs = [self._slug(c) for c in info.communities if _UUID_RE.match(c)]
+        extra = tuple(s for s in slugs if s and s not in info.communities)
+        return dataclasses.replace(info, communities=info.communities + extra) if extra else info
+
+    def _slug(self, community_id: str) -> str | None:
+        """A community's slug, asked once per uuid (``GET /communities/{uuid}``); None when it cannot be read
+        (a rule naming the slug then does not match: the record is not served)."""
+        from ossr_images.zenodo.errors import ZenodoError
+        from ossr_images.zenodo.rdm_reviews import community_slug
+
+        with self._lock:
+            if community_id in self._slugs:
+                return self._slugs[community_id]
+        try:
+            slug = community_slug(self._client().transport, community_id)
+        except ZenodoError as exc:
+            log.warning("cannot read the community %s: %s", community_id, exc)
+            return None
+        with self._lock:
+            self._slugs[community_id] = slug
+        return slug
 
     def record_of_doi(self, doi: str) -> RecordInfo:
         """The record a DOI names that does not hold its record id (a DOI of another InvenioRDM repository),
@@ -169,7 +197,7 @@ class ZenodoSource:
                 raise
         if found is None:
             raise RecordNotFound(f"no public record has the DOI {doi} on {describe_target(self.target)}")
-        info = record_info(found)
+        info = self._named(record_info(found))
         if (found.doi or "").lower() != doi.lower():
             info = dataclasses.replace(info, from_concept=True)
         return info
@@ -179,9 +207,12 @@ class ZenodoSource:
         docs = self._client().search_records(
             q=f"conceptrecid:{concept_id}", all_versions=True, sort="mostrecent"
         )
-        out = [record_info(d) for d in docs]
+        out = [self._named(record_info(d)) for d in docs]
         out = [r for r in out if r.concept_id == str(concept_id)]
-        out.sort(key=lambda r: int(r.record_id) if r.record_id.isdigit() else 0, reverse=True)
+        if all(r.record_id.isdigit() for r in out):  # Zenodo's ids grow with time; other InvenioRDM ids
+            out.sort(
+                key=lambda r: int(r.record_id), reverse=True
+            )  # are random: the newest-first search stands
         return out
 
     def fetch_image(self, record_id: str, dest: Path) -> FetchedImage:

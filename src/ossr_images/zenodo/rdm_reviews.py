@@ -57,6 +57,12 @@ def community_id(transport: Transport, slug: str) -> str:
     return str(shaped(doc, "GET", transport.url(path), needs=("id",))["id"])
 
 
+def community_slug(transport: Transport, ref: str) -> str:
+    """The slug of the community ``ref`` (a uuid or a slug: ``GET /communities/{ref}``); ZenodoError if none."""
+    path = f"/communities/{ref}"
+    return str(shaped(_call(transport, "GET", path), "GET", transport.url(path), needs=("slug",))["slug"])
+
+
 def prepare(transport: Transport, deposition_id: int | str, communities: tuple[str, ...]) -> Review | None:
     """Make the draft's review request match ``communities`` (the first one: a draft has one review): create
     it (status ``created``), keep it, or remove it when no community is wanted. Drafts of a published record
