@@ -276,8 +276,10 @@ def include(store: Store, rec: dict[str, Any], body: Any, user: int) -> tuple[in
                 req = _new_request(store, "community-inclusion", rec, target["id"], "submitted")
                 if not review and memberships.can_include_directly(target, user):
                     _execute(store, req, "accept", memberships.SYSTEM)
-                processed.append({"community_id": target["id"], "request_id": req["id"],
-                                  "request": dict(req, topic=_topic(store, req))})  # fmt: skip
+                # the request as stored: the route renders it (view) with the record id as the server shows it
+                processed.append(
+                    {"community_id": target["id"], "request_id": req["id"], "request": dict(req)}
+                )
         store.save()
     return (200 if processed else 400), {"processed": processed, "errors": errors}
 
