@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, BinaryIO
 
-import requests
-
-from ossr_images.zenodo import download, paging, upload
+from ossr_images.zenodo import paging, upload
+from ossr_images.zenodo.client_base import ClientBase
 from ossr_images.zenodo.download import DownloadResult
 from ossr_images.zenodo.errors import ZenodoError
-from ossr_images.zenodo.inclusions import Inclusions
 from ossr_images.zenodo.models import Deposition, Record, RemoteFile
-from ossr_images.zenodo.target import Target
-from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress
-from ossr_images.zenodo.transport import USER_AGENT, Request, RetryPolicy, Transport, shaped
+from ossr_images.zenodo.transfer import Progress
+from ossr_images.zenodo.transport import USER_AGENT, Request, RetryPolicy, shaped
 from ossr_images.zenodo.upload import UploadResult
 
 
-class ZenodoClient(Inclusions):
+class ZenodoClient(ClientBase):
     """Zenodo's deposit and records APIs for one :class:`Target`.
 
     ``read_timeout`` applies to API calls; ``transfer_timeout`` is the read timeout for uploads and downloads
@@ -35,47 +31,6 @@ class ZenodoClient(Inclusions):
     """
 
     api = "legacy"
-
-    def __init__(
-        self,
-        target: Target,
-        *,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
-        transfer_timeout: float = 600.0,
-        retry: RetryPolicy | None = None,
-        chunk_size: int = DEFAULT_CHUNK,
-        session: requests.Session | None = None,
-    ) -> None:
-        self.transport = Transport(
-            target,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            transfer_timeout=transfer_timeout,
-            retry=retry,
-            session=session,
-        )
-        self.target = target
-        self.chunk_size = chunk_size
-        self.retry, self.session = self.transport.retry, self.transport.session
-        self.api_url = self.transport.api_url
-
-    def __enter__(self) -> ZenodoClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self.transport.close()
-
-    def __repr__(self) -> str:
-        return f"ZenodoClient({self.target!r})"
-
-    def url(self, path: str) -> str:
-        """An absolute URL for an API path such as ``/deposit/depositions``."""
-        return self.transport.url(path)
 
     def request_json(
         self,
@@ -297,34 +252,6 @@ class ZenodoClient(Inclusions):
         if sort:
             params["sort"] = sort
         return paging.records(self.transport, params, max_results)
-
-    def download_file(
-        self,
-        url: str,
-        dest: Path,
-        *,
-        size: int | None = None,
-        md5: str | None = None,
-        progress: Progress | None = None,
-        sha256: str | None = None,
-        max_resumes: int = 0,
-        restart_stale: bool = False,
-    ) -> DownloadResult:
-        """Stream ``url`` into ``dest.part`` (resuming from an existing part with Range), verify size and md5
-        (and ``sha256`` when given), then rename to ``dest``. A mismatch deletes the part and raises
-        :class:`ZenodoIntegrityError`. A body that ends early is resumed; when the policy's attempts are spent
-        while the part still grew, up to ``max_resumes`` more rounds follow; with ``restart_stale`` a part
-        left by an earlier run that does not match is downloaded once more from the start. See
-        :mod:`ossr_images.zenodo.download`."""
-        return download.download_file(
-            self.transport,
-            url,
-            dest,
-            expect=download.Expected(size=size, md5=md5, sha256=sha256),
-            progress=progress,
-            max_resumes=max_resumes,
-            restart_stale=restart_stale,
-        )
 
 
 __all__ = [

@@ -12,66 +12,19 @@ content / commit, publish, versions with files-import, community review requests
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, BinaryIO
 
-import requests
-
-from ossr_images.zenodo import download, rdm_drafts, rdm_records
-from ossr_images.zenodo.download import DownloadResult
-from ossr_images.zenodo.inclusions import Inclusions
+from ossr_images.zenodo import rdm_drafts, rdm_records, rdm_uploads
+from ossr_images.zenodo.client_base import ClientBase
 from ossr_images.zenodo.models import Deposition, Record, RemoteFile
-from ossr_images.zenodo.target import Target
-from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress
-from ossr_images.zenodo.transport import RetryPolicy, Transport
+from ossr_images.zenodo.transfer import Progress
 from ossr_images.zenodo.upload import UploadResult
 
 
-class RdmClient(Inclusions):
+class RdmClient(ClientBase):
     """InvenioRDM's records API for one :class:`Target` (timeouts as for the legacy client)."""
 
     api = "rdm"
-
-    def __init__(
-        self,
-        target: Target,
-        *,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
-        transfer_timeout: float = 600.0,
-        retry: RetryPolicy | None = None,
-        chunk_size: int = DEFAULT_CHUNK,
-        session: requests.Session | None = None,
-    ) -> None:
-        self.transport = Transport(
-            target,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            transfer_timeout=transfer_timeout,
-            retry=retry,
-            session=session,
-        )
-        self.target = target
-        self.chunk_size = chunk_size
-        self.retry, self.session = self.transport.retry, self.transport.session
-        self.api_url = self.transport.api_url
-
-    def __enter__(self) -> RdmClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self.transport.close()
-
-    def __repr__(self) -> str:
-        return f"RdmClient({self.target!r})"
-
-    def url(self, path: str) -> str:
-        """An absolute URL for an API path such as ``/records``."""
-        return self.transport.url(path)
 
     # ------------------------------------------------------------------ drafts (rdm_drafts)
     def create_deposition(self, metadata: dict[str, Any] | None = None) -> Deposition:
@@ -130,7 +83,7 @@ class RdmClient(Inclusions):
     ) -> UploadResult:
         """Register ``key`` under the draft's files URL ``bucket_url``, stream its content, commit it and check
         the committed md5 and size against the bytes sent."""
-        return rdm_drafts.upload_file(
+        return rdm_uploads.upload_file(
             self.transport, bucket_url, key, fileobj, size, chunk_size=self.chunk_size, progress=progress
         )
 
@@ -151,29 +104,6 @@ class RdmClient(Inclusions):
     ) -> Iterator[Record]:
         """Published records matching ``q``, every page followed to the end."""
         return rdm_records.search(self.transport, q, communities, all_versions, sort, size, max_results)
-
-    def download_file(
-        self,
-        url: str,
-        dest: Path,
-        *,
-        size: int | None = None,
-        md5: str | None = None,
-        progress: Progress | None = None,
-        sha256: str | None = None,
-        max_resumes: int = 0,
-        restart_stale: bool = False,
-    ) -> DownloadResult:
-        """As :meth:`ZenodoClient.download_file` (the same streaming, resume and checks)."""
-        return download.download_file(
-            self.transport,
-            url,
-            dest,
-            expect=download.Expected(size=size, md5=md5, sha256=sha256),
-            progress=progress,
-            max_resumes=max_resumes,
-            restart_stale=restart_stale,
-        )
 
 
 __all__ = ["RdmClient"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from ossr_images.zenodo import rdm_reviews, rdm_uploads
 from ossr_images.zenodo.errors import ZenodoError
@@ -27,9 +27,7 @@ from ossr_images.zenodo.rdm_metadata import (
     field_errors,
     files_of,
 )
-from ossr_images.zenodo.transfer import DEFAULT_CHUNK, Progress
 from ossr_images.zenodo.transport import Request, Transport, shaped
-from ossr_images.zenodo.upload import UploadResult
 
 log = logging.getLogger("ossr_images.zenodo")
 
@@ -262,19 +260,3 @@ def list_files(transport: Transport, deposition_id: int | str) -> list[RemoteFil
 def delete_file(transport: Transport, deposition_id: int | str, key: str) -> None:
     """Delete one file of the draft by its key (204; one already gone counts as deleted)."""
     rdm_uploads.delete_file(transport, f"{transport.url(_draft_path(deposition_id))}/files", key)
-
-
-def upload_file(
-    transport: Transport,
-    files_url: str,
-    key: str,
-    fileobj: BinaryIO,
-    size: int,
-    *,
-    chunk_size: int = DEFAULT_CHUNK,
-    progress: Progress | None = None,
-) -> UploadResult:
-    """Register, stream and commit one file (see :func:`ossr_images.zenodo.rdm_uploads.upload_file`)."""
-    return rdm_uploads.upload_file(
-        transport, files_url, key, fileobj, size, chunk_size=chunk_size, progress=progress
-    )
