@@ -23,20 +23,10 @@ def rec_search(req: Request) -> Reply:
     return Reply(200, views.search_records(req.store, req.params, req.base, req.authenticated()))
 
 
-def _concept_redirect(req: Request, suffix: str = "") -> Reply | None:
-    rid = req.args["id"]
-    if not req.store.is_concept(rid):
-        return None
-    latest = req.store.latest_published(rid.strip())
-    if latest is None:
-        raise ApiError(404, NOT_FOUND)
-    return redirect(f"{req.api}/records/{latest['id']}{suffix}")
-
-
 def rec_get(req: Request) -> Reply:
     if rdm_read.native(req):
         return rdm_read.get(req)
-    moved = _concept_redirect(req)
+    moved = rdm_read.concept_redirect(req)
     if moved is not None:
         return moved
     rec = req.store.published_record(req.args["id"])
@@ -46,7 +36,7 @@ def rec_get(req: Request) -> Reply:
 def rec_latest(req: Request) -> Reply:
     if rdm_read.native(req):
         return rdm_read.latest(req)
-    moved = _concept_redirect(req)
+    moved = rdm_read.concept_redirect(req)
     if moved is not None:
         return moved
     rec = req.store.published_record(req.args["id"])
@@ -58,7 +48,7 @@ def rec_latest(req: Request) -> Reply:
 def rec_versions(req: Request) -> Reply:
     if rdm_read.native(req):
         return rdm_read.versions(req)
-    moved = _concept_redirect(req, "/versions")
+    moved = rdm_read.concept_redirect(req, "/versions")
     if moved is not None:
         return moved
     rec = req.store.published_record(req.args["id"])
