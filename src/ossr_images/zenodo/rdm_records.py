@@ -20,9 +20,9 @@ from urllib.parse import quote
 from ossr_images.zenodo import paging
 from ossr_images.zenodo.errors import ZenodoError
 from ossr_images.zenodo.models import Record
+from ossr_images.zenodo.rdm_metadata import NATIVE_JSON
 from ossr_images.zenodo.transport import Request, Transport, shaped
 
-NATIVE_JSON = "application/vnd.inveniordm.v1+json"
 HEADERS = {"Accept": NATIVE_JSON}
 
 # legacy query field -> native field (zenodo-rdm site/zenodo_rdm/queryparser.py maps the same legacy names)
